@@ -1,0 +1,55 @@
+# The single entry point. `make synth` and `make test` install everything they need on a fresh
+# machine that has python3, node and npm, and need no AWS credentials or network beyond the
+# package registries.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := .make
+export PATH := $(CURDIR)/$(BIN):$(CURDIR)/node_modules/.bin:$(PATH)
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+export CDK_DISABLE_VERSION_CHECK := 1
+export AWS_EC2_METADATA_DISABLED := true
+
+.PHONY: install synth test lint typecheck unit bench deploy diff clean
+
+install: $(STAMP)/python $(STAMP)/node
+
+$(STAMP)/python: requirements.txt requirements-dev.txt pyproject.toml
+	@mkdir -p $(STAMP)
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	@touch $@
+
+$(STAMP)/node: package.json package-lock.json
+	@mkdir -p $(STAMP)
+	npm ci --silent --no-audit --no-fund
+	@touch $@
+
+synth: install
+	cdk synth --quiet --output cdk.out
+
+lint: install
+	ruff check .
+	ruff format --check .
+
+typecheck: install
+	mypy
+
+unit: install
+	pytest -q
+
+test: lint typecheck unit
+
+bench: install
+	python -m benchmarks.run
+
+diff: install
+	cdk diff
+
+deploy: install
+	cdk deploy --all --require-approval broadening
+
+clean:
+	rm -rf $(VENV) node_modules cdk.out $(STAMP) build dist *.egg-info

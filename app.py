@@ -1,0 +1,24 @@
+#!/usr/bin/env python3
+"""The default CDK app: one gateway-cluster stack from the ``trustgrid`` context, checked by cdk-nag."""
+
+from aws_cdk import App, Validations
+from cdk_nag import AwsSolutionsChecks
+
+from stacks.gateway_cluster_stack import GatewayClusterStack
+from stacks.settings import CONTEXT_KEY, AppSettings
+
+
+def build_app(app: App) -> App:
+    settings = AppSettings.from_context(app.node.try_get_context(CONTEXT_KEY))
+    GatewayClusterStack(
+        app,
+        "TrustgridGatewayCluster",
+        settings=settings,
+        description="Trustgrid HA gateway cluster (trustgrid-ha-cluster)",
+    )
+    Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    return app
+
+
+if __name__ == "__main__":
+    build_app(App()).synth()

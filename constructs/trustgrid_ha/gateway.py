@@ -1,0 +1,203 @@
+"""One Trustgrid gateway appliance: two ENIs, an Elastic IP, its license and the instance."""
+
+from __future__ import annotations
+
+from aws_cdk import Aws, CustomResource, Duration, Fn, RemovalPolicy
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cw_actions
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_secretsmanager as secretsmanager
+from constructs import Construct
+
+from .instance_types import is_burstable
+from .nag import acknowledge
+from .provider import SERVICE_TIMEOUT, TrustgridProvider
+from .user_data import first_boot_script
+
+
+class TrustgridGateway(Construct):
+    """A Trustgrid node on EC2 with a WAN interface (public subnet, Elastic IP) and a LAN interface.
+
+    The interfaces are resources of their own, so their IDs and private IPs
+    (which the cluster's heartbeat and route failover use) stay the same for the
+    life of the gateway. Created by :class:`TrustgridHaCluster`.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        node_name: str,
+        instance_type: str,
+        image_id: str,
+        wan_subnet: ec2.ISubnet,
+        lan_subnet: ec2.ISubnet,
+        wan_security_groups: list[ec2.ISecurityGroup],
+        lan_security_groups: list[ec2.ISecurityGroup],
+        role: iam.IRole,
+        instance_profile: iam.IInstanceProfile,
+        provider: TrustgridProvider,
+        license_secret: secretsmanager.ISecret | None,
+        node_removal_policy: RemovalPolicy,
+        termination_protection: bool,
+        root_volume_size_gib: int,
+        enroll_endpoint: str,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.node_name = node_name
+        self.wan_subnet = wan_subnet
+        self.lan_subnet = lan_subnet
+
+        self.wan_interface = ec2.CfnNetworkInterface(
+            self,
+            "WanInterface",
+            subnet_id=wan_subnet.subnet_id,
+            group_set=[sg.security_group_id for sg in wan_security_groups],
+            source_dest_check=False,
+            description=f"Trustgrid {node_name} WAN",
+        )
+        self.lan_interface = ec2.CfnNetworkInterface(
+            self,
+            "LanInterface",
+            subnet_id=lan_subnet.subnet_id,
+            group_set=[sg.security_group_id for sg in lan_security_groups],
+            source_dest_check=False,
+            description=f"Trustgrid {node_name} LAN",
+        )
+        self.elastic_ip = ec2.CfnEIP(self, "WanAddress", domain="vpc")
+        ec2.CfnEIPAssociation(
+            self,
+            "WanAddressAssociation",
+            allocation_id=self.elastic_ip.attr_allocation_id,
+            network_interface_id=self.wan_interface.ref,
+        )
+
+        supplied = license_secret is not None
+        self.license_secret: secretsmanager.ISecret = license_secret or secretsmanager.Secret(
+            self,
+            "LicenseSecret",
+            description=f"Trustgrid node license of {node_name}, minted by the cluster's custom resource",
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        if not supplied:
+            acknowledge(
+                self.license_secret,
+                "A node license is a one-time registration token: there is nothing to rotate.",
+                "AwsSolutions-SMG4",
+            )
+        provider.grant_license_secret(self.license_secret, write=not supplied)
+        self.license_secret.grant_read(role)
+        self.license = CustomResource(
+            self,
+            "License",
+            service_token=provider.service_token,
+            resource_type="Custom::TrustgridNodeLicense",
+            service_timeout=SERVICE_TIMEOUT,
+            properties={
+                "NodeName": node_name,
+                "Source": "secret" if supplied else "mint",
+                "LicenseSecretArn": self.license_secret.secret_arn,
+                "RemoveNodeOnDelete": str(node_removal_policy == RemovalPolicy.DESTROY).lower(),
+            },
+        )
+        self.node_uid = self.license.get_att_string("NodeUid")
+        self.node_fqdn = self.license.get_att_string("NodeFqdn")
+
+        self.instance = ec2.CfnInstance(
+            self,
+            "Instance",
+            image_id=image_id,
+            instance_type=instance_type,
+            iam_instance_profile=instance_profile.instance_profile_name,
+            network_interfaces=[
+                ec2.CfnInstance.NetworkInterfaceProperty(device_index="0", network_interface_id=self.wan_interface.ref),
+                ec2.CfnInstance.NetworkInterfaceProperty(device_index="1", network_interface_id=self.lan_interface.ref),
+            ],
+            metadata_options=ec2.CfnInstance.MetadataOptionsProperty(
+                http_tokens="required", http_put_response_hop_limit=1, http_endpoint="enabled"
+            ),
+            block_device_mappings=[
+                ec2.CfnInstance.BlockDeviceMappingProperty(
+                    device_name="/dev/sda1",
+                    ebs=ec2.CfnInstance.EbsProperty(
+                        volume_size=root_volume_size_gib, volume_type="gp3", encrypted=True, delete_on_termination=True
+                    ),
+                )
+            ],
+            credit_specification=(
+                ec2.CfnInstance.CreditSpecificationProperty(cpu_credits="unlimited")
+                if is_burstable(instance_type)
+                else None
+            ),
+            disable_api_termination=termination_protection,
+            monitoring=True,
+            user_data=self._user_data(enroll_endpoint),
+            tags=[{"key": "Name", "value": node_name}],
+        )
+        # The license must be in its secret before the instance first boots.
+        self.instance.node.add_dependency(self.license)
+
+        self.recovery_alarm = cloudwatch.Alarm(
+            self,
+            "SystemStatusRecovery",
+            alarm_description=f"Recovers {node_name} when the EC2 system status check fails",
+            metric=cloudwatch.Metric(
+                namespace="AWS/EC2",
+                metric_name="StatusCheckFailed_System",
+                dimensions_map={"InstanceId": self.instance.ref},
+                statistic="Maximum",
+                period=Duration.minutes(1),
+            ),
+            evaluation_periods=2,
+            threshold=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.MISSING,
+        )
+        self.recovery_alarm.add_alarm_action(cw_actions.Ec2Action(cw_actions.Ec2InstanceAction.RECOVER))
+        self.cpu_credit_alarm: cloudwatch.Alarm | None = None
+        if is_burstable(instance_type):
+            self.cpu_credit_alarm = cloudwatch.Alarm(
+                self,
+                "CpuSurplusCredits",
+                alarm_description=f"{node_name} is spending surplus (charged) CPU credits",
+                metric=cloudwatch.Metric(
+                    namespace="AWS/EC2",
+                    metric_name="CPUSurplusCreditBalance",
+                    dimensions_map={"InstanceId": self.instance.ref},
+                    statistic="Maximum",
+                    period=Duration.minutes(5),
+                ),
+                evaluation_periods=3,
+                threshold=0,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            )
+
+    def _user_data(self, enroll_endpoint: str) -> str:
+        return Fn.base64(
+            first_boot_script(
+                license_secret_arn=self.license_secret.secret_arn, region=Aws.REGION, enroll_endpoint=enroll_endpoint
+            )
+        )
+
+    @property
+    def instance_id(self) -> str:
+        return self.instance.ref
+
+    @property
+    def wan_public_ip(self) -> str:
+        return self.elastic_ip.attr_public_ip
+
+    @property
+    def lan_eni_id(self) -> str:
+        return self.lan_interface.ref
+
+    @property
+    def lan_private_ip(self) -> str:
+        return self.lan_interface.attr_primary_private_ip_address
+
+    @property
+    def wan_private_ip(self) -> str:
+        return self.wan_interface.attr_primary_private_ip_address

@@ -1,0 +1,276 @@
+"""A small client for the Trustgrid management API.
+
+Transient failures (connection errors, timeouts, 429 and 5xx) are retried with
+exponential backoff and full jitter, honouring ``Retry-After``, within a time
+budget so that every Lambda invocation ends well inside its timeout. Permanent
+failures raise :class:`ApiError` at once, naming the operation, the HTTP status
+and the API's validation messages. The credentials are never logged and never
+part of an error message.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote, urlencode
+
+import urllib3
+
+from .log import JsonLogger
+
+DEFAULT_API_URL = "https://api.trustgrid.io"
+TRANSIENT_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+
+class ApiError(Exception):
+    """A call to the Trustgrid API failed for good."""
+
+    def __init__(self, operation: str, status: int | None, detail: str, messages: list[str] | None = None) -> None:
+        self.operation = operation
+        self.status = status
+        self.messages = messages or []
+        where = f"HTTP {status}" if status is not None else "no HTTP answer"
+        text = f"Trustgrid API {operation} failed ({where}): {detail}"
+        if self.messages:
+            text += " Validation messages: " + "; ".join(self.messages)
+        super().__init__(text)
+
+
+class NotFound(ApiError):
+    """The API answered 404: the node or cluster does not exist."""
+
+
+class Unauthorized(ApiError):
+    """The API answered 401 or 403."""
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """A Trustgrid API key. ``repr`` never shows the secret."""
+
+    key_id: str
+    key_secret: str = field(repr=False)
+
+    @classmethod
+    def from_secret_string(cls, secret_string: str) -> Credentials:
+        """Parse the Secrets Manager value ``{"apiKeyId": ..., "apiKeySecret": ...}``."""
+        try:
+            data = json.loads(secret_string)
+        except ValueError:
+            raise ValueError(
+                "The Trustgrid API secret is not JSON. Store it as "
+                '{"apiKeyId": "<key id>", "apiKeySecret": "<key secret>"}.'
+            ) from None
+        missing = [k for k in ("apiKeyId", "apiKeySecret") if not isinstance(data, dict) or not data.get(k)]
+        if missing:
+            raise ValueError(
+                f"The Trustgrid API secret lacks the key(s) {', '.join(missing)}. Store it as "
+                '{"apiKeyId": "<key id>", "apiKeySecret": "<key secret>"}.'
+            )
+        return cls(str(data["apiKeyId"]), str(data["apiKeySecret"]))
+
+    def header(self) -> str:
+        return f"trustgrid-token {self.key_id}:{self.key_secret}"
+
+
+@dataclass
+class RetryPolicy:
+    """Exponential backoff with full jitter, bounded in attempts and time."""
+
+    max_attempts: int = 6
+    base_delay: float = 0.5
+    max_delay: float = 8.0
+    request_timeout: float = 10.0
+
+    def backoff(self, attempt: int, rng: Callable[[], float]) -> float:
+        return rng() * min(self.max_delay, self.base_delay * (2**attempt))
+
+
+class TrustgridClient:
+    """Typed calls of the management API used by this project.
+
+    ``budget`` returns the seconds this client may still spend (the Lambda
+    handler passes the invocation's remaining time less a margin).
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        credentials: Credentials,
+        *,
+        logger: JsonLogger | None = None,
+        policy: RetryPolicy | None = None,
+        budget: Callable[[], float] | None = None,
+        http: urllib3.PoolManager | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        rng: Callable[[], float] = random.random,
+    ) -> None:
+        self._base = base_url.rstrip("/")
+        self._credentials = credentials
+        self._log = logger or JsonLogger()
+        self._policy = policy or RetryPolicy()
+        started = time.monotonic()
+        self._budget = budget or (lambda: 600.0 - (time.monotonic() - started))
+        self._http = http or urllib3.PoolManager(retries=False)
+        self._sleep = sleep
+        self._rng = rng
+
+    # -- transport -------------------------------------------------------------------------
+
+    def _request(
+        self,
+        operation: str,
+        method: str,
+        path: str,
+        *,
+        query: dict[str, str] | None = None,
+        body: Any = None,
+        text: bool = False,
+    ) -> Any:
+        url = self._base + path + (("?" + urlencode(query)) if query else "")
+        headers = {"Authorization": self._credentials.header(), "Accept": "text/plain" if text else "application/json"}
+        payload = None
+        if body is not None:
+            payload = json.dumps(body).encode()
+            headers["Content-Type"] = "application/json"
+        policy = self._policy
+        attempt = 0
+        while True:
+            remaining = self._budget()
+            if remaining <= 0:
+                raise ApiError(operation, None, "the time budget of this invocation ran out before the call could be made.")
+            timeout = max(0.5, min(policy.request_timeout, remaining))
+            status: int | None = None
+            retry_after: float | None = None
+            try:
+                response = self._http.request(
+                    method,
+                    url,
+                    body=payload,
+                    headers=headers,
+                    timeout=urllib3.Timeout(connect=min(3.0, timeout), read=timeout),
+                    retries=False,
+                    redirect=False,
+                )
+                status = response.status
+                self._log.info("api.call", operation=operation, method=method, path=path, status=status, attempt=attempt + 1)
+                if status < 300:
+                    return self._decode(operation, response, text)
+                if status == 404:
+                    raise NotFound(operation, 404, f"{method} {path} found nothing.", _messages(response))
+                if status in (401, 403):
+                    raise Unauthorized(
+                        operation,
+                        status,
+                        "the API key was refused. Check that the Secrets Manager secret holds a valid "
+                        "apiKeyId/apiKeySecret pair for this organization and API URL.",
+                    )
+                if status not in TRANSIENT_STATUSES:
+                    raise ApiError(operation, status, f"{method} {path} was refused.", _messages(response))
+                retry_after = _retry_after(response.headers.get("Retry-After"))
+                problem = f"HTTP {status}"
+            except urllib3.exceptions.HTTPError as exc:
+                problem = type(exc).__name__
+                self._log.warning("api.transport_error", operation=operation, method=method, path=path, error=problem, attempt=attempt + 1)
+            attempt += 1
+            delay = retry_after if retry_after is not None else policy.backoff(attempt, self._rng)
+            if attempt >= policy.max_attempts or delay >= self._budget() - 0.5:
+                raise ApiError(
+                    operation,
+                    status,
+                    f"still failing after {attempt} attempt(s) (last: {problem}); the API or the network is "
+                    "unavailable. CloudFormation can retry the deployment once it is back.",
+                )
+            self._log.info("api.retry", operation=operation, after_seconds=round(delay, 3), last=problem, attempt=attempt)
+            self._sleep(delay)
+
+    @staticmethod
+    def _decode(operation: str, response: urllib3.BaseHTTPResponse, text: bool) -> Any:
+        raw = response.data
+        if text:
+            return raw.decode().strip()
+        if not raw:
+            return None
+        try:
+            return json.loads(raw)
+        except ValueError:
+            raise ApiError(operation, response.status, "the answer was not JSON.") from None
+
+    # -- organization and nodes ------------------------------------------------------------
+
+    def org_domain(self) -> str:
+        return str(self._request("read organization", "GET", "/org/mine")["domain"])
+
+    def mint_license(self, node_name: str) -> str:
+        return str(self._request("mint node license", "GET", "/node/license", query={"name": node_name}, text=True))
+
+    def get_node(self, uid: str) -> dict[str, Any]:
+        return dict(self._request("read node", "GET", f"/node/{quote(uid)}"))
+
+    def find_node(self, uid: str) -> dict[str, Any] | None:
+        try:
+            return self.get_node(uid)
+        except NotFound:
+            return None
+
+    def delete_node(self, uid: str) -> None:
+        self._request("delete node", "DELETE", f"/node/{quote(uid)}")
+
+    def set_node_cluster(self, uid: str, cluster_fqdn: str | None) -> None:
+        operation = "add cluster member" if cluster_fqdn else "remove cluster member"
+        self._request(operation, "PUT", f"/node/{quote(uid)}", body={"cluster": cluster_fqdn})
+
+    def set_heartbeat(self, uid: str, config: dict[str, Any]) -> None:
+        self._request("set cluster heartbeat", "PUT", f"/node/{quote(uid)}/config/cluster", body=config)
+
+    # -- clusters --------------------------------------------------------------------------
+
+    def create_cluster(self, name: str) -> None:
+        self._request("create cluster", "POST", "/cluster", body={"name": name})
+
+    def get_cluster(self, fqdn: str) -> dict[str, Any]:
+        return dict(self._request("read cluster", "GET", f"/cluster/{quote(fqdn)}"))
+
+    def find_cluster(self, fqdn: str) -> dict[str, Any] | None:
+        try:
+            return self.get_cluster(fqdn)
+        except NotFound:
+            return None
+
+    def update_cluster(self, fqdn: str, changes: dict[str, Any]) -> None:
+        self._request("update cluster", "PUT", f"/cluster/{quote(fqdn)}", body=changes)
+
+    def delete_cluster(self, fqdn: str) -> None:
+        self._request("delete cluster", "DELETE", f"/cluster/{quote(fqdn)}")
+
+    def set_active_member(self, fqdn: str, uid: str) -> None:
+        self._request("set active member", "PUT", f"/cluster/{quote(fqdn)}/active/{quote(uid)}")
+
+    def put_cluster_network(self, fqdn: str, network: dict[str, Any]) -> None:
+        self._request("write cluster network config", "PUT", f"/cluster/{quote(fqdn)}/config/network", body=network)
+
+
+def _messages(response: urllib3.BaseHTTPResponse) -> list[str]:
+    """The API's validation messages (a JSON array, or an object with ``message``)."""
+    try:
+        data = json.loads(response.data or b"null")
+    except ValueError:
+        return []
+    if isinstance(data, list):
+        return [m if isinstance(m, str) else json.dumps(m) for m in data]
+    if isinstance(data, dict) and isinstance(data.get("message"), str):
+        return [data["message"]]
+    return []
+
+
+def _retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None

@@ -1,0 +1,40 @@
+"""The image resource: resolve the newest vendor AMI once, then keep it.
+
+The instance's ``ImageId`` comes from this resource, so a redeploy after
+Trustgrid publishes a newer image changes nothing: the image is resolved again
+only when the owner, the name pattern or the refresh token change.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from .props import ImageSpec
+
+
+class ImageReader(Protocol):
+    def describe_images(self, **kwargs: Any) -> dict[str, Any]: ...
+
+
+def newest_image(images: list[dict[str, Any]]) -> dict[str, Any] | None:
+    return max(images, key=lambda i: i.get("CreationDate", ""), default=None)
+
+
+def resolve_image(ec2: ImageReader, spec: ImageSpec, region: str) -> tuple[str, str]:
+    """The id and name of the newest available x86_64 image matching ``spec``."""
+    answer = ec2.describe_images(
+        Owners=[spec.owner],
+        Filters=[
+            {"Name": "name", "Values": [spec.name_pattern]},
+            {"Name": "architecture", "Values": ["x86_64"]},
+            {"Name": "state", "Values": ["available"]},
+        ],
+    )
+    image = newest_image(answer.get("Images", []))
+    if image is None:
+        raise LookupError(
+            f"No available x86_64 image named {spec.name_pattern!r} from owner {spec.owner} in {region}. "
+            "Trustgrid publishes its images in us-east-1, us-east-2, us-west-1 and us-west-2; for another "
+            "region ask Trustgrid support to copy the image, or set the construct's machine_image_id."
+        )
+    return str(image["ImageId"]), str(image.get("Name", ""))

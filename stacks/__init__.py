@@ -1,0 +1,1 @@
+"""Stacks of the default app: they compose the trustgrid_ha construct from validated settings."""
