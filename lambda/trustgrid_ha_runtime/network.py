@@ -43,8 +43,8 @@ def owned_routes(spec: ClusterSpec, subnets: dict[str, LanSubnet]) -> list[dict[
     if first.availability_zone == second.availability_zone:
         return []
     return [
-        {"route": second.cidr, "next": first.router, "description": f"{MARK}: LAN subnet of {spec.members[1].name}"},
-        {"route": first.cidr, "next": second.router, "description": f"{MARK}: LAN subnet of {spec.members[0].name}"},
+        {"route": second.cidr, "next": first.router, "description": f"{MARK}: heartbeat over the LAN"},
+        {"route": first.cidr, "next": second.router, "description": f"{MARK}: heartbeat over the LAN"},
     ]
 
 

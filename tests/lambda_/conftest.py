@@ -1,0 +1,218 @@
+"""A small world for the handler tests: the Trustgrid stand-in, moto's EC2 and Secrets Manager,
+and helpers that drive the handler the way the Provider framework does."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from tests.lambda_.trustgrid_stub import TrustgridStub
+from trustgrid_ha_runtime.api import Credentials, RetryPolicy, TrustgridClient
+from trustgrid_ha_runtime.handler import Runtime, handle_event, handle_is_complete
+from trustgrid_ha_runtime.log import JsonLogger
+from trustgrid_ha_runtime.props import CLUSTER_TYPE, LICENSE_TYPE
+
+REGION = "us-east-1"
+FAST = RetryPolicy(max_attempts=6, base_delay=0.01, max_delay=0.05, request_timeout=0.4)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.t = 1_800_000_000.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+@dataclass
+class World:
+    stub: TrustgridStub
+    ec2: Any
+    secrets: Any
+    clock: Clock
+    logs: io.StringIO
+    vpc_id: str
+    subnets: list[str]
+    route_tables: list[str]
+    license_secrets: list[str]
+    api_secret_arn: str
+    enis: dict[str, str] = field(default_factory=dict)  # lan subnet -> ENI
+    ips: dict[str, str] = field(default_factory=dict)  # ENI -> LAN IP
+    http: Any = None
+
+    def runtime(self, *, key_secret: str | None = None) -> Runtime:
+        log = JsonLogger(stream=self.logs)
+        creds = Credentials(self.stub.key_id, key_secret or self.stub.key_secret)
+
+        def api() -> TrustgridClient:
+            return TrustgridClient(self.stub.url, creds, logger=log, policy=FAST, http=self.http, sleep=lambda s: None)
+
+        return Runtime(api=api, ec2=self.ec2, secrets=self.secrets, log=log, region=REGION, now=self.clock)
+
+    # -- requests as the Provider framework sends them -------------------------------------
+
+    def license(self, request: str, name: str, index: int, physical: str | None = None, **extra: Any) -> dict[str, Any]:
+        props = {
+            "NodeName": name,
+            "Source": "mint",
+            "LicenseSecretArn": self.license_secrets[index],
+            "RemoveNodeOnDelete": "false",
+            **extra,
+        }
+        event = {"RequestType": request, "ResourceType": LICENSE_TYPE, "ResourceProperties": props}
+        if physical:
+            event["PhysicalResourceId"] = physical
+        if request == "Update":
+            event["OldResourceProperties"] = props
+        return handle_event(event, self.runtime())
+
+    def member(self, uid: str, name: str, index: int) -> dict[str, str]:
+        eni = self.enis[self.subnets[index]]
+        return {
+            "Uid": uid,
+            "Name": name,
+            "LanEniId": eni,
+            "LanIp": self.ips[eni],
+            "WanIp": f"10.0.{100 + index}.10",
+            "LanSubnetId": self.subnets[index],
+        }
+
+    def cluster_props(self, members: list[dict[str, str]], **overrides: Any) -> dict[str, Any]:
+        props = {
+            "ClusterName": "prod-gw",
+            "Members": members,
+            "HeartbeatInterface": "LAN",
+            "HeartbeatPort": "9000",
+            "LanInterfaceName": "ens6",
+            "EdgeCidrs": ["172.16.0.0/16"],
+            "RouteTableIds": list(self.route_tables),
+            "FailbackMode": "autoFailback",
+            "VerifyHealth": "true",
+            "VerifyRoutes": "true",
+            "WaitTimeoutSeconds": "600",
+        }
+        props.update(overrides)
+        return props
+
+    def cluster(
+        self,
+        request: str,
+        props: dict[str, Any],
+        *,
+        old: dict[str, Any] | None = None,
+        physical: str | None = None,
+        max_polls: int = 10,
+        runtime: Runtime | None = None,
+    ) -> dict[str, Any]:
+        """on_event, then is_complete until complete (the active member's route agent runs between polls)."""
+        event: dict[str, Any] = {"RequestType": request, "ResourceType": CLUSTER_TYPE, "ResourceProperties": props}
+        if old is not None:
+            event["OldResourceProperties"] = old
+        if physical is not None:
+            event["PhysicalResourceId"] = physical
+        rt = runtime or self.runtime()
+        response = handle_event(event, rt)
+        if request == "Delete":
+            return response
+        event = {**event, **response}
+        for _ in range(max_polls):
+            result = handle_is_complete(event, rt)
+            if result["IsComplete"]:
+                return {**response, **result}
+            self.route_agent()
+            self.clock.t += 30
+        raise AssertionError(f"not complete after {max_polls} polls")
+
+    def route_agent(self) -> None:
+        """What the active member does itself: create the edge-CIDR routes towards its LAN ENI."""
+        for cluster in self.stub.clusters.values():
+            active = cluster.get("active")
+            if not active:
+                continue
+            eni = self.stub.nodes[active]["lan_eni"]
+            for iface in (cluster["config"].get("network") or {}).get("interfaces", []):
+                for table in (t for t in iface.get("clusterRouteTables", []) if t in self.route_tables):
+                    for entry in iface.get("cloudRoutes", []):
+                        routes = self.ec2.describe_route_tables(RouteTableIds=[table])["RouteTables"][0]["Routes"]
+                        if any(r.get("DestinationCidrBlock") == entry["route"] for r in routes):
+                            continue
+                        self.ec2.create_route(
+                            RouteTableId=table, DestinationCidrBlock=entry["route"], NetworkInterfaceId=eni
+                        )
+
+    def log_text(self) -> str:
+        return self.logs.getvalue()
+
+    def log_lines(self) -> list[dict[str, Any]]:
+        return [json.loads(line) for line in self.log_text().splitlines()]
+
+
+@pytest.fixture(scope="session")
+def aws() -> Iterator[None]:
+    """One moto account for the whole session (its backends are costly to build); tests isolate by VPC."""
+    with mock_aws():
+        yield
+
+
+@pytest.fixture
+def world(aws: None) -> Iterator[World]:
+    stub = TrustgridStub().start()
+    ec2 = boto3.client("ec2", region_name=REGION)
+    secrets = boto3.client("secretsmanager", region_name=REGION)
+    vpc_id = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    subnets, tables, enis, ips = [], [], {}, {}
+    for index, az in enumerate(("us-east-1a", "us-east-1b")):
+        subnet = ec2.create_subnet(VpcId=vpc_id, CidrBlock=f"10.0.{index + 1}.0/24", AvailabilityZone=az)
+        subnet_id = subnet["Subnet"]["SubnetId"]
+        table = ec2.create_route_table(VpcId=vpc_id)["RouteTable"]["RouteTableId"]
+        ec2.associate_route_table(RouteTableId=table, SubnetId=subnet_id)
+        eni = ec2.create_network_interface(SubnetId=subnet_id)["NetworkInterface"]
+        subnets.append(subnet_id)
+        tables.append(table)
+        enis[subnet_id] = eni["NetworkInterfaceId"]
+        ips[eni["NetworkInterfaceId"]] = eni["PrivateIpAddress"]
+    api_secret = secrets.create_secret(
+        Name=f"trustgrid/api-{vpc_id}",
+        SecretString=json.dumps({"apiKeyId": stub.key_id, "apiKeySecret": stub.key_secret}),
+    )["ARN"]
+    license_secrets = [
+        secrets.create_secret(Name=f"license-{vpc_id}-{i}", SecretString="placeholder")["ARN"] for i in (0, 1, 2)
+    ]
+    yield World(
+        stub, ec2, secrets, Clock(), io.StringIO(), vpc_id, subnets, tables, license_secrets, api_secret, enis, ips
+    )
+    stub.stop()
+
+
+@dataclass
+class Deployed:
+    uids: list[str]
+    members: list[dict[str, str]]
+    props: dict[str, Any]
+    fqdn: str
+
+
+def mint_and_register(world: World, names: tuple[str, str] = ("prod-gw-a", "prod-gw-b")) -> list[dict[str, str]]:
+    """Licenses for two gateways, the nodes registered (online) and their LAN ENIs known to the stub."""
+    members = []
+    for index, name in enumerate(names):
+        uid = world.license("Create", name, index)["PhysicalResourceId"]
+        world.stub.set_online(uid)
+        members.append(world.member(uid, name, index))
+        world.stub.nodes[uid]["lan_eni"] = members[-1]["LanEniId"]
+    return members
+
+
+@pytest.fixture
+def deployed(world: World) -> Deployed:
+    members = mint_and_register(world)
+    props = world.cluster_props(members)
+    response = world.cluster("Create", props)
+    return Deployed([m["Uid"] for m in members], members, props, response["PhysicalResourceId"])

@@ -1,0 +1,237 @@
+"""Create, update and delete of the cluster resource, end to end against the API stand-in and moto."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.lambda_.conftest import Deployed, World, mint_and_register
+from trustgrid_ha_runtime.network import MARK
+
+FQDN = "prod-gw.acme.trustgrid.io"
+
+
+def calls(world: World, since: int = 0, writes_only: bool = False) -> list[tuple[str, str]]:
+    return [(r.method, r.path) for r in world.stub.requests[since:] if not writes_only or r.write]
+
+
+def test_create_configures_every_manual_step(world: World) -> None:
+    members = mint_and_register(world)
+    a, b = (m["Uid"] for m in members)
+    start = len(world.stub.requests)
+
+    response = world.cluster("Create", world.cluster_props(members))
+
+    assert response["PhysicalResourceId"] == FQDN
+    assert response["Data"]["ClusterFqdn"] == FQDN
+    assert calls(world, start, writes_only=True) == [
+        ("POST", "/cluster"),
+        ("PUT", f"/node/{a}"),
+        ("PUT", f"/node/{b}"),
+        ("PUT", f"/node/{a}/config/cluster"),
+        ("PUT", f"/node/{b}/config/cluster"),
+        ("PUT", f"/cluster/{FQDN}/config/network"),
+        ("PUT", f"/cluster/{FQDN}/active/{a}"),
+    ]
+    membership = [r.body for r in world.stub.requests[start:] if r.path == f"/node/{a}" and r.write]
+    assert membership == [{"cluster": FQDN}]
+    state = world.stub.snapshot()
+    cluster = state["clusters"][FQDN]
+    assert cluster["health"] == "healthy"
+    assert cluster["mode"] == "autoFailback"
+    assert cluster["configuredActive"] == a
+    for member in members:
+        assert state["nodes"][member["Uid"]] == {
+            "cluster": FQDN,
+            "heartbeat": {"enabled": True, "host": member["LanIp"], "port": 9000},
+        }
+    (lan,) = cluster["config"]["network"]["interfaces"]
+    assert lan["nic"] == "ens6"
+    assert lan["cloudRoutes"] == [{"route": "172.16.0.0/16", "description": f"{MARK}: edge CIDR"}]
+    assert lan["clusterRouteTables"] == world.route_tables
+    # different AZs: each member's LAN subnet through the other subnet's VPC router (network + 1)
+    assert [(r["route"], r["next"]) for r in lan["routes"]] == [
+        ("10.0.2.0/24", "10.0.1.1"),
+        ("10.0.1.0/24", "10.0.2.1"),
+    ]
+    # the edge-CIDR route exists in every managed table and points at the active member's LAN ENI
+    for table in world.ec2.describe_route_tables(RouteTableIds=world.route_tables)["RouteTables"]:
+        edge = [r for r in table["Routes"] if r.get("DestinationCidrBlock") == "172.16.0.0/16"]
+        assert [r["NetworkInterfaceId"] for r in edge] == [members[0]["LanEniId"]]
+
+
+def test_create_waits_for_nodes_and_logs_progress(world: World) -> None:
+    members = mint_and_register(world)
+    world.stub.set_online(members[1]["Uid"], False)
+    props = world.cluster_props(members)
+    from trustgrid_ha_runtime.handler import handle_event, handle_is_complete
+
+    event = {"RequestType": "Create", "ResourceType": "Custom::TrustgridCluster", "ResourceProperties": props}
+    event.update(handle_event(event, world.runtime()))
+    assert handle_is_complete(event, world.runtime()) == {"IsComplete": False}
+    assert not world.stub.clusters, "nothing is written before both nodes are online"
+    waits = [line for line in world.log_lines() if line["event"] == "cluster.waiting_for_nodes"]
+    assert waits and "prod-gw-b" in waits[-1]["offline"][0]
+
+    world.stub.set_online(members[1]["Uid"])
+    world.route_agent()
+    for _ in range(3):
+        if handle_is_complete(event, world.runtime())["IsComplete"]:
+            break
+        world.route_agent()
+    assert world.stub.snapshot()["clusters"][FQDN]["health"] == "healthy"
+
+
+def test_node_that_never_comes_online_fails_with_a_clear_message(world: World) -> None:
+    members = mint_and_register(world)
+    world.stub.set_online(members[0]["Uid"], False)
+    with pytest.raises(RuntimeError) as failure:
+        world.cluster("Create", world.cluster_props(members, WaitTimeoutSeconds="60"), max_polls=5)
+    message = str(failure.value)
+    assert "prod-gw-a" in message and members[0]["Uid"] in message
+    assert "443" in message and "8443" in message and "cloud-init" in message
+    assert "prod-gw-b" not in message
+    assert world.stub.clusters == {}
+
+
+def test_unverified_routes_fail_after_the_deadline_naming_the_table(world: World, monkeypatch) -> None:
+    members = mint_and_register(world)
+    monkeypatch.setattr(World, "route_agent", lambda self: None)  # the active member never creates its route
+    with pytest.raises(RuntimeError) as failure:
+        world.cluster("Create", world.cluster_props(members, WaitTimeoutSeconds="60"), max_polls=5)
+    assert world.route_tables[0] in str(failure.value) and "172.16.0.0/16" in str(failure.value)
+    assert world.stub.clusters == {}, "a failed create removes the cluster it made"
+    assert all(n.get("cluster") is None for n in world.stub.nodes.values())
+
+
+def test_verification_can_be_switched_off(world: World, monkeypatch) -> None:
+    members = mint_and_register(world)
+    monkeypatch.setattr(World, "route_agent", lambda self: None)
+    world.cluster("Create", world.cluster_props(members, VerifyRoutes="false"))
+    assert FQDN in world.stub.clusters
+
+
+def test_create_adopts_an_existing_cluster_and_keeps_portal_entries(world: World) -> None:
+    members = mint_and_register(world)
+    world.stub.clusters[FQDN] = {
+        "name": "prod-gw",
+        "fqdn": FQDN,
+        "mode": "autoFailback",
+        "active": None,
+        "config": {
+            "network": {
+                "interfaces": [
+                    {
+                        "nic": "ens6",
+                        "routes": [{"route": "192.168.0.0/24", "next": "10.0.1.1", "description": "by hand"}],
+                        "cloudRoutes": [{"route": "10.99.0.0/16", "description": "portal"}],
+                        "clusterRouteTables": ["rtb-0aaaaaaaaaaaaaaaa"],
+                    },
+                    {"nic": "ens5", "routes": [], "cloudRoutes": [], "clusterRouteTables": []},
+                ]
+            }
+        },
+    }
+    world.cluster("Create", world.cluster_props(members))
+    assert not any(r.method == "POST" for r in world.stub.requests)
+    lan, wan = world.stub.clusters[FQDN]["config"]["network"]["interfaces"]
+    assert {"route": "192.168.0.0/24", "next": "10.0.1.1", "description": "by hand"} in lan["routes"]
+    assert {"route": "10.99.0.0/16", "description": "portal"} in lan["cloudRoutes"]
+    assert lan["clusterRouteTables"] == ["rtb-0aaaaaaaaaaaaaaaa", *world.route_tables]
+    assert wan == {"nic": "ens5", "routes": [], "cloudRoutes": [], "clusterRouteTables": []}
+
+
+def test_no_op_update_makes_no_call(world: World, deployed: Deployed) -> None:
+    start = len(world.stub.requests)
+    world.cluster("Update", deployed.props, old=deployed.props, physical=deployed.fqdn)
+    assert calls(world, start) == []
+
+
+def test_update_edge_cidrs_rewrites_only_the_network_config(world: World, deployed: Deployed) -> None:
+    cluster = world.stub.clusters[FQDN]
+    cluster["config"]["network"]["interfaces"][0]["cloudRoutes"].append(
+        {"route": "10.99.0.0/16", "description": "portal"}
+    )
+    new = {**deployed.props, "EdgeCidrs": ["172.16.0.0/16", "172.20.0.0/16"]}
+    start = len(world.stub.requests)
+
+    world.cluster("Update", new, old=deployed.props, physical=deployed.fqdn)
+
+    assert calls(world, start, writes_only=True) == [("PUT", f"/cluster/{FQDN}/config/network")]
+    routes = [c["route"] for c in cluster["config"]["network"]["interfaces"][0]["cloudRoutes"]]
+    assert sorted(routes) == ["10.99.0.0/16", "172.16.0.0/16", "172.20.0.0/16"]
+
+
+def test_update_heartbeat_port_rewrites_both_heartbeats(world: World, deployed: Deployed) -> None:
+    new = {**deployed.props, "HeartbeatPort": "9100"}
+    start = len(world.stub.requests)
+    world.cluster("Update", new, old=deployed.props, physical=deployed.fqdn)
+    assert calls(world, start, writes_only=True) == [("PUT", f"/node/{u}/config/cluster") for u in deployed.uids]
+    assert {world.stub.nodes[u]["config"]["cluster"]["port"] for u in deployed.uids} == {9100}
+
+
+def test_update_heartbeat_to_wan_uses_the_wan_ips(world: World, deployed: Deployed) -> None:
+    new = {**deployed.props, "HeartbeatInterface": "WAN"}
+    world.cluster("Update", new, old=deployed.props, physical=deployed.fqdn)
+    assert [world.stub.nodes[m["Uid"]]["config"]["cluster"]["host"] for m in deployed.members] == [
+        m["WanIp"] for m in deployed.members
+    ]
+
+
+def test_update_replaced_gateway_swaps_the_member_and_never_moves_the_active_role(
+    world: World, deployed: Deployed
+) -> None:
+    a, b = deployed.uids
+    world.stub.clusters[FQDN]["active"] = b  # a failover happened: the secondary is active now
+    c = world.license("Create", "prod-gw-c", 2)["PhysicalResourceId"]
+    world.stub.set_online(c)
+    world.stub.nodes[c]["lan_eni"] = deployed.members[0]["LanEniId"]
+    replacement = {**world.member(c, "prod-gw-c", 0)}
+    new = {**deployed.props, "Members": [replacement, deployed.members[1]]}
+    start = len(world.stub.requests)
+
+    world.cluster("Update", new, old=deployed.props, physical=deployed.fqdn)
+
+    writes = calls(world, start, writes_only=True)
+    assert writes == [("PUT", f"/node/{a}"), ("PUT", f"/node/{c}"), ("PUT", f"/node/{c}/config/cluster")]
+    state = world.stub.snapshot()
+    assert state["nodes"][a]["cluster"] is None
+    assert state["nodes"][c]["cluster"] == FQDN
+    assert state["clusters"][FQDN]["configuredActive"] == b
+
+
+def test_update_failback_mode(world: World, deployed: Deployed) -> None:
+    new = {**deployed.props, "FailbackMode": "manualFailback"}
+    start = len(world.stub.requests)
+    world.cluster("Update", new, old=deployed.props, physical=deployed.fqdn)
+    assert calls(world, start, writes_only=True) == [("PUT", f"/cluster/{FQDN}")]
+    assert world.stub.clusters[FQDN]["mode"] == "manualFailback"
+
+
+def test_renamed_cluster_is_a_replacement(world: World, deployed: Deployed) -> None:
+    new = {**deployed.props, "ClusterName": "prod-gw2"}
+    response = world.cluster("Update", new, old=deployed.props, physical=deployed.fqdn)
+    assert response["PhysicalResourceId"] == "prod-gw2.acme.trustgrid.io"
+    world.cluster("Delete", deployed.props, physical=deployed.fqdn)  # CloudFormation then deletes the old one
+    assert set(world.stub.clusters) == {"prod-gw2.acme.trustgrid.io"}
+    assert {world.stub.nodes[u]["cluster"] for u in deployed.uids} == {"prod-gw2.acme.trustgrid.io"}
+
+
+def test_delete_removes_members_then_the_cluster(world: World, deployed: Deployed) -> None:
+    start = len(world.stub.requests)
+    world.cluster("Delete", deployed.props, physical=deployed.fqdn)
+    a, b = deployed.uids
+    assert calls(world, start, writes_only=True) == [
+        ("PUT", f"/node/{a}"),
+        ("PUT", f"/node/{b}"),
+        ("DELETE", f"/cluster/{FQDN}"),
+    ]
+    assert world.stub.clusters == {}
+    assert all(n.get("cluster") is None for n in world.stub.nodes.values())
+
+
+def test_delete_succeeds_when_everything_was_removed_by_hand(world: World, deployed: Deployed) -> None:
+    del world.stub.clusters[FQDN]
+    del world.stub.nodes[deployed.uids[0]]
+    world.stub.nodes[deployed.uids[1]].pop("cluster")
+    world.cluster("Delete", deployed.props, physical=deployed.fqdn)
+    assert world.stub.clusters == {}
