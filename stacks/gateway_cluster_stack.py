@@ -7,6 +7,7 @@ from typing import Any
 from aws_cdk import Annotations, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_secretsmanager as secretsmanager
+
 from constructs import Construct
 from trustgrid_ha import TrustgridConfigError, TrustgridHaCluster
 from trustgrid_ha.errors import check_cidr
@@ -56,7 +57,9 @@ class GatewayClusterStack(Stack):
                     )
                 )
             except TrustgridConfigError as exc:
-                raise TrustgridConfigError(f"trustgrid.clusters[{cluster.name}].{exc.setting}", exc.value, str(exc).split(": ", 1)[1]) from None
+                raise TrustgridConfigError(
+                    f"trustgrid.clusters[{cluster.name}].{exc.setting}", exc.value, str(exc).split(": ", 1)[1]
+                ) from None
 
 
 def _construct_id(cluster_name: str) -> str:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aws_cdk import RemovalPolicy
+
 from trustgrid_ha import FailbackMode, HeartbeatInterface, TrustgridConfigError
 
 CONTEXT_KEY = "trustgrid"
@@ -46,7 +47,9 @@ def _reject_unknown(where: str, given: Mapping[str, Any], known: set[str]) -> No
     unknown = sorted(set(given) - known)
     if unknown:
         raise TrustgridConfigError(
-            f"{where}.{unknown[0]}", given[unknown[0]], f"unknown setting; known settings are {', '.join(sorted(known))}."
+            f"{where}.{unknown[0]}",
+            given[unknown[0]],
+            f"unknown setting; known settings are {', '.join(sorted(known))}.",
         )
 
 
@@ -68,7 +71,9 @@ class ClusterSettings:
         _reject_unknown(where, raw, set(_CLUSTER_KEYS))
         for required in ("name", "edgeCidrs"):
             if required not in raw:
-                raise TrustgridConfigError(f"{where}.{required}", None, f"this setting is required ({_CLUSTER_KEYS[required]}).")
+                raise TrustgridConfigError(
+                    f"{where}.{required}", None, f"this setting is required ({_CLUSTER_KEYS[required]})."
+                )
         options: dict[str, Any] = {}
         simple = {
             "gatewayNames": ("gateway_names", list, "a list of two node names"),
@@ -86,7 +91,9 @@ class ClusterSettings:
             if key in raw:
                 options[param] = _typed(f"{where}.{key}", raw[key], kind, hint)
         if "heartbeatInterface" in raw:
-            options["heartbeat_interface"] = _enum(f"{where}.heartbeatInterface", raw["heartbeatInterface"], HeartbeatInterface)
+            options["heartbeat_interface"] = _enum(
+                f"{where}.heartbeatInterface", raw["heartbeatInterface"], HeartbeatInterface
+            )
         if "failbackMode" in raw:
             options["failback_mode"] = _enum(f"{where}.failbackMode", raw["failbackMode"], FailbackMode)
         if "removeNodesOnDelete" in raw:
@@ -115,9 +122,15 @@ class AppSettings:
     @classmethod
     def from_context(cls, raw: Any) -> AppSettings:
         is_example = raw is None
-        data = EXAMPLE if raw is None else _typed(CONTEXT_KEY, raw, dict, "an object (see the README's configuration table)")
+        data = (
+            EXAMPLE
+            if raw is None
+            else _typed(CONTEXT_KEY, raw, dict, "an object (see the README's configuration table)")
+        )
         _reject_unknown(CONTEXT_KEY, data, _APP_KEYS)
-        clusters_raw = _typed(f"{CONTEXT_KEY}.clusters", data.get("clusters", EXAMPLE["clusters"]), list, "a list of clusters")
+        clusters_raw = _typed(
+            f"{CONTEXT_KEY}.clusters", data.get("clusters", EXAMPLE["clusters"]), list, "a list of clusters"
+        )
         if not clusters_raw:
             raise TrustgridConfigError(f"{CONTEXT_KEY}.clusters", [], "give at least one cluster.")
         clusters = [ClusterSettings.parse(f"{CONTEXT_KEY}.clusters[{i}]", c) for i, c in enumerate(clusters_raw)]
@@ -125,9 +138,16 @@ class AppSettings:
         if len(set(names)) != len(names):
             raise TrustgridConfigError(f"{CONTEXT_KEY}.clusters", names, "give every cluster a different name.")
         return cls(
-            api_secret_name=_typed(f"{CONTEXT_KEY}.apiSecretName", data.get("apiSecretName", EXAMPLE["apiSecretName"]), str, "a secret name"),
+            api_secret_name=_typed(
+                f"{CONTEXT_KEY}.apiSecretName",
+                data.get("apiSecretName", EXAMPLE["apiSecretName"]),
+                str,
+                "a secret name",
+            ),
             api_url=_typed(f"{CONTEXT_KEY}.apiUrl", data.get("apiUrl", "https://api.trustgrid.io"), str, "a URL"),
-            vpc_cidr=_typed(f"{CONTEXT_KEY}.vpcCidr", data.get("vpcCidr", EXAMPLE["vpcCidr"]), str, "a CIDR such as '10.60.0.0/16'"),
+            vpc_cidr=_typed(
+                f"{CONTEXT_KEY}.vpcCidr", data.get("vpcCidr", EXAMPLE["vpcCidr"]), str, "a CIDR such as '10.60.0.0/16'"
+            ),
             clusters=clusters,
             pipeline=data.get("pipeline"),
             is_example=is_example,

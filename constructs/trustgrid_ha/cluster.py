@@ -9,6 +9,7 @@ from aws_cdk import CfnOutput, CustomResource, Duration, RemovalPolicy, Stack, T
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_secretsmanager as secretsmanager
+
 from constructs import Construct
 
 from .errors import (
@@ -21,7 +22,6 @@ from .errors import (
     is_unresolved,
 )
 from .gateway import TrustgridGateway
-from .nag import acknowledge
 from .instance_types import (
     IMAGE_NAME_PATTERNS,
     INTERFACE_NAMES,
@@ -29,10 +29,12 @@ from .instance_types import (
     InterfaceNames,
     generation_of,
 )
+from .nag import acknowledge
 from .provider import MAX_CLUSTER_WAIT, SERVICE_TIMEOUT, TrustgridProvider
 from .user_data import DEFAULT_ENROLL_ENDPOINT
 
 DEFAULT_API_URL = "https://api.trustgrid.io"
+DEFAULT_WAIT = Duration.minutes(45)
 TUNNEL_PORT = 8443
 CONTROL_PLANE_PORTS = (443, 8443)
 
@@ -94,7 +96,7 @@ class TrustgridHaCluster(Construct):
         enroll_endpoint: str = DEFAULT_ENROLL_ENDPOINT,
         verify_health: bool = True,
         verify_routes: bool = True,
-        wait_timeout: Duration = Duration.minutes(45),
+        wait_timeout: Duration | None = None,
     ) -> None:
         """
         :param cluster_name: Trustgrid cluster name: lowercase letters, digits and dashes. Its FQDN is
@@ -144,6 +146,7 @@ class TrustgridHaCluster(Construct):
             verify. At most 50 minutes. @default - 45 minutes.
         """
         super().__init__(scope, construct_id)
+        wait_timeout = wait_timeout or DEFAULT_WAIT
         check_name("cluster_name", cluster_name)
         names = list(gateway_names) if gateway_names is not None else [f"{cluster_name}-a", f"{cluster_name}-b"]
         if len(names) != 2 or names[0] == names[1]:
@@ -169,7 +172,9 @@ class TrustgridHaCluster(Construct):
                 f"give between 1 and {MAX_CLUSTER_WAIT.to_minutes()} minutes (CloudFormation waits one hour at most).",
             )
         if not 8 <= root_volume_size_gib <= 16384:
-            raise TrustgridConfigError("root_volume_size_gib", root_volume_size_gib, "give 8 to 16384 GiB (default 30).")
+            raise TrustgridConfigError(
+                "root_volume_size_gib", root_volume_size_gib, "give 8 to 16384 GiB (default 30)."
+            )
 
         self.cluster_name = cluster_name
         self.interface_names = interface_names or INTERFACE_NAMES[generation]
@@ -284,7 +289,9 @@ class TrustgridHaCluster(Construct):
 
         # -- gateways ---------------------------------------------------------------------
         self.gateways: list[TrustgridGateway] = []
-        for index, (construct_name, (wan_subnet, lan_subnet)) in enumerate(zip(("Primary", "Secondary"), placements)):
+        for index, (construct_name, (wan_subnet, lan_subnet)) in enumerate(
+            zip(("Primary", "Secondary"), placements, strict=True)
+        ):
             self.gateways.append(
                 TrustgridGateway(
                     self,
@@ -382,7 +389,7 @@ class TrustgridHaCluster(Construct):
     @staticmethod
     def _refuse_overlap(setting: str, cidr: str, vpc_cidr: str | None) -> None:
         edge, vpc = check_cidr(setting, cidr), check_cidr("vpc", vpc_cidr) if vpc_cidr else None
-        if edge is not None and vpc is not None and edge.version == vpc.version and edge.overlaps(vpc):  # type: ignore[arg-type]
+        if edge is not None and vpc is not None and edge.version == vpc.version and edge.overlaps(vpc):
             raise TrustgridConfigError(
                 setting,
                 cidr,
@@ -396,13 +403,19 @@ class TrustgridHaCluster(Construct):
         """(WAN subnet, LAN subnet) for the primary and the secondary, in two different AZs."""
         wan = _select(self.vpc, wan_selection or ec2.SubnetSelection(subnet_type=ec2.SubnetType.PUBLIC))
         if lan_selection is None:
+            if not (self.vpc.private_subnets or self.vpc.isolated_subnets):
+                raise TrustgridConfigError(
+                    "lan_subnets", "no private subnets", "the VPC needs a private subnet in each of two AZs."
+                )
             kind = ec2.SubnetType.PRIVATE_WITH_EGRESS if self.vpc.private_subnets else ec2.SubnetType.PRIVATE_ISOLATED
             lan_selection = ec2.SubnetSelection(subnet_type=kind)
         lan = _select(self.vpc, lan_selection)
         if not wan:
             raise TrustgridConfigError("wan_subnets", "no subnets", "the VPC needs a public subnet in each of two AZs.")
         if not lan:
-            raise TrustgridConfigError("lan_subnets", "no subnets", "the VPC needs a private subnet in each of two AZs.")
+            raise TrustgridConfigError(
+                "lan_subnets", "no subnets", "the VPC needs a private subnet in each of two AZs."
+            )
         lan_by_az: dict[str, ec2.ISubnet] = {}
         for subnet in lan:
             lan_by_az.setdefault(subnet.availability_zone, subnet)
@@ -429,12 +442,13 @@ class TrustgridHaCluster(Construct):
         return placements
 
     @staticmethod
-    def _managed_route_tables(
-        placements: list[tuple[ec2.ISubnet, ec2.ISubnet]], extra: Sequence[str]
-    ) -> list[str]:
+    def _managed_route_tables(placements: list[tuple[ec2.ISubnet, ec2.ISubnet]], extra: Sequence[str]) -> list[str]:
         tables: list[str] = []
         for _, lan_subnet in placements:
-            table_id = lan_subnet.route_table.route_table_id if lan_subnet.route_table else None
+            try:
+                table_id = lan_subnet.route_table.route_table_id
+            except RuntimeError:  # an imported subnet whose route table was not given
+                table_id = None
             if not table_id:
                 raise TrustgridConfigError(
                     "lan_subnets",

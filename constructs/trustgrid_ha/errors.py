@@ -41,6 +41,8 @@ def check_cidr(setting: str, value: str) -> ipaddress.IPv4Network | ipaddress.IP
     if is_unresolved(value):
         return None
     try:
+        if "/" not in value:
+            raise ValueError(value)
         return ipaddress.ip_network(value, strict=True)
     except ValueError:
         raise TrustgridConfigError(

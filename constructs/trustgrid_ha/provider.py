@@ -23,6 +23,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import custom_resources as cr
+
 from constructs import Construct
 
 from .errors import TrustgridConfigError
@@ -88,7 +89,9 @@ class TrustgridProvider(Construct):
     provider, creating it on first use.
     """
 
-    def __init__(self, scope: Construct, construct_id: str, *, api_secret: secretsmanager.ISecret, api_url: str) -> None:
+    def __init__(
+        self, scope: Construct, construct_id: str, *, api_secret: secretsmanager.ISecret, api_url: str
+    ) -> None:
         super().__init__(scope, construct_id)
         self.api_secret = api_secret
         self.api_url = api_url

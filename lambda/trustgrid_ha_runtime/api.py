@@ -142,7 +142,9 @@ class TrustgridClient:
         while True:
             remaining = self._budget()
             if remaining <= 0:
-                raise ApiError(operation, None, "the time budget of this invocation ran out before the call could be made.")
+                raise ApiError(
+                    operation, None, "the time budget of this invocation ran out before the call could be made."
+                )
             timeout = max(0.5, min(policy.request_timeout, remaining))
             status: int | None = None
             retry_after: float | None = None
@@ -157,7 +159,9 @@ class TrustgridClient:
                     redirect=False,
                 )
                 status = response.status
-                self._log.info("api.call", operation=operation, method=method, path=path, status=status, attempt=attempt + 1)
+                self._log.info(
+                    "api.call", operation=operation, method=method, path=path, status=status, attempt=attempt + 1
+                )
                 if status < 300:
                     return self._decode(operation, response, text)
                 if status == 404:
@@ -175,7 +179,14 @@ class TrustgridClient:
                 problem = f"HTTP {status}"
             except urllib3.exceptions.HTTPError as exc:
                 problem = type(exc).__name__
-                self._log.warning("api.transport_error", operation=operation, method=method, path=path, error=problem, attempt=attempt + 1)
+                self._log.warning(
+                    "api.transport_error",
+                    operation=operation,
+                    method=method,
+                    path=path,
+                    error=problem,
+                    attempt=attempt + 1,
+                )
             attempt += 1
             delay = retry_after if retry_after is not None else policy.backoff(attempt, self._rng)
             if attempt >= policy.max_attempts or delay >= self._budget() - 0.5:
@@ -185,7 +196,9 @@ class TrustgridClient:
                     f"still failing after {attempt} attempt(s) (last: {problem}); the API or the network is "
                     "unavailable. CloudFormation can retry the deployment once it is back.",
                 )
-            self._log.info("api.retry", operation=operation, after_seconds=round(delay, 3), last=problem, attempt=attempt)
+            self._log.info(
+                "api.retry", operation=operation, after_seconds=round(delay, 3), last=problem, attempt=attempt
+            )
             self._sleep(delay)
 
     @staticmethod

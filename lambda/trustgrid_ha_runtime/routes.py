@@ -32,7 +32,12 @@ def route_problems(
             if route is None:
                 problems.append(f"route table {table_id} has no route for {cidr} yet (the active member creates it)")
             elif route.get("NetworkInterfaceId") not in enis:
-                target = route.get("NetworkInterfaceId") or route.get("GatewayId") or route.get("InstanceId") or "another target"
+                target = (
+                    route.get("NetworkInterfaceId")
+                    or route.get("GatewayId")
+                    or route.get("InstanceId")
+                    or "another target"
+                )
                 problems.append(
                     f"route table {table_id} sends {cidr} to {target}, not to a cluster member's LAN interface "
                     f"({', '.join(enis)}); remove that route so the active member can own it"

@@ -10,6 +10,7 @@ every request and injects faults per endpoint.
 from __future__ import annotations
 
 import base64
+import contextlib
 import copy
 import json
 import re
@@ -208,10 +209,8 @@ class TrustgridStub:
         record.status = status
         if fault is not None and fault.kind == "slow":
             time.sleep(fault.delay)
-        try:
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # a client that timed out
             self._send(http, status, answer)
-        except (BrokenPipeError, ConnectionResetError):
-            pass
         return None
 
     @staticmethod

@@ -1,0 +1,258 @@
+"""Template assertions for the TrustgridHaCluster construct: one synthesis per module, many checks."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from aws_cdk import App, Duration, Stack
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_secretsmanager as secretsmanager
+from aws_cdk.assertions import Match, Template
+
+from trustgrid_ha import HeartbeatInterface, TrustgridHaCluster
+
+
+@pytest.fixture(scope="module")
+def stacks() -> dict[str, Any]:
+    app = App()
+    one = Stack(app, "One")
+    api = secretsmanager.Secret.from_secret_name_v2(one, "Api", "trustgrid/api")
+    single = TrustgridHaCluster(one, "Gw", cluster_name="prod-gw", api_secret=api, edge_cidrs=["172.16.0.0/16"])
+    two = Stack(app, "Two")
+    api2 = secretsmanager.Secret.from_secret_name_v2(two, "Api", "trustgrid/api")
+    vpc = ec2.Vpc(
+        two,
+        "Vpc",
+        ip_addresses=ec2.IpAddresses.cidr("10.1.0.0/16"),
+        max_azs=2,
+        nat_gateways=0,
+        subnet_configuration=[
+            ec2.SubnetConfiguration(name="Wan", subnet_type=ec2.SubnetType.PUBLIC),
+            ec2.SubnetConfiguration(name="Lan", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED),
+        ],
+    )
+    first = TrustgridHaCluster(two, "East", cluster_name="east", api_secret=api2, edge_cidrs=["172.16.0.0/16"], vpc=vpc)
+    second = TrustgridHaCluster(
+        two,
+        "West",
+        cluster_name="west",
+        api_secret=api2,
+        edge_cidrs=["172.20.0.0/16", "172.21.0.0/16"],
+        vpc=vpc,
+        instance_type="t3.medium",
+        heartbeat_port=9100,
+        heartbeat_interface=HeartbeatInterface.WAN,
+        extra_route_table_ids=["rtb-0123456789abcdef0"],
+        cluster_ip_failover=True,
+        termination_protection=False,
+        wait_timeout=Duration.minutes(30),
+    )
+    return {
+        "one": Template.from_stack(one),
+        "two": Template.from_stack(two),
+        "single": single,
+        "first": first,
+        "second": second,
+    }
+
+
+def resources(template: Template, kind: str, props: dict | None = None) -> dict[str, Any]:
+    return template.find_resources(kind, {"Properties": props} if props else None)
+
+
+def test_two_gateways_in_two_azs_with_wan_and_lan_interfaces(stacks) -> None:
+    t = stacks["one"]
+    t.resource_count_is("AWS::EC2::Instance", 2)
+    t.resource_count_is("AWS::EC2::NetworkInterface", 4)
+    t.resource_count_is("AWS::EC2::EIP", 2)
+    t.resource_count_is("AWS::EC2::EIPAssociation", 2)
+    for eni in resources(t, "AWS::EC2::NetworkInterface").values():
+        assert eni["Properties"]["SourceDestCheck"] is False
+    cluster = stacks["single"]
+    lan_subnets = [g.lan_subnet.availability_zone for g in cluster.gateways]
+    wan_subnets = [g.wan_subnet.availability_zone for g in cluster.gateways]
+    assert lan_subnets == wan_subnets and lan_subnets[0] != lan_subnets[1]
+    for instance in resources(t, "AWS::EC2::Instance").values():
+        props = instance["Properties"]
+        assert [n["DeviceIndex"] for n in props["NetworkInterfaces"]] == ["0", "1"]
+        assert props["MetadataOptions"] == {
+            "HttpEndpoint": "enabled",
+            "HttpPutResponseHopLimit": 1,
+            "HttpTokens": "required",
+        }
+        (volume,) = props["BlockDeviceMappings"]
+        assert volume["Ebs"] == {"DeleteOnTermination": True, "Encrypted": True, "VolumeSize": 30, "VolumeType": "gp3"}
+        assert props["DisableApiTermination"] is True
+        assert props["InstanceType"] == "c6i.large"
+        assert "CreditSpecification" not in props
+        assert props["ImageId"] == {"Fn::GetAtt": [Match.any_value(), "ImageId"]} or "Fn::GetAtt" in props["ImageId"]
+
+
+def test_burstable_gateways_get_unlimited_credits_and_a_credit_alarm(stacks) -> None:
+    t = stacks["two"]
+    west = stacks["second"]
+    for gateway in west.gateways:
+        props = t.to_json()["Resources"][Stack.of(west).get_logical_id(gateway.instance)]["Properties"]
+        assert props["CreditSpecification"] == {"CPUCredits": "unlimited"}
+        assert props["DisableApiTermination"] is False
+    t.resource_count_is("AWS::CloudWatch::Alarm", 2 + 2 + 2)  # recovery x4, credit alarms x2
+
+
+def test_auto_recovery_alarm_on_the_system_status_check(stacks) -> None:
+    alarms = resources(stacks["one"], "AWS::CloudWatch::Alarm", {"MetricName": "StatusCheckFailed_System"})
+    assert len(alarms) == 2
+    for alarm in alarms.values():
+        (action,) = alarm["Properties"]["AlarmActions"]
+        assert ":ec2:recover" in json.dumps(action)
+
+
+def test_image_resolved_by_a_custom_resource_with_the_generation_pattern(stacks) -> None:
+    images = resources(stacks["one"], "Custom::TrustgridImage")
+    (image,) = images.values()
+    assert image["Properties"]["Owner"] == "079972220921"
+    assert image["Properties"]["NamePattern"] == "trustgrid-node-2204-*"
+
+
+def test_heartbeat_rule_references_security_groups_only(stacks) -> None:
+    t = stacks["one"]
+    cluster = stacks["single"]
+    sg_id = Stack.of(cluster).get_logical_id(cluster.heartbeat_security_group.node.default_child)
+    ingress = resources(t, "AWS::EC2::SecurityGroupIngress", {"FromPort": 9000})
+    egress = resources(t, "AWS::EC2::SecurityGroupEgress", {"FromPort": 9000})
+    assert len(ingress) == 1 and len(egress) == 1
+    (rule,) = ingress.values()
+    assert rule["Properties"]["SourceSecurityGroupId"] == {"Fn::GetAtt": [sg_id, "GroupId"]}
+    assert rule["Properties"]["IpProtocol"] == "tcp" and rule["Properties"]["ToPort"] == 9000
+    (out,) = egress.values()
+    assert out["Properties"]["DestinationSecurityGroupId"] == {"Fn::GetAtt": [sg_id, "GroupId"]}
+    assert "CidrIp" not in json.dumps(ingress) + json.dumps(egress)
+    lan_enis = [t.to_json()["Resources"][Stack.of(cluster).get_logical_id(g.lan_interface)] for g in cluster.gateways]
+    for eni in lan_enis:
+        assert {"Fn::GetAtt": [sg_id, "GroupId"]} in eni["Properties"]["GroupSet"]
+
+
+def test_wan_heartbeat_moves_the_group_to_the_wan_interfaces(stacks) -> None:
+    t, west = stacks["two"], stacks["second"]
+    stack = Stack.of(west)
+    hb = {"Fn::GetAtt": [stack.get_logical_id(west.heartbeat_security_group.node.default_child), "GroupId"]}
+    res = t.to_json()["Resources"]
+    for g in west.gateways:
+        assert hb in res[stack.get_logical_id(g.wan_interface)]["Properties"]["GroupSet"]
+        assert hb not in res[stack.get_logical_id(g.lan_interface)]["Properties"]["GroupSet"]
+    assert resources(t, "AWS::EC2::SecurityGroupIngress", {"FromPort": 9100})
+
+
+def test_wan_and_lan_security_groups(stacks) -> None:
+    cluster = stacks["single"]
+    wan = stacks["one"].to_json()["Resources"][
+        Stack.of(cluster).get_logical_id(cluster.wan_security_group.node.default_child)
+    ]
+    ingress = {(r["IpProtocol"], r["FromPort"], r["CidrIp"]) for r in wan["Properties"]["SecurityGroupIngress"]}
+    assert ingress == {("tcp", 8443, "0.0.0.0/0"), ("udp", 8443, "0.0.0.0/0")}
+    egress = {(r["IpProtocol"], r["FromPort"]) for r in wan["Properties"]["SecurityGroupEgress"]}
+    assert egress == {("tcp", 443), ("tcp", 8443)}
+    lan = stacks["one"].to_json()["Resources"][
+        Stack.of(cluster).get_logical_id(cluster.lan_security_group.node.default_child)
+    ]
+    assert [r["CidrIp"] for r in lan["Properties"]["SecurityGroupIngress"]] == ["10.0.0.0/16"]  # the VPC CIDR
+
+
+def test_route_permissions_scoped_to_the_managed_route_tables(stacks) -> None:
+    policies = resources(stacks["one"], "AWS::IAM::Policy")
+    statements = [s for p in policies.values() for s in p["Properties"]["PolicyDocument"]["Statement"]]
+    routes = [s for s in statements if s.get("Sid") == "FailoverRoutes"]
+    (route,) = routes
+    assert sorted(route["Action"]) == ["ec2:CreateRoute", "ec2:DeleteRoute"]
+    assert len(route["Resource"]) == 2
+    for arn in route["Resource"]:
+        text = json.dumps(arn)
+        assert ":route-table/" in text and "RouteTable" in text
+    describe = next(s for s in statements if s.get("Sid") == "DescribeRouteTables")
+    assert describe["Action"] == "ec2:DescribeRouteTables" and describe["Resource"] == "*"
+    gateway_role_actions = {
+        a
+        for p in policies.values()
+        if "GatewayRole" in json.dumps(p["Properties"]["Roles"])
+        for s in p["Properties"]["PolicyDocument"]["Statement"]
+        for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
+    }
+    assert gateway_role_actions == {
+        "ec2:DescribeRouteTables",
+        "ec2:CreateRoute",
+        "ec2:DeleteRoute",
+        "secretsmanager:GetSecretValue",
+        "secretsmanager:DescribeSecret",
+    }
+    stacks["one"].resource_count_is("AWS::IAM::InstanceProfile", 1)
+
+
+def test_extra_route_tables_and_cluster_ip_permissions_only_when_asked(stacks) -> None:
+    west = stacks["second"]
+    assert west.route_table_ids[-1] == "rtb-0123456789abcdef0" and len(west.route_table_ids) == 3
+    statements = [
+        s
+        for p in resources(stacks["two"], "AWS::IAM::Policy").values()
+        for s in p["Properties"]["PolicyDocument"]["Statement"]
+    ]
+    sids = [s.get("Sid") for s in statements]
+    assert sids.count("ClusterIpFailover") == 1  # west only
+    assert "ClusterIpFailover" not in json.dumps(resources(stacks["one"], "AWS::IAM::Policy"))
+
+
+def test_no_route_resource_duplicates_a_cluster_managed_entry(stacks) -> None:
+    for template in (stacks["one"], stacks["two"]):
+        routes = resources(template, "AWS::EC2::Route")
+        destinations = {r["Properties"].get("DestinationCidrBlock") for r in routes.values()}
+        assert not destinations & {"172.16.0.0/16", "172.20.0.0/16", "172.21.0.0/16"}
+    (cluster,) = resources(stacks["one"], "Custom::TrustgridCluster").values()
+    props = cluster["Properties"]
+    assert props["EdgeCidrs"] == ["172.16.0.0/16"]
+    assert len(props["RouteTableIds"]) == 2
+    assert props["LanInterfaceName"] == "ens6"
+    assert props["HeartbeatPort"] == "9000" and props["HeartbeatInterface"] == "LAN"
+    assert props["FailbackMode"] == "autoFailback"
+    assert str(props["ServiceTimeout"]) == "3480"
+    assert [set(m) for m in props["Members"]] == [{"Uid", "Name", "LanEniId", "LanIp", "WanIp", "LanSubnetId"}] * 2
+
+
+def test_licenses_come_from_the_custom_resource_through_secrets_manager(stacks) -> None:
+    t = stacks["one"]
+    licenses = resources(t, "Custom::TrustgridNodeLicense")
+    assert sorted(lic["Properties"]["NodeName"] for lic in licenses.values()) == ["prod-gw-a", "prod-gw-b"]
+    assert {lic["Properties"]["Source"] for lic in licenses.values()} == {"mint"}
+    cluster = stacks["single"]
+    for gateway in cluster.gateways:
+        instance = t.to_json()["Resources"][Stack.of(cluster).get_logical_id(gateway.instance)]
+        user_data = json.dumps(instance["Properties"]["UserData"])
+        assert "get-secret-value" in user_data and "/usr/local/trustgrid/license.txt" in user_data
+        assert "register.sh" in user_data and "ansible-playbook" in user_data
+        assert Stack.of(cluster).get_logical_id(gateway.license.node.default_child) in instance["DependsOn"]
+
+
+def test_one_provider_per_stack_shared_by_every_cluster(stacks) -> None:
+    two = stacks["two"]
+    functions = resources(two, "AWS::Lambda::Function")
+    ours = [f for f in functions.values() if "trustgrid_ha_runtime" in f["Properties"].get("Handler", "")]
+    assert len(ours) == 2  # on_event and is_complete
+    tokens = {json.dumps(c["Properties"]["ServiceToken"]) for c in resources(two, "Custom::TrustgridCluster").values()}
+    assert len(tokens) == 1
+    assert len(resources(two, "Custom::TrustgridCluster")) == 2
+    assert stacks["first"].provider is stacks["second"].provider
+    env = ours[0]["Properties"]["Environment"]["Variables"]
+    assert env["TRUSTGRID_API_URL"] == "https://api.trustgrid.io"
+    assert set(env) == {"TRUSTGRID_API_URL", "TRUSTGRID_API_SECRET_ARN"}
+
+
+def test_outputs_for_every_gateway(stacks) -> None:
+    outputs = stacks["one"].to_json()["Outputs"]
+    for kind in ("InstanceId", "WanPublicIp", "LanEniId", "LanPrivateIp"):
+        assert sum(kind in key for key in outputs) == 2, kind
+    for kind in ("WanSecurityGroupId", "LanSecurityGroupId", "HeartbeatSecurityGroupId", "ClusterFqdn"):
+        assert sum(kind in key for key in outputs) == 1, kind
+
+
+def test_connections_expose_the_lan_security_group(stacks) -> None:
+    cluster = stacks["single"]
+    assert cluster.connections.security_groups == [cluster.lan_security_group]

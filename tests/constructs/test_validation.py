@@ -1,0 +1,127 @@
+"""Every bad setting is refused at synth with a message naming the setting, the value and the fix."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from aws_cdk import App, Duration, Stack
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_secretsmanager as secretsmanager
+
+from trustgrid_ha import TrustgridConfigError, TrustgridHaCluster
+
+
+def build(vpc_factory=None, **settings: Any) -> TrustgridHaCluster:
+    stack = Stack(App(), "S")
+    api = secretsmanager.Secret.from_secret_name_v2(stack, "Api", "trustgrid/api")
+    kwargs: dict[str, Any] = {"cluster_name": "prod-gw", "api_secret": api, "edge_cidrs": ["172.16.0.0/16"]}
+    if vpc_factory:
+        kwargs["vpc"] = vpc_factory(stack)
+    kwargs.update(settings)
+    return TrustgridHaCluster(stack, "Gw", **kwargs)
+
+
+def imported_vpc(stack: Stack, *, azs=("us-east-1a", "us-east-1b"), public=2, private=2, tables=True) -> ec2.IVpc:
+    return ec2.Vpc.from_vpc_attributes(
+        stack,
+        "Imported",
+        vpc_id="vpc-0123456789abcdef0",
+        vpc_cidr_block="10.9.0.0/16",
+        availability_zones=list(azs),
+        public_subnet_ids=[f"subnet-0pub{i}" for i in range(public)],
+        private_subnet_ids=[f"subnet-0prv{i}" for i in range(private)],
+        private_subnet_route_table_ids=[f"rtb-0{i}23456789abcdef" for i in range(private)] if tables else None,
+    )
+
+
+CASES = [
+    ({"edge_cidrs": ["172.16.0.0/33"]}, "edge_cidrs[0]", "CIDR notation"),
+    ({"edge_cidrs": ["172.16.0.1/16"]}, "edge_cidrs[0]", "no host bits"),
+    ({"edge_cidrs": ["10.0.5.0/24"]}, "edge_cidrs[0]", "overlaps the VPC CIDR 10.0.0.0/16"),
+    ({"edge_cidrs": []}, "edge_cidrs", "at least one CIDR"),
+    ({"heartbeat_port": 0}, "heartbeat_port", "from 1 to 65535"),
+    ({"heartbeat_port": 70000}, "heartbeat_port", "from 1 to 65535"),
+    ({"heartbeat_port": 8443}, "heartbeat_port", "tunnel port"),
+    ({"cluster_name": "Prod_GW"}, "cluster_name", "lowercase letters, digits and dashes"),
+    ({"cluster_name": "-prod"}, "cluster_name", "lowercase letters"),
+    ({"instance_type": "c7g.large"}, "instance_type", "Graviton"),
+    ({"instance_type": "r5.large"}, "instance_type", "not one Trustgrid supports"),
+    ({"extra_route_table_ids": ["rt-123"]}, "extra_route_table_ids[0]", "rtb-0123456789abcdef0"),
+    ({"edge_source_cidrs": ["0.0.0.0"]}, "edge_source_cidrs[0]", "CIDR notation"),
+    ({"gateway_names": ["same", "same"]}, "gateway_names", "two different node names"),
+    ({"gateway_names": ["ok", "Not OK"]}, "gateway_names[1]", "lowercase letters"),
+    ({"wait_timeout": Duration.hours(2)}, "wait_timeout", "between 1 and 50 minutes"),
+    ({"machine_image_id": "img-1"}, "machine_image_id", "AMI ID"),
+]
+
+
+@pytest.mark.parametrize(("settings", "setting", "fix"), CASES, ids=[c[1] + ":" + c[2][:20] for c in CASES])
+def test_bad_setting_is_refused(settings: dict[str, Any], setting: str, fix: str) -> None:
+    with pytest.raises(TrustgridConfigError) as failure:
+        build(**settings)
+    assert failure.value.setting == setting
+    message = str(failure.value)
+    assert message.startswith(f"Invalid setting {setting}=")
+    assert fix in message
+
+
+def test_both_gateways_in_one_az_is_refused() -> None:
+    with pytest.raises(TrustgridConfigError) as failure:
+        build(lambda s: imported_vpc(s, azs=("us-east-1a",), public=1, private=1))
+    assert failure.value.setting == "lan_subnets"
+    assert "one availability zone" in str(failure.value) and "us-east-1a" in str(failure.value)
+
+
+def test_missing_public_subnet_in_an_az_is_refused() -> None:
+    def vpc(stack: Stack) -> ec2.IVpc:
+        imported = imported_vpc(stack)
+        return imported
+
+    with pytest.raises(TrustgridConfigError) as failure:
+        build(vpc, wan_subnets=ec2.SubnetSelection(availability_zones=["us-east-1a"]))
+    assert failure.value.setting == "wan_subnets"
+    assert "no public subnet in us-east-1b" in str(failure.value)
+
+
+def test_missing_private_subnets_is_refused() -> None:
+    def vpc(stack: Stack) -> ec2.IVpc:
+        return ec2.Vpc.from_vpc_attributes(
+            stack,
+            "NoPrivate",
+            vpc_id="vpc-1",
+            vpc_cidr_block="10.9.0.0/16",
+            availability_zones=["us-east-1a", "us-east-1b"],
+            public_subnet_ids=["subnet-a", "subnet-b"],
+        )
+
+    with pytest.raises(TrustgridConfigError) as failure:
+        build(vpc)
+    assert failure.value.setting == "lan_subnets"
+
+
+def test_imported_subnets_without_route_tables_are_refused() -> None:
+    with pytest.raises(TrustgridConfigError) as failure:
+        build(lambda s: imported_vpc(s, tables=False))
+    assert "route table" in str(failure.value) and "private_subnet_route_table_ids" in str(failure.value)
+
+
+def test_edge_cidr_overlapping_an_imported_vpc_is_refused() -> None:
+    with pytest.raises(TrustgridConfigError, match=r"overlaps the VPC CIDR 10\.9\.0\.0/16"):
+        build(imported_vpc, edge_cidrs=["10.9.128.0/17"])
+
+
+def test_imported_vpc_with_good_settings_synthesizes() -> None:
+    cluster = build(imported_vpc)
+    assert [g.lan_subnet.subnet_id for g in cluster.gateways] == ["subnet-0prv0", "subnet-0prv1"]
+    assert cluster.route_table_ids == ["rtb-0023456789abcdef", "rtb-0123456789abcdef"]
+
+
+def test_two_clusters_in_a_stack_must_share_the_api_secret() -> None:
+    stack = Stack(App(), "S")
+    vpc = ec2.Vpc(stack, "Vpc", max_azs=2, nat_gateways=0)
+    a = secretsmanager.Secret.from_secret_name_v2(stack, "A", "a")
+    b = secretsmanager.Secret.from_secret_name_v2(stack, "B", "b")
+    TrustgridHaCluster(stack, "One", cluster_name="one", api_secret=a, edge_cidrs=["172.16.0.0/16"], vpc=vpc)
+    with pytest.raises(TrustgridConfigError, match="shares one provider"):
+        TrustgridHaCluster(stack, "Two", cluster_name="two", api_secret=b, edge_cidrs=["172.17.0.0/16"], vpc=vpc)

@@ -1,0 +1,167 @@
+"""The default app as `make synth` builds it: cfn-lint, cdk-nag, example settings, several clusters."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aws_cdk import App, Stack, Validations
+from aws_cdk import aws_ec2 as ec2
+from cdk_nag import AwsSolutionsChecks
+
+from app import build_app
+from trustgrid_ha import TrustgridConfigError
+
+ROOT = Path(__file__).resolve().parents[2]
+TWO_CLUSTERS = {
+    "apiSecretName": "trustgrid/prod-api",
+    "vpcCidr": "10.70.0.0/16",
+    "clusters": [
+        {"name": "east-gw", "edgeCidrs": ["172.16.0.0/16"]},
+        {
+            "name": "west-gw",
+            "edgeCidrs": ["172.20.0.0/16"],
+            "instanceType": "t3a.large",
+            "heartbeatPort": 9200,
+            "heartbeatInterface": "WAN",
+            "failbackMode": "manualFailback",
+            "removeNodesOnDelete": True,
+        },
+    ],
+}
+
+
+def synth(tmp: Path, context: dict[str, Any] | None = None) -> Path:
+    app = App(outdir=str(tmp), context={"trustgrid": context} if context is not None else None)
+    build_app(app).synth()
+    return tmp
+
+
+@pytest.fixture(scope="module")
+def default_out(tmp_path_factory) -> Path:
+    return synth(tmp_path_factory.mktemp("default"))
+
+
+@pytest.fixture(scope="module")
+def two_out(tmp_path_factory) -> Path:
+    return synth(tmp_path_factory.mktemp("two"), TWO_CLUSTERS)
+
+
+def metadata_text(out: Path) -> str:
+    """Synth annotations (warnings) as the CLI prints them, from the cloud assembly."""
+    return "".join(p.read_text() for p in [out / "manifest.json", *out.glob("*.metadata.json")])
+
+
+def template(out: Path) -> dict[str, Any]:
+    return json.loads((out / "TrustgridGatewayCluster.template.json").read_text())
+
+
+def test_default_app_is_complete_and_marks_its_example_values(default_out: Path) -> None:
+    resources = template(default_out)["Resources"]
+    kinds = [r["Type"] for r in resources.values()]
+    assert kinds.count("AWS::EC2::Instance") == 2
+    assert kinds.count("Custom::TrustgridCluster") == 1
+    assert kinds.count("AWS::EC2::VPC") == 1
+    (cluster,) = (r for r in resources.values() if r["Type"] == "Custom::TrustgridCluster")
+    assert cluster["Properties"]["ClusterName"] == "example-gw-cluster"
+    assert "EXAMPLE settings" in metadata_text(default_out)
+
+
+def test_two_clusters_in_one_stack_share_one_provider(two_out: Path) -> None:
+    resources = template(two_out)["Resources"]
+    clusters = [r for r in resources.values() if r["Type"] == "Custom::TrustgridCluster"]
+    assert sorted(c["Properties"]["ClusterName"] for c in clusters) == ["east-gw", "west-gw"]
+    handlers = [r for r in resources.values() if r["Type"] == "AWS::Lambda::Function"]
+    assert sum("trustgrid_ha_runtime" in h["Properties"].get("Handler", "") for h in handlers) == 2
+    west = next(c for c in clusters if c["Properties"]["ClusterName"] == "west-gw")["Properties"]
+    assert (west["HeartbeatPort"], west["HeartbeatInterface"], west["FailbackMode"]) == (
+        "9200",
+        "WAN",
+        "manualFailback",
+    )
+    licenses = [r for r in resources.values() if r["Type"] == "Custom::TrustgridNodeLicense"]
+    assert sorted(lic["Properties"]["RemoveNodeOnDelete"] for lic in licenses) == ["false", "false", "true", "true"]
+    assert "EXAMPLE" not in metadata_text(two_out)
+
+
+@pytest.mark.parametrize("which", ["default_out", "two_out"])
+def test_cfn_lint_finds_no_error_or_warning(which: str, request) -> None:
+    out: Path = request.getfixturevalue(which)
+    templates = sorted(str(p) for p in out.glob("*.template.json"))
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "cfn-lint"), *templates],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("which", ["default_out", "two_out"])
+def test_cdk_nag_has_no_unacknowledged_finding(which: str, request) -> None:
+    out: Path = request.getfixturevalue(which)  # synth raises on an unacknowledged finding
+    report = json.loads((out / "validation-report.json").read_text())
+    assert report["pluginReports"] == []
+
+
+def test_cdk_nag_would_fail_on_an_unacknowledged_finding(tmp_path: Path) -> None:
+    app = App(outdir=str(tmp_path))
+    stack = Stack(app, "Open")
+    group = ec2.SecurityGroup(stack, "Open", vpc=ec2.Vpc(stack, "Vpc", max_azs=1, nat_gateways=0))
+    group.add_ingress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(22))
+    Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    with pytest.raises(Exception, match="AwsSolutions"):
+        app.synth()
+
+
+def test_the_lambda_asset_is_the_runtime_package_and_cdk_out_holds_no_secret(default_out: Path) -> None:
+    assets = [p for p in default_out.glob("asset.*") if (p / "trustgrid_ha_runtime" / "handler.py").exists()]
+    assert len(assets) == 1
+    assert not list(assets[0].rglob("__pycache__"))
+    for path in default_out.rglob("*"):
+        if path.is_file() and path.suffix in (".json", ".py", ".txt"):
+            text = path.read_text(errors="ignore")
+            assert "eyJ" not in text, f"a JWT-looking value in {path}"
+            if path.suffix == ".json":
+                assert "apiKeySecret" not in text, f"an API key secret in {path}"
+
+
+@pytest.mark.parametrize(
+    ("context", "setting", "fix"),
+    [
+        (
+            {"clusters": [{"name": "a", "edgeCidrs": ["172.16.0.0/16"], "heartbeatPrt": 1}]},
+            "trustgrid.clusters[0].heartbeatPrt",
+            "unknown setting",
+        ),
+        ({"clusters": [{"name": "a"}]}, "trustgrid.clusters[0].edgeCidrs", "required"),
+        (
+            {"clusters": [{"name": "a", "edgeCidrs": "172.16.0.0/16"}]},
+            "trustgrid.clusters[0].edgeCidrs",
+            "a list of CIDRs",
+        ),
+        (
+            {"clusters": [{"name": "a", "edgeCidrs": ["10.60.1.0/24"]}]},
+            "trustgrid.clusters[a].edge_cidrs[0]",
+            "overlaps the VPC CIDR",
+        ),
+        (
+            {"clusters": [{"name": "a", "edgeCidrs": ["172.16.0.0/16"], "heartbeatInterface": "ETH"}]},
+            "trustgrid.clusters[0].heartbeatInterface",
+            "LAN, WAN",
+        ),
+        ({"clusters": []}, "trustgrid.clusters", "at least one cluster"),
+        ({"vpcCidr": "10.60.0.0"}, "trustgrid.vpcCidr", "CIDR notation"),
+        ({"colour": "blue"}, "trustgrid.colour", "unknown setting"),
+    ],
+)
+def test_bad_app_settings_are_refused(context: dict[str, Any], setting: str, fix: str, tmp_path: Path) -> None:
+    with pytest.raises(TrustgridConfigError) as failure:
+        synth(tmp_path, context)
+    assert failure.value.setting == setting
+    assert fix in str(failure.value)
