@@ -1,0 +1,71 @@
+"""The construct as an installed wheel: built, installed into a fresh venv outside the repo, used by
+the example consumer app from there."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import venv
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory) -> Path:
+    dist = tmp_path_factory.mktemp("dist")
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(dist), str(ROOT)],
+        check=True,
+        capture_output=True,
+    )
+    (built,) = dist.glob("trustgrid_ha_cluster-*.whl")
+    return built
+
+
+@pytest.fixture(scope="module")
+def consumer_out(tmp_path_factory, wheel: Path) -> Path:
+    work = tmp_path_factory.mktemp("consumer")
+    env_dir = work / "venv"
+    venv.create(env_dir, with_pip=True)
+    python = env_dir / "bin" / "python"
+    pins = [line for line in (ROOT / "requirements.txt").read_text().splitlines() if line and not line.startswith("#")]
+    subprocess.run(
+        [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", str(wheel), *pins],
+        check=True,
+        capture_output=True,
+    )
+    app_dir = work / "app"
+    shutil.copytree(ROOT / "examples" / "consumer", app_dir)
+    out = work / "cdk.out"
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    env["CDK_OUTDIR"] = str(out)
+    subprocess.run([str(python), "app.py"], cwd=app_dir, env=env, check=True, capture_output=True)
+    return out
+
+
+def test_wheel_ships_both_packages_typed(wheel: Path) -> None:
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "trustgrid_ha/py.typed" in names and "trustgrid_ha/cluster.py" in names
+    assert "trustgrid_ha_runtime/handler.py" in names and "trustgrid_ha_runtime/api.py" in names
+    assert not any(n.startswith(("tests/", "stacks/", "examples/")) for n in names)
+
+
+def test_installed_wheel_synthesizes_two_clusters_with_one_provider(consumer_out: Path) -> None:
+    template = json.loads((consumer_out / "NetworkEdge.template.json").read_text())
+    resources = template["Resources"].values()
+    clusters = [r for r in resources if r["Type"] == "Custom::TrustgridCluster"]
+    assert sorted(c["Properties"]["ClusterName"] for c in clusters) == ["partner-gw", "prod-gw"]
+    handlers = [r for r in resources if "trustgrid_ha_runtime" in r.get("Properties", {}).get("Handler", "")]
+    assert len(handlers) == 2
+    (bucket_key,) = {h["Properties"]["Code"]["S3Key"] for h in handlers}
+    asset = consumer_out / ("asset." + bucket_key.removesuffix(".zip"))
+    assert (asset / "trustgrid_ha_runtime" / "handler.py").is_file()
+    text = json.dumps(template)
+    assert ":us-east-1:123456789012:route-table/rtb-0eee5555eeee5555e" in text  # concrete environment
