@@ -140,41 +140,59 @@ class TrustgridGateway(Construct):
         # The license must be in its secret before the instance first boots.
         self.instance.node.add_dependency(self.license)
 
-        self.recovery_alarm = cloudwatch.Alarm(
-            self,
+        self.recovery_alarm = self._instance_alarm(
             "SystemStatusRecovery",
-            alarm_description=f"Recovers {node_name} when the EC2 system status check fails",
-            metric=cloudwatch.Metric(
-                namespace="AWS/EC2",
-                metric_name="StatusCheckFailed_System",
-                dimensions_map={"InstanceId": self.instance.ref},
-                statistic="Maximum",
-                period=Duration.minutes(1),
-            ),
+            f"Recovers {node_name} when the EC2 system status check fails",
+            metric_name="StatusCheckFailed_System",
+            period=Duration.minutes(1),
             evaluation_periods=2,
             threshold=1,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            treat_missing_data=cloudwatch.TreatMissingData.MISSING,
+            comparison=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            missing=cloudwatch.TreatMissingData.MISSING,
         )
         self.recovery_alarm.add_alarm_action(cw_actions.Ec2Action(cw_actions.Ec2InstanceAction.RECOVER))
         self.cpu_credit_alarm: cloudwatch.Alarm | None = None
         if is_burstable(instance_type):
-            self.cpu_credit_alarm = cloudwatch.Alarm(
-                self,
+            self.cpu_credit_alarm = self._instance_alarm(
                 "CpuSurplusCredits",
-                alarm_description=f"{node_name} is spending surplus (charged) CPU credits",
-                metric=cloudwatch.Metric(
-                    namespace="AWS/EC2",
-                    metric_name="CPUSurplusCreditBalance",
-                    dimensions_map={"InstanceId": self.instance.ref},
-                    statistic="Maximum",
-                    period=Duration.minutes(5),
-                ),
+                f"{node_name} is spending surplus (charged) CPU credits",
+                metric_name="CPUSurplusCreditBalance",
+                period=Duration.minutes(5),
                 evaluation_periods=3,
                 threshold=0,
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+                comparison=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                missing=cloudwatch.TreatMissingData.NOT_BREACHING,
             )
+
+    def _instance_alarm(
+        self,
+        construct_id: str,
+        description: str,
+        *,
+        metric_name: str,
+        period: Duration,
+        evaluation_periods: int,
+        threshold: float,
+        comparison: cloudwatch.ComparisonOperator,
+        missing: cloudwatch.TreatMissingData,
+    ) -> cloudwatch.Alarm:
+        """An alarm on the maximum of one AWS/EC2 metric of this gateway's instance."""
+        return cloudwatch.Alarm(
+            self,
+            construct_id,
+            alarm_description=description,
+            metric=cloudwatch.Metric(
+                namespace="AWS/EC2",
+                metric_name=metric_name,
+                dimensions_map={"InstanceId": self.instance.ref},
+                statistic="Maximum",
+                period=period,
+            ),
+            evaluation_periods=evaluation_periods,
+            threshold=threshold,
+            comparison_operator=comparison,
+            treat_missing_data=missing,
+        )
 
     def _user_data(self, enroll_endpoint: str) -> str:
         return Fn.base64(
