@@ -56,9 +56,9 @@ class GatewayClusterStack(Stack):
                         **cluster.options,
                     )
                 )
-            except TrustgridConfigError as exc:
+            except TrustgridConfigError as exc:  # name the setting as the app's user wrote it
                 raise TrustgridConfigError(
-                    f"trustgrid.clusters[{cluster.name}].{exc.setting}", exc.value, str(exc).split(": ", 1)[1]
+                    f"trustgrid.clusters[{cluster.name}].{exc.setting}", exc.value, exc.fix
                 ) from None
 
 

@@ -18,6 +18,7 @@ class TrustgridConfigError(ValueError):
     def __init__(self, setting: str, value: object, fix: str) -> None:
         self.setting = setting
         self.value = value
+        self.fix = fix
         super().__init__(f"Invalid setting {setting}={value!r}: {fix}")
 
 
