@@ -7,8 +7,8 @@ from typing import Any
 from aws_cdk import Annotations, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_secretsmanager as secretsmanager
-
 from constructs import Construct
+
 from trustgrid_ha import TrustgridConfigError, TrustgridHaCluster
 from trustgrid_ha.errors import check_cidr
 

@@ -9,7 +9,6 @@ from aws_cdk import CfnOutput, CustomResource, Duration, RemovalPolicy, Stack, T
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_secretsmanager as secretsmanager
-
 from constructs import Construct
 
 from .errors import (

@@ -23,7 +23,6 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import custom_resources as cr
-
 from constructs import Construct
 
 from .errors import TrustgridConfigError
