@@ -11,11 +11,11 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DISABLE_VERSION_CHECK := 1
 export AWS_EC2_METADATA_DISABLED := true
 
-.PHONY: install synth test lint typecheck unit deploy diff clean
+.PHONY: install synth test lint typecheck unit deploy deploy-pipeline diff clean
 
 install: $(STAMP)/python $(STAMP)/node
 
-$(STAMP)/python: requirements.txt requirements-dev.txt pyproject.toml
+$(STAMP)/python: requirements.txt requirements-dev.txt requirements-runtime.txt pyproject.toml
 	@mkdir -p $(STAMP)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
@@ -43,10 +43,13 @@ unit: install
 test: lint typecheck unit
 
 diff: install
-	cdk diff
+	cdk diff TrustgridGatewayCluster
 
 deploy: install
-	cdk deploy --all --require-approval broadening
+	cdk deploy TrustgridGatewayCluster --require-approval broadening
+
+deploy-pipeline: install
+	cdk deploy TrustgridPipeline --require-approval broadening
 
 clean:
 	rm -rf $(VENV) node_modules cdk.out $(STAMP) build dist *.egg-info

@@ -5,16 +5,24 @@ from aws_cdk import App, Validations
 from cdk_nag import AwsSolutionsChecks
 
 from stacks.gateway_cluster_stack import GatewayClusterStack
-from stacks.settings import CONTEXT_KEY, AppSettings
+from stacks.pipeline_stack import PipelineStack
+from stacks.settings import CONTEXT_KEY, AppSettings, PipelineSettings
 
 
 def build_app(app: App) -> App:
-    settings = AppSettings.from_context(app.node.try_get_context(CONTEXT_KEY))
+    """The gateway-cluster stack (`make deploy`) and the pipeline that ships it (`make deploy-pipeline`)."""
+    context = app.node.try_get_context(CONTEXT_KEY)
     GatewayClusterStack(
         app,
         "TrustgridGatewayCluster",
-        settings=settings,
+        settings=AppSettings.from_context(context),
         description="Trustgrid HA gateway cluster (trustgrid-ha-cluster)",
+    )
+    PipelineStack(
+        app,
+        "TrustgridPipeline",
+        settings=PipelineSettings.from_context(context),
+        description="CDK pipeline for the Trustgrid HA gateway cluster (trustgrid-ha-cluster)",
     )
     Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     return app

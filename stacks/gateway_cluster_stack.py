@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import Annotations, Stack
+from aws_cdk import Annotations, Fn, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
@@ -19,6 +19,7 @@ class GatewayClusterStack(Stack):
     """Everything one environment needs: the VPC, the gateway clusters and their custom resources."""
 
     def __init__(self, scope: Construct, construct_id: str, *, settings: AppSettings, **kwargs: Any) -> None:
+        self._zones = settings.availability_zones
         super().__init__(scope, construct_id, **kwargs)
         check_cidr("trustgrid.vpcCidr", settings.vpc_cidr)
         if settings.is_example:
@@ -60,6 +61,13 @@ class GatewayClusterStack(Stack):
                 raise TrustgridConfigError(
                     f"trustgrid.clusters[{cluster.name}].{exc.setting}", exc.value, exc.fix
                 ) from None
+
+    @property
+    def availability_zones(self) -> list[str]:
+        """The configured AZs, else the region's first two by ``Fn::GetAZs``: never an AWS lookup at synth."""
+        if self._zones:
+            return list(self._zones)
+        return [Fn.select(0, Fn.get_azs()), Fn.select(1, Fn.get_azs())]
 
 
 def _construct_id(cluster_name: str) -> str:

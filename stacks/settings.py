@@ -7,6 +7,7 @@ example values below, and says so in a synth warning: they are clearly marked
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,6 +15,7 @@ from typing import Any
 from aws_cdk import RemovalPolicy
 
 from trustgrid_ha import FailbackMode, HeartbeatInterface, TrustgridConfigError
+from trustgrid_ha.cluster import DEFAULT_API_URL
 
 CONTEXT_KEY = "trustgrid"
 
@@ -112,43 +114,168 @@ def _enum(where: str, value: Any, enum: Any) -> Any:
 
 @dataclass(frozen=True)
 class AppSettings:
+    """What one gateway-cluster stack needs: the API secret, the VPC and the clusters."""
+
     api_secret_name: str
     api_url: str
     vpc_cidr: str
     clusters: list[ClusterSettings]
-    pipeline: dict[str, Any] | None
     is_example: bool
+    availability_zones: list[str] | None = None
 
     @classmethod
     def from_context(cls, raw: Any) -> AppSettings:
-        is_example = raw is None
-        data = (
-            EXAMPLE
-            if raw is None
-            else _typed(CONTEXT_KEY, raw, dict, "an object (see the README's configuration table)")
-        )
+        """The ``trustgrid`` context; with none, the example values (marked as such)."""
+        if raw is None:
+            return cls.parse(CONTEXT_KEY, EXAMPLE, is_example=True)
+        data = _typed(CONTEXT_KEY, raw, dict, "an object (see the README's configuration table)")
         _reject_unknown(CONTEXT_KEY, data, _APP_KEYS)
+        return cls.parse(CONTEXT_KEY, {k: v for k, v in data.items() if k != "pipeline"}, is_example=False)
+
+    @classmethod
+    def parse(
+        cls, where: str, data: dict[str, Any], *, is_example: bool, availability_zones: list[str] | None = None
+    ) -> AppSettings:
         clusters_raw = _typed(
-            f"{CONTEXT_KEY}.clusters", data.get("clusters", EXAMPLE["clusters"]), list, "a list of clusters"
+            f"{where}.clusters", data.get("clusters", EXAMPLE["clusters"]), list, "a list of clusters"
         )
         if not clusters_raw:
-            raise TrustgridConfigError(f"{CONTEXT_KEY}.clusters", [], "give at least one cluster.")
-        clusters = [ClusterSettings.parse(f"{CONTEXT_KEY}.clusters[{i}]", c) for i, c in enumerate(clusters_raw)]
+            raise TrustgridConfigError(f"{where}.clusters", [], "give at least one cluster.")
+        clusters = [ClusterSettings.parse(f"{where}.clusters[{i}]", c) for i, c in enumerate(clusters_raw)]
         names = [c.name for c in clusters]
         if len(set(names)) != len(names):
-            raise TrustgridConfigError(f"{CONTEXT_KEY}.clusters", names, "give every cluster a different name.")
+            raise TrustgridConfigError(f"{where}.clusters", names, "give every cluster a different name.")
         return cls(
             api_secret_name=_typed(
-                f"{CONTEXT_KEY}.apiSecretName",
-                data.get("apiSecretName", EXAMPLE["apiSecretName"]),
-                str,
-                "a secret name",
+                f"{where}.apiSecretName", data.get("apiSecretName", EXAMPLE["apiSecretName"]), str, "a secret name"
             ),
-            api_url=_typed(f"{CONTEXT_KEY}.apiUrl", data.get("apiUrl", "https://api.trustgrid.io"), str, "a URL"),
+            api_url=_typed(f"{where}.apiUrl", data.get("apiUrl", DEFAULT_API_URL), str, "a URL"),
             vpc_cidr=_typed(
-                f"{CONTEXT_KEY}.vpcCidr", data.get("vpcCidr", EXAMPLE["vpcCidr"]), str, "a CIDR such as '10.60.0.0/16'"
+                f"{where}.vpcCidr", data.get("vpcCidr", EXAMPLE["vpcCidr"]), str, "a CIDR such as '10.60.0.0/16'"
             ),
             clusters=clusters,
-            pipeline=data.get("pipeline"),
+            is_example=is_example,
+            availability_zones=availability_zones,
+        )
+
+
+ACCOUNT = re.compile(r"^\d{12}$")
+REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
+CONNECTION_ARN = re.compile(
+    r"^arn:aws[a-z-]*:(codestar-connections|codeconnections):[a-z0-9-]+:\d{12}:connection/[\w-]+$"
+)
+REPOSITORY = re.compile(r"^[\w.-]+/[\w.-]+$")
+STAGE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,63}$")
+
+EXAMPLE_PIPELINE: dict[str, Any] = {
+    "connectionArn": "arn:aws:codeconnections:us-east-1:111111111111:connection/00000000-example",
+    "repository": "example-org/trustgrid-ha-cluster",
+    "branch": "main",
+    "account": "111111111111",
+    "region": "us-east-1",
+    "apiSecretName": "trustgrid/api-key",
+    "environments": [
+        {"name": "staging", "account": "222222222222", "region": "us-east-1", **EXAMPLE},
+        {
+            "name": "production",
+            "account": "333333333333",
+            "region": "us-west-2",
+            "production": True,
+            **EXAMPLE,
+            "clusters": [{"name": "prod-gw-cluster", "edgeCidrs": ["172.16.0.0/16"]}],
+        },
+    ],
+}
+_PIPELINE_KEYS = {"connectionArn", "repository", "branch", "account", "region", "apiSecretName", "environments"}
+_ENVIRONMENT_KEYS = {"name", "account", "region", "production", "availabilityZones"} | (_APP_KEYS - {"pipeline"})
+
+
+def _matching(where: str, value: Any, pattern: re.Pattern[str], hint: str) -> str:
+    if not isinstance(value, str) or not pattern.match(value):
+        raise TrustgridConfigError(where, value, f"give {hint}.")
+    return value
+
+
+@dataclass(frozen=True)
+class EnvironmentSettings:
+    """One deployment target of the pipeline: a stage with the gateway-cluster stack."""
+
+    name: str
+    account: str
+    region: str
+    production: bool
+    stack: AppSettings
+
+    @classmethod
+    def parse(cls, where: str, raw: Any) -> EnvironmentSettings:
+        _typed(where, raw, dict, "an object with name, account, region and the cluster settings")
+        _reject_unknown(where, raw, _ENVIRONMENT_KEYS)
+        region = _matching(f"{where}.region", raw.get("region"), REGION, "an AWS region such as 'us-east-1'")
+        zones = raw.get("availabilityZones")
+        if zones is not None and (
+            not isinstance(zones, list) or len(set(zones)) != 2 or not all(isinstance(z, str) for z in zones)
+        ):
+            raise TrustgridConfigError(
+                f"{where}.availabilityZones", zones, "give two different AZ names such as 'us-east-1a'."
+            )
+        return cls(
+            name=_matching(f"{where}.name", raw.get("name"), STAGE_NAME, "a stage name (letters, digits, dashes)"),
+            account=_matching(f"{where}.account", raw.get("account"), ACCOUNT, "a 12-digit AWS account ID"),
+            region=region,
+            production=_typed(f"{where}.production", raw.get("production", False), bool, "true or false"),
+            stack=AppSettings.parse(
+                where,
+                {k: v for k, v in raw.items() if k in _APP_KEYS},
+                is_example=False,
+                availability_zones=zones,
+            ),
+        )
+
+
+@dataclass(frozen=True)
+class PipelineSettings:
+    """The CDK pipeline: its source, its own account and region, and the environments it deploys."""
+
+    connection_arn: str
+    repository: str
+    branch: str
+    account: str
+    region: str
+    api_secret_name: str
+    environments: list[EnvironmentSettings]
+    is_example: bool
+
+    @classmethod
+    def from_context(cls, raw: Any) -> PipelineSettings:
+        """``trustgrid.pipeline``; with none, the example pipeline (marked as such)."""
+        is_example = not isinstance(raw, dict) or "pipeline" not in raw
+        data = EXAMPLE_PIPELINE if is_example else raw["pipeline"]
+        where = f"{CONTEXT_KEY}.pipeline"
+        _typed(where, data, dict, "an object (see the README's pipeline section)")
+        _reject_unknown(where, data, _PIPELINE_KEYS)
+        environments_raw = _typed(f"{where}.environments", data.get("environments"), list, "a list of environments")
+        if not environments_raw:
+            raise TrustgridConfigError(f"{where}.environments", [], "give at least one environment.")
+        environments = [
+            EnvironmentSettings.parse(f"{where}.environments[{i}]", e) for i, e in enumerate(environments_raw)
+        ]
+        names = [e.name for e in environments]
+        if len(set(names)) != len(names):
+            raise TrustgridConfigError(f"{where}.environments", names, "give every environment a different name.")
+        return cls(
+            connection_arn=_matching(
+                f"{where}.connectionArn",
+                data.get("connectionArn"),
+                CONNECTION_ARN,
+                "a CodeStar/CodeConnections connection ARN (arn:aws:codeconnections:REGION:ACCOUNT:connection/ID)",
+            ),
+            repository=_matching(f"{where}.repository", data.get("repository"), REPOSITORY, "'owner/repository'"),
+            branch=_typed(f"{where}.branch", data.get("branch", "main"), str, "a branch name"),
+            account=_matching(f"{where}.account", data.get("account"), ACCOUNT, "a 12-digit AWS account ID"),
+            region=_matching(f"{where}.region", data.get("region"), REGION, "an AWS region such as 'us-east-1'"),
+            api_secret_name=_typed(
+                f"{where}.apiSecretName", data.get("apiSecretName", EXAMPLE["apiSecretName"]), str, "a secret name"
+            ),
+            environments=environments,
             is_example=is_example,
         )

@@ -461,7 +461,9 @@ class TrustgridHaCluster(Construct):
         return tables
 
     def _outputs(self) -> None:
-        CfnOutput(self, "ClusterFqdn", value=self.cluster_fqdn, description=f"{self.cluster_name}: Trustgrid FQDN")
+        self.fqdn_output = CfnOutput(
+            self, "ClusterFqdn", value=self.cluster_fqdn, description=f"{self.cluster_name}: Trustgrid FQDN"
+        )
         for gateway in self.gateways:
             prefix = gateway.node.id
             label = f"{self.cluster_name} {gateway.node_name}"

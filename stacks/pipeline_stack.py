@@ -1,0 +1,192 @@
+"""The CDK pipeline in CodePipeline: source, `make synth`, then one stage per environment."""
+
+from __future__ import annotations
+
+import json
+import shlex
+from pathlib import Path
+from typing import Any
+
+from aws_cdk import Annotations, ArnFormat, CfnResource, Environment, Stack, Stage, pipelines
+from aws_cdk import aws_codebuild as codebuild
+from aws_cdk import aws_codepipeline as codepipeline
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from trustgrid_ha.nag import acknowledge
+
+from .gateway_cluster_stack import GatewayClusterStack
+from .settings import EnvironmentSettings, PipelineSettings
+
+ROOT = Path(__file__).resolve().parents[1]
+HEALTH_CHECK_ATTEMPTS = 10
+HEALTH_CHECK_INTERVAL_SECONDS = 30
+
+
+def pinned_cli_version() -> str:
+    """The CDK CLI version package.json pins: the pipeline's self-mutation uses the same one."""
+    return str(json.loads((ROOT / "package.json").read_text())["devDependencies"]["aws-cdk"])
+
+
+class GatewayClusterStage(Stage):
+    """One environment: the gateway-cluster stack in that environment's account and region."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, environment: EnvironmentSettings) -> None:
+        super().__init__(scope, construct_id, env=Environment(account=environment.account, region=environment.region))
+        self.stack = GatewayClusterStack(
+            self,
+            "TrustgridGatewayCluster",
+            settings=environment.stack,
+            description=f"Trustgrid HA gateway cluster ({environment.name})",
+        )
+
+
+class PipelineStack(Stack):
+    """A self-mutating CDK pipeline that deploys the gateway-cluster stack to every configured environment.
+
+    Production environments wait for a manual approval; every stage ends with a health check that asks
+    the Trustgrid API whether each of its clusters is healthy.
+    """
+
+    def __init__(self, scope: Construct, construct_id: str, *, settings: PipelineSettings, **kwargs: Any) -> None:
+        super().__init__(
+            scope, construct_id, env=Environment(account=settings.account, region=settings.region), **kwargs
+        )
+        if settings.is_example:
+            Annotations.of(self).add_warning_v2(
+                "trustgrid:example-pipeline",
+                "EXAMPLE pipeline settings: no 'trustgrid.pipeline' context was given, so this pipeline uses an "
+                "example connection, repository and accounts. Set 'trustgrid.pipeline' before deploying it.",
+            )
+        self.source = pipelines.CodePipelineSource.connection(
+            settings.repository, settings.branch, connection_arn=settings.connection_arn
+        )
+        self.pipeline = pipelines.CodePipeline(
+            self,
+            "Pipeline",
+            synth=pipelines.ShellStep(
+                "Synth",
+                input=self.source,
+                # the same commands as on a developer's machine: the pinned CDK CLI comes from npm ci
+                commands=["make synth"],
+                primary_output_directory="cdk.out",
+            ),
+            pipeline_type=codepipeline.PipelineType.V2,
+            self_mutation=True,
+            cli_version=pinned_cli_version(),
+            cross_account_keys=True,
+            enable_key_rotation=True,
+            docker_enabled_for_synth=False,
+            code_build_defaults=pipelines.CodeBuildOptions(
+                build_environment=codebuild.BuildEnvironment(build_image=codebuild.LinuxBuildImage.STANDARD_7_0)
+            ),
+        )
+        self.health_secret_arn = self.format_arn(
+            service="secretsmanager",
+            resource="secret",
+            resource_name=f"{settings.api_secret_name}-??????",
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
+        self.stages: dict[str, GatewayClusterStage] = {}
+        for environment in settings.environments:
+            stage = GatewayClusterStage(self, environment.name, environment=environment)
+            self.stages[environment.name] = stage
+            pre = (
+                [
+                    pipelines.ManualApprovalStep(
+                        "Approve", comment=f"Deploy the Trustgrid gateways to {environment.name}?"
+                    )
+                ]
+                if environment.production
+                else []
+            )
+            self.pipeline.add_stage(stage, pre=pre, post=[self._health_check(environment, stage, settings)])
+        self.pipeline.build_pipeline()
+        self._acknowledge_pipeline_findings()
+        # cfn-lint E3703 checks a deploy action's RoleArn as an IAM role ARN and cannot read the Fn::Join that
+        # CDK Pipelines writes for the target account's bootstrap role (a false positive on generated code).
+        # Ignored on this one resource only, so every other pipeline-action check still runs.
+        pipeline_resource = self.pipeline.pipeline.node.default_child
+        assert isinstance(pipeline_resource, CfnResource)
+        pipeline_resource.add_metadata("cfn-lint", {"config": {"ignore_checks": ["E3703"]}})
+
+    def _health_check(
+        self, environment: EnvironmentSettings, stage: GatewayClusterStage, settings: PipelineSettings
+    ) -> pipelines.CodeBuildStep:
+        outputs = {f"CLUSTER_FQDN_{i}": c.fqdn_output for i, c in enumerate(stage.stack.clusters)}
+        clusters = " ".join(f'"${name}"' for name in outputs)
+        return pipelines.CodeBuildStep(
+            "TrustgridHealthCheck",
+            input=self.source,
+            env_from_cfn_outputs=outputs,
+            commands=[
+                "python3 -m pip install --quiet -r requirements-runtime.txt",
+                "python3 -m pip install --quiet --no-deps .",
+                "python3 -m trustgrid_ha_runtime.healthcheck "
+                f"--secret-id {shlex.quote(settings.api_secret_name)} "
+                f"--api-url {shlex.quote(environment.stack.api_url)} "
+                f"--attempts {HEALTH_CHECK_ATTEMPTS} --interval {HEALTH_CHECK_INTERVAL_SECONDS} {clusters}",
+            ],
+            role_policy_statements=[
+                iam.PolicyStatement(
+                    sid="ReadTrustgridApiSecret",
+                    actions=["secretsmanager:GetSecretValue"],
+                    resources=[self.health_secret_arn],
+                )
+            ],
+        )
+
+    def _acknowledge_pipeline_findings(self) -> None:
+        """cdk-nag findings on what CDK Pipelines generates (not on our own statements), each with a reason."""
+        for policy in self.pipeline.node.find_all():
+            if isinstance(policy, iam.CfnPolicy):
+                acknowledge(
+                    policy,
+                    "CDK Pipelines' generated policy: its wildcards cover this pipeline's own artifact bucket "
+                    "objects and KMS key use, its CodeBuild projects' log streams and report groups, and the "
+                    "CDK bootstrap roles it assumes in the target accounts.",
+                    *wildcard_findings(self, policy),
+                )
+        for bucket in self.node.root.node.find_all():
+            if isinstance(bucket, s3.CfnBucket) and (
+                (bucket.node.scope is not None and "ArtifactsBucket" in bucket.node.path)
+                or "CrossRegionCodePipelineReplicationBucket" in bucket.node.path
+            ):
+                acknowledge(
+                    bucket,
+                    "Pipeline artifact buckets hold short-lived build artifacts, encrypted with the pipeline's "
+                    "KMS key; access is audited through CloudTrail rather than server access logs.",
+                    "AwsSolutions-S1",
+                )
+
+
+def _render(value: Any) -> str:
+    """A resolved policy value as cdk-nag writes it in a finding ID (``<Logical.Attr>``, ``<Ref>``)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict):
+        if "Fn::Join" in value:
+            separator, parts = value["Fn::Join"]
+            return str(separator).join(_render(part) for part in parts)
+        if "Fn::GetAtt" in value:
+            logical_id, attribute = value["Fn::GetAtt"]
+            return f"<{logical_id}.{attribute}>"
+        if "Ref" in value:
+            return f"<{value['Ref']}>"
+    return json.dumps(value)
+
+
+def wildcard_findings(stack: Stack, policy: iam.CfnPolicy) -> list[str]:
+    """The ``AwsSolutions-IAM5[...]`` finding IDs a generated policy's wildcard actions and resources raise."""
+    document = stack.resolve(policy.policy_document)
+    findings: list[str] = []
+    for statement in document.get("Statement", []):
+        for key, kind in (("Action", "Action"), ("Resource", "Resource")):
+            values = statement.get(key, [])
+            for value in values if isinstance(values, list) else [values]:
+                text = _render(value)
+                finding = f"AwsSolutions-IAM5[{kind}::{text}]"
+                if "*" in text and finding not in findings:
+                    findings.append(finding)
+    return findings

@@ -1,0 +1,194 @@
+"""The CDK pipeline: stages per environment, approvals, the health check, cdk-nag, no Docker."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aws_cdk import App
+
+from app import build_app
+from stacks.pipeline_stack import pinned_cli_version
+from stacks.settings import PipelineSettings
+from trustgrid_ha import TrustgridConfigError
+
+CLUSTERS = [{"name": "edge-gw", "edgeCidrs": ["172.16.0.0/16"]}]
+PIPELINE = {
+    "connectionArn": "arn:aws:codeconnections:eu-west-1:111111111111:connection/abc-123",
+    "repository": "acme/network-edge",
+    "branch": "release",
+    "account": "111111111111",
+    "region": "eu-west-1",
+    "apiSecretName": "trustgrid/pipeline-api",
+    "environments": [
+        {"name": "dev", "account": "222222222222", "region": "eu-west-1", "clusters": CLUSTERS},
+        {
+            "name": "test",
+            "account": "222222222222",
+            "region": "eu-west-1",
+            "clusters": CLUSTERS,
+            "vpcCidr": "10.61.0.0/16",
+        },
+        {
+            "name": "prod",
+            "account": "333333333333",
+            "region": "eu-west-1",
+            "production": True,
+            "apiSecretName": "trustgrid/prod-api",
+            "clusters": [CLUSTERS[0], {"name": "partner-gw", "edgeCidrs": ["172.24.0.0/16"]}],
+        },
+    ],
+}
+
+
+@pytest.fixture(scope="module")
+def out(tmp_path_factory) -> Path:
+    outdir = tmp_path_factory.mktemp("pipeline")
+    build_app(App(outdir=str(outdir), context={"trustgrid": {"pipeline": PIPELINE}})).synth()
+    return outdir
+
+
+@pytest.fixture(scope="module")
+def template(out: Path) -> dict[str, Any]:
+    return json.loads((out / "TrustgridPipeline.template.json").read_text())
+
+
+def of_type(template: dict[str, Any], kind: str) -> dict[str, Any]:
+    return {k: v for k, v in template["Resources"].items() if v["Type"] == kind}
+
+
+def stages(template: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    (pipeline,) = of_type(template, "AWS::CodePipeline::Pipeline").values()
+    return {s["Name"]: s["Actions"] for s in pipeline["Properties"]["Stages"]}
+
+
+def test_every_environment_is_a_stage_with_the_gateway_cluster_stack(template, out: Path) -> None:
+    names = list(stages(template))
+    assert names[:2] == ["Source", "Build"] and "UpdatePipeline" in names
+    assert names[-3:] == ["dev", "test", "prod"]
+    for env in ("dev", "test", "prod"):
+        deploys = [a for a in stages(template)[env] if a["ActionTypeId"]["Category"] == "Deploy"]
+        assert {a["Configuration"]["StackName"] for a in deploys} == {f"{env}-TrustgridGatewayCluster"}
+    prod = json.loads(next((out / "assembly-TrustgridPipeline-prod").glob("*.template.json")).read_text())
+    clusters = [r for r in prod["Resources"].values() if r["Type"] == "Custom::TrustgridCluster"]
+    assert sorted(c["Properties"]["ClusterName"] for c in clusters) == ["edge-gw", "partner-gw"]
+    manifest = json.loads((out / "assembly-TrustgridPipeline-prod" / "manifest.json").read_text())
+    envs = {a.get("environment") for a in manifest["artifacts"].values() if a["type"] == "aws:cloudformation:stack"}
+    assert envs == {"aws://333333333333/eu-west-1"}
+
+
+def test_only_production_waits_for_a_manual_approval(template) -> None:
+    for env, expected in (("dev", 0), ("test", 0), ("prod", 1)):
+        actions = stages(template)[env]
+        approvals = [a for a in actions if a["ActionTypeId"]["Category"] == "Approval"]
+        assert len(approvals) == expected, env
+        if approvals:
+            first_deploy = min(a["RunOrder"] for a in actions if a["ActionTypeId"]["Category"] == "Deploy")
+            assert approvals[0]["RunOrder"] < first_deploy
+
+
+def test_source_synth_and_self_mutation(template) -> None:
+    source = stages(template)["Source"][0]
+    assert source["ActionTypeId"]["Provider"] == "CodeStarSourceConnection"
+    assert source["Configuration"]["FullRepositoryId"] == "acme/network-edge"
+    assert source["Configuration"]["BranchName"] == "release"
+    projects = of_type(template, "AWS::CodeBuild::Project")
+    specs = {k: json.loads(v["Properties"]["Source"]["BuildSpec"]) for k, v in projects.items()}
+    synth = [s for s in specs.values() if s["phases"]["build"]["commands"] == ["make synth"]]
+    assert len(synth) == 1
+    mutate = [s for s in specs.values() if "cdk -a . deploy" in json.dumps(s)]
+    assert mutate and f"aws-cdk@{pinned_cli_version()}" in json.dumps(mutate[0])
+    assert all(not p["Properties"]["Environment"].get("PrivilegedMode") for p in projects.values())
+
+
+def test_health_check_runs_after_each_deploy_with_the_cluster_outputs(template) -> None:
+    projects = of_type(template, "AWS::CodeBuild::Project")
+    checks = {
+        k: json.loads(v["Properties"]["Source"]["BuildSpec"])
+        for k, v in projects.items()
+        if "trustgrid_ha_runtime.healthcheck" in v["Properties"]["Source"]["BuildSpec"]
+    }
+    assert len(checks) == 3
+    commands = [" ".join(spec["phases"]["build"]["commands"]) for spec in checks.values()]
+    assert sum('"$CLUSTER_FQDN_0" "$CLUSTER_FQDN_1"' in c for c in commands) == 1  # prod has two clusters
+    assert all("--secret-id trustgrid/pipeline-api" in c for c in commands)
+    for env in ("dev", "test", "prod"):
+        actions = stages(template)[env]
+        check = next(a for a in actions if a["Name"] == "TrustgridHealthCheck")
+        variables = json.loads(check["Configuration"]["EnvironmentVariables"])
+        assert "CLUSTER_FQDN_0" in {v["name"] for v in variables}
+        assert check["RunOrder"] > max(a["RunOrder"] for a in actions if a["ActionTypeId"]["Category"] == "Deploy")
+
+
+def test_health_check_reads_only_its_secret(template) -> None:
+    statements = [
+        s
+        for p in of_type(template, "AWS::IAM::Policy").values()
+        for s in p["Properties"]["PolicyDocument"]["Statement"]
+    ]
+    secret_statements = [s for s in statements if "secretsmanager" in json.dumps(s["Action"])]
+    assert len(secret_statements) == 3
+    for statement in secret_statements:
+        assert statement["Action"] == "secretsmanager:GetSecretValue"
+        assert ":secret:trustgrid/pipeline-api-??????" in json.dumps(statement["Resource"])
+    health_roles = {
+        json.dumps(p["Properties"]["Roles"])
+        for p in of_type(template, "AWS::IAM::Policy").values()
+        if "ReadTrustgridApiSecret" in json.dumps(p)
+    }
+    for policy in of_type(template, "AWS::IAM::Policy").values():
+        if json.dumps(policy["Properties"]["Roles"]) in health_roles:
+            actions = {
+                a
+                for s in policy["Properties"]["PolicyDocument"]["Statement"]
+                for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
+            }
+            assert not any(a.startswith(("ec2:", "iam:", "cloudformation:", "sts:")) for a in actions), actions
+
+
+def test_cross_account_keys_rotate(template) -> None:
+    (key,) = of_type(template, "AWS::KMS::Key").values()
+    assert key["Properties"]["EnableKeyRotation"] is True
+
+
+def test_no_asset_needs_docker(out: Path) -> None:
+    manifests = list(out.rglob("*.assets.json"))
+    assert len(manifests) >= 4
+    for manifest in manifests:
+        assert json.loads(manifest.read_text()).get("dockerImages", {}) == {}, manifest
+
+
+def test_cdk_nag_accepts_the_pipeline(out: Path) -> None:
+    assert json.loads((out / "validation-report.json").read_text())["pluginReports"] == []
+
+
+def test_stage_stacks_need_no_lookup_and_hardcode_no_zone(out: Path) -> None:
+    for env in ("dev", "prod"):
+        text = next((out / f"assembly-TrustgridPipeline-{env}").glob("*.template.json")).read_text()
+        assert "Fn::GetAZs" in text and "eu-west-1a" not in text
+    manifest = json.loads((out / "assembly-TrustgridPipeline-prod" / "manifest.json").read_text())
+    assert "missing" not in manifest  # no context lookup left for the CLI to make
+
+
+@pytest.mark.parametrize(
+    ("change", "setting"),
+    [
+        ({"account": "1234"}, "trustgrid.pipeline.account"),
+        ({"region": "Europe"}, "trustgrid.pipeline.region"),
+        ({"connectionArn": "arn:aws:s3:::bucket"}, "trustgrid.pipeline.connectionArn"),
+        ({"repository": "no-slash"}, "trustgrid.pipeline.repository"),
+        ({"environments": []}, "trustgrid.pipeline.environments"),
+        ({"environments": [PIPELINE["environments"][0]] * 2}, "trustgrid.pipeline.environments"),
+        (
+            {"environments": [{**PIPELINE["environments"][0], "account": "x"}]},
+            "trustgrid.pipeline.environments[0].account",
+        ),
+        ({"environments": [{**PIPELINE["environments"][0], "colour": 1}]}, "trustgrid.pipeline.environments[0].colour"),
+    ],
+)
+def test_bad_pipeline_settings_are_refused(change: dict[str, Any], setting: str) -> None:
+    with pytest.raises(TrustgridConfigError) as failure:
+        PipelineSettings.from_context({"pipeline": {**PIPELINE, **change}})
+    assert failure.value.setting == setting
