@@ -11,7 +11,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DISABLE_VERSION_CHECK := 1
 export AWS_EC2_METADATA_DISABLED := true
 
-.PHONY: install synth test lint typecheck unit deploy deploy-pipeline diff clean
+.PHONY: install synth test lint typecheck unit bench deploy deploy-pipeline diff clean
 
 install: $(STAMP)/python $(STAMP)/node
 
@@ -41,6 +41,10 @@ unit: install
 	pytest -q
 
 test: lint typecheck unit
+
+# Benchmarks are not tests: they measure and write BENCHMARKS.md (several minutes).
+bench: install
+	python -m benchmarks.run
 
 diff: install
 	cdk diff TrustgridGatewayCluster

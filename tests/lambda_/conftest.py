@@ -3,6 +3,7 @@ and helpers that drive the handler the way the Provider framework does."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 from collections.abc import Iterator
@@ -161,8 +162,9 @@ def aws() -> Iterator[None]:
         yield
 
 
-@pytest.fixture
-def world(aws: None) -> Iterator[World]:
+@contextlib.contextmanager
+def make_world() -> Iterator[World]:
+    """A fresh API stand-in and a fresh VPC (two subnets in two AZs, route tables, LAN ENIs) in moto."""
     stub = TrustgridStub().start()
     ec2 = boto3.client("ec2", region_name=REGION)
     secrets = boto3.client("secretsmanager", region_name=REGION)
@@ -185,10 +187,18 @@ def world(aws: None) -> Iterator[World]:
     license_secrets = [
         secrets.create_secret(Name=f"license-{vpc_id}-{i}", SecretString="placeholder")["ARN"] for i in (0, 1, 2)
     ]
-    yield World(
-        stub, ec2, secrets, Clock(), io.StringIO(), vpc_id, subnets, tables, license_secrets, api_secret, enis, ips
-    )
-    stub.stop()
+    try:
+        yield World(
+            stub, ec2, secrets, Clock(), io.StringIO(), vpc_id, subnets, tables, license_secrets, api_secret, enis, ips
+        )
+    finally:
+        stub.stop()
+
+
+@pytest.fixture
+def world(aws: None) -> Iterator[World]:
+    with make_world() as made:
+        yield made
 
 
 @dataclass

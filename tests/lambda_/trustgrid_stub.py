@@ -132,7 +132,7 @@ class TrustgridStub:
     def url(self) -> str:
         assert self._server is not None
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{host!s}:{port}"
 
     def inject(self, endpoint: str, *faults: Fault) -> None:
         """Queue faults for an endpoint (a route name such as ``create_cluster``), used once each."""
@@ -152,6 +152,14 @@ class TrustgridStub:
     def set_online(self, uid: str, online: bool = True) -> None:
         with self._lock:
             self.nodes[uid]["online"] = online
+            cluster = self.clusters.get(self.nodes[uid].get("cluster") or "")
+            if not online and cluster is not None and cluster.get("active") == uid:
+                self._fail_over(cluster)
+
+    def _fail_over(self, cluster: dict[str, Any]) -> None:
+        """What the members do themselves: an online standby takes the active role from a lost active."""
+        standby = [n for n in self._members(cluster["fqdn"]) if n["online"] and n["uid"] != cluster.get("active")]
+        cluster["active"] = standby[0]["uid"] if standby else None
 
     def writes(self) -> list[Recorded]:
         return [r for r in self.requests if r.write and r.fault is None]
@@ -301,7 +309,7 @@ class TrustgridStub:
         else:
             old = node.pop("cluster", None)
             if old in self.clusters and self.clusters[old].get("active") == uid:
-                self.clusters[old]["active"] = None
+                self._fail_over(self.clusters[old])
         return 200, None
 
     def _put_heartbeat(self, uid: str, body: Any, **_: Any) -> tuple[int, Any]:

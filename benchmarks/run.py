@@ -1,0 +1,341 @@
+"""Run every benchmark from a clean state and write BENCHMARKS.md.
+
+    make bench            # or: python -m benchmarks.run [--runs N]
+
+Nothing here is a test: the numbers are measured and published, never asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import io
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCH = Path(__file__).resolve().parent
+CLUSTER_COUNTS = (1, 10, 50)
+
+
+@dataclass
+class Sample:
+    seconds: float
+    peak_rss_mib: float
+
+
+def run_process(args: list[str], *, env: dict[str, str] | None = None, cwd: Path = ROOT) -> Sample:
+    """Wall time and the peak RSS of the largest process in the tree (python or the jsii node process)."""
+    start = time.perf_counter()
+    process = subprocess.Popen(args, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(process.pid, 0)
+    elapsed = time.perf_counter() - start
+    stderr = process.stderr.read().decode() if process.stderr else ""
+    if status != 0:
+        raise RuntimeError(f"{' '.join(args)} failed:\n{stderr}")
+    return Sample(elapsed, usage.ru_maxrss / 1024)
+
+
+def synth(app: Path, outdir: Path, extra_env: dict[str, str] | None = None) -> Sample:
+    env = {**os.environ, "CDK_OUTDIR": str(outdir), "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20"}
+    env.update(extra_env or {})
+    return run_process([sys.executable, str(app)], env=env)
+
+
+def summary(values: list[float], digits: int = 2) -> str:
+    return f"{statistics.median(values):.{digits}f} (min {min(values):.{digits}f}, max {max(values):.{digits}f})"
+
+
+def p95(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+
+
+# -- synth against the floor -----------------------------------------------------------------
+
+
+def bench_synth(runs: int, work: Path) -> dict[str, Any]:
+    floor, default = [], []
+    for index in range(runs):  # interleaved, so machine noise hits both alike
+        floor.append(synth(BENCH / "empty_app.py", work / f"empty-{index}").seconds)
+        default.append(synth(ROOT / "app.py", work / f"default-{index}").seconds)
+    ratio = statistics.median(default) / statistics.median(floor)
+    return {"floor": floor, "default": default, "ratio": ratio}
+
+
+# -- growth --------------------------------------------------------------------------------
+
+
+def bench_growth(runs: int, work: Path) -> dict[int, dict[str, Any]]:
+    results: dict[int, dict[str, Any]] = {}
+    for count in CLUSTER_COUNTS:
+        samples = []
+        for index in range(runs):
+            out = work / f"growth-{count}-{index}"
+            samples.append(synth(BENCH / "growth_app.py", out, {"TRUSTGRID_BENCH_CLUSTERS": str(count)}))
+        template_path = out / "Growth.template.json"
+        template = json.loads(template_path.read_text())
+        kinds = [r["Type"] for r in template["Resources"].values()]
+        results[count] = {
+            "seconds": [s.seconds for s in samples],
+            "rss": [s.peak_rss_mib for s in samples],
+            "template_kib": template_path.stat().st_size / 1024,
+            "lambda_functions": kinds.count("AWS::Lambda::Function"),
+            "resources": len(kinds),
+        }
+    return results
+
+
+# -- custom resource against the API stand-in ------------------------------------------------
+
+
+def bench_custom_resource(repeats: int) -> dict[str, Any]:
+    sys.path.insert(0, str(ROOT))
+    os.environ.update(
+        {
+            "AWS_ACCESS_KEY_ID": "bench",
+            "AWS_SECRET_ACCESS_KEY": "bench",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "MOTO_EC2_LOAD_DEFAULT_AMIS": "false",
+        }
+    )
+    from moto import mock_aws
+
+    from tests.lambda_ import conftest as worlds
+    from trustgrid_ha_runtime import handler
+
+    timings: dict[str, list[float]] = {"on_event": [], "is_complete": []}
+    real_event, real_complete = handler.handle_event, handler.handle_is_complete
+
+    def timed(name: str, function: Callable[..., Any]) -> Callable[..., Any]:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            start = time.perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                timings[name].append(time.perf_counter() - start)
+
+        return wrapper
+
+    worlds.handle_event = timed("on_event", real_event)
+    worlds.handle_is_complete = timed("is_complete", real_complete)
+    calls: dict[str, tuple[int, int, int]] = {}
+    with mock_aws():
+        for _ in range(repeats):
+            with worlds.make_world() as world:
+                calls = one_round(worlds, world, timings)
+    return {"calls": calls, "timings": timings}
+
+
+def one_round(worlds: Any, world: Any, timings: dict[str, list[float]]) -> dict[str, tuple[int, int, int]]:
+    """Create, every kind of update, a no-op update and delete; (reads, writes, polls) for each."""
+    calls: dict[str, tuple[int, int, int]] = {}
+
+    def measure(name: str, action: Callable[[], Any]) -> Any:
+        start, polls = len(world.stub.requests), len(timings["is_complete"])
+        result = action()
+        requests = world.stub.requests[start:]
+        reads = sum(1 for r in requests if not r.write)
+        calls[name] = (reads, len(requests) - reads, len(timings["is_complete"]) - polls)
+        return result
+
+    members = worlds.mint_and_register(world)
+    props = world.cluster_props(members)
+    fqdn = measure("create (both nodes online)", lambda: world.cluster("Create", props))["PhysicalResourceId"]
+    updates = {
+        "update: edge CIDRs": {**props, "EdgeCidrs": ["172.16.0.0/16", "172.20.0.0/16"]},
+        "update: heartbeat port": {**props, "HeartbeatPort": "9100"},
+        "update: heartbeat interface": {**props, "HeartbeatInterface": "WAN"},
+        "update: failback mode": {**props, "FailbackMode": "manualFailback"},
+    }
+    for name, new in updates.items():
+        measure(name, functools.partial(world.cluster, "Update", new, old=props, physical=fqdn))
+        world.cluster("Update", props, old=new, physical=fqdn)  # back again, unmeasured
+    replacement = world.license("Create", "prod-gw-c", 2)["PhysicalResourceId"]
+    world.stub.set_online(replacement)
+    world.stub.nodes[replacement]["lan_eni"] = members[0]["LanEniId"]
+    swapped = {**props, "Members": [world.member(replacement, "prod-gw-c", 0), members[1]]}
+    measure("update: replaced gateway", lambda: world.cluster("Update", swapped, old=props, physical=fqdn))
+    measure("update: no-op", lambda: world.cluster("Update", swapped, old=swapped, physical=fqdn))
+    measure("delete", lambda: world.cluster("Delete", swapped, physical=fqdn))
+    return calls
+
+
+# -- the Lambda asset ------------------------------------------------------------------------
+
+
+def bench_lambda(runs: int) -> dict[str, Any]:
+    from trustgrid_ha.provider import runtime_package_dir
+
+    source = runtime_package_dir()
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(source.rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts:
+                archive.write(path, Path("trustgrid_ha_runtime") / path.relative_to(source))
+    probe = (
+        "import time; t = time.perf_counter(); import trustgrid_ha_runtime.handler; a = time.perf_counter() - t; "
+        "import boto3; print(a, time.perf_counter() - t)"
+    )
+    module, first_call = [], []
+    for _ in range(runs):
+        with tempfile.TemporaryDirectory() as cache:  # no bytecode cache: a cold container
+            env = {**os.environ, "PYTHONPYCACHEPREFIX": cache}
+            output = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True)
+        a, b = (float(x) for x in output.stdout.split())
+        module.append(a * 1000)
+        first_call.append(b * 1000)
+    return {"zip_kib": len(buffer.getvalue()) / 1024, "module_ms": module, "with_boto3_ms": first_call}
+
+
+# -- report --------------------------------------------------------------------------------
+
+
+def machine() -> str:
+    def version(args: list[str]) -> str:
+        try:
+            return subprocess.run(args, capture_output=True, text=True, check=True).stdout.strip().splitlines()[0]
+        except (OSError, subprocess.CalledProcessError):
+            return "unknown"
+
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if "model name" in line
+        ),
+        platform.processor(),
+    )
+    memory = next(
+        line.split()[1] for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal")
+    )
+    from importlib.metadata import version as package_version
+
+    return (
+        f"{os.cpu_count()} cores ({cpu}), {int(memory) / 1024 / 1024:.0f} GiB, {platform.platform()}; "
+        f"Python {platform.python_version()}, Node {version(['node', '--version'])}, "
+        f"aws-cdk-lib {package_version('aws-cdk-lib')}, jsii {package_version('jsii')}"
+    )
+
+
+def commit() -> str:
+    sha = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.strip()
+    dirty = subprocess.run(["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    return sha + (" (with uncommitted changes)" if dirty else "")
+
+
+def verdict(ok: bool) -> str:
+    return "met" if ok else "**missed**"
+
+
+def report(runs: int, synth_r: dict, growth: dict, cr: dict, lam: dict) -> str:
+    lines = [
+        "# Benchmarks",
+        "",
+        f"Written by `make bench` (`python -m benchmarks.run --runs {runs}`); commit {commit()}.",
+        f"Machine: {machine()}.",
+        "",
+        "Method: every synth runs `python <app>` in a fresh process with a new, empty `CDK_OUTDIR` (jsii start-up,",
+        "construction, local asset bundling and synthesis; no CDK CLI). Times are wall-clock medians with min and",
+        f"max over {runs} runs. Peak memory is the largest process of the tree (the jsii node process), from",
+        "`wait4`. The custom resource runs in-process against the local Trustgrid API stand-in",
+        "(`tests/lambda_/trustgrid_stub.py`) and moto, as the tests do.",
+        "",
+        "## Synth against the floor",
+        "",
+        "| app | seconds |",
+        "|---|---|",
+        f"| empty CDK app (one empty stack): the floor | {summary(synth_r['floor'])} |",
+        f"| default app (gateway-cluster stack + pipeline with two stages) | {summary(synth_r['default'])} |",
+        "",
+        f"Ratio of medians: **{synth_r['ratio']:.2f}x** the floor. "
+        f"Goal within 1.3x: {verdict(synth_r['ratio'] <= 1.3)}.",
+        "",
+        "## Growth: clusters in one stack",
+        "",
+        "| clusters | synth seconds | template KiB | resources | Lambda functions | peak RSS MiB |",
+        "|---|---|---|---|---|---|",
+    ]
+    for count, g in growth.items():
+        lines.append(
+            f"| {count} | {summary(g['seconds'])} | {g['template_kib']:.0f} | {g['resources']} | "
+            f"{g['lambda_functions']} | {summary(g['rss'], 0)} |"
+        )
+    ten = statistics.median(growth[10]["seconds"]) / statistics.median(growth[1]["seconds"])
+    constant = len({g["lambda_functions"] for g in growth.values()}) == 1
+    lines += [
+        "",
+        f"10 clusters take {ten:.2f}x the time of 1. Goal within 2x: {verdict(ten <= 2)}. Lambda functions constant "
+        f"(one provider per stack): {verdict(constant)}.",
+        "",
+        "## Custom resource: API calls and handler time",
+        "",
+        "| request | API reads | API writes | is_complete polls |",
+        "|---|---|---|---|",
+    ]
+    for name, (reads, writes, polls) in cr["calls"].items():
+        lines.append(f"| {name} | {reads} | {writes} | {polls} |")
+    noop_writes = cr["calls"]["update: no-op"][1]
+    lines += [
+        "",
+        f"No-op update writes: {noop_writes}. Goal zero: {verdict(noop_writes == 0)}.",
+        "",
+        "| handler | invocations | median ms | p95 ms |",
+        "|---|---|---|---|",
+    ]
+    for name, values in cr["timings"].items():
+        ms = [v * 1000 for v in values]
+        lines.append(f"| {name} | {len(ms)} | {statistics.median(ms):.1f} | {p95(ms):.1f} |")
+    module = statistics.median(lam["module_ms"])
+    lines += [
+        "",
+        "Handler times include the stand-in's HTTP round trips on loopback and moto's EC2; they measure the",
+        "handler's own work, not Trustgrid's latency.",
+        "",
+        "## Lambda asset",
+        "",
+        f"- Zipped asset: {lam['zip_kib']:.1f} KiB. Goal under 1 MB: {verdict(lam['zip_kib'] < 1024)}.",
+        f"- Cold import of `trustgrid_ha_runtime.handler` (no bytecode cache): {summary(lam['module_ms'], 1)} ms. "
+        f"Goal under 300 ms: {verdict(module < 300)}.",
+        f"- The same plus `boto3`, which the first invocation imports: {summary(lam['with_boto3_ms'], 1)} ms.",
+        "",
+    ]
+    findings = BENCH / "findings.md"
+    if findings.exists():
+        lines += [findings.read_text().rstrip(), ""]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--output", type=Path, default=ROOT / "BENCHMARKS.md")
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="trustgrid-bench-"))
+    try:
+        synth_r = bench_synth(args.runs, work)
+        growth = bench_growth(args.runs, work)
+        cr = bench_custom_resource(args.runs)
+        lam = bench_lambda(max(args.runs, 7))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    args.output.write_text(report(args.runs, synth_r, growth, cr, lam))
+    print(f"wrote {args.output}")
+
+
+if __name__ == "__main__":
+    main()
