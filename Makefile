@@ -27,8 +27,10 @@ $(STAMP)/node: package.json package-lock.json
 	npm ci --silent --no-audit --no-fund
 	@touch $@
 
+# Both CDK apps: the gateway-cluster app (cdk.json) and the pipeline app.
 synth: install
 	cdk synth --quiet --output cdk.out
+	cdk synth --quiet --app "python3 pipeline_app.py" --output cdk.out.pipeline
 
 lint: install
 	ruff check .
@@ -53,7 +55,7 @@ deploy: install
 	cdk deploy TrustgridGatewayCluster --require-approval broadening
 
 deploy-pipeline: install
-	cdk deploy TrustgridPipeline --require-approval broadening
+	cdk deploy --app "python3 pipeline_app.py" --output cdk.out.pipeline TrustgridPipeline --require-approval broadening
 
 clean:
-	rm -rf $(VENV) node_modules cdk.out $(STAMP) build dist *.egg-info
+	rm -rf $(VENV) node_modules cdk.out cdk.out.pipeline $(STAMP) build dist *.egg-info

@@ -1,28 +1,23 @@
 #!/usr/bin/env python3
-"""The default CDK app: one gateway-cluster stack from the ``trustgrid`` context, checked by cdk-nag."""
+"""The default CDK app: the gateway-cluster stack from the ``trustgrid`` context, checked by cdk-nag.
+
+`cdk deploy` (`make deploy`) deploys it. The CodePipeline that ships the same stack to several
+environments is a CDK app of its own, `pipeline_app.py`, so that the everyday synth stays lean.
+"""
 
 from aws_cdk import App, Validations
 from cdk_nag import AwsSolutionsChecks
 
 from stacks.gateway_cluster_stack import GatewayClusterStack
-from stacks.pipeline_stack import PipelineStack
-from stacks.settings import CONTEXT_KEY, AppSettings, PipelineSettings
+from stacks.settings import CONTEXT_KEY, AppSettings
 
 
 def build_app(app: App) -> App:
-    """The gateway-cluster stack (`make deploy`) and the pipeline that ships it (`make deploy-pipeline`)."""
-    context = app.node.try_get_context(CONTEXT_KEY)
     GatewayClusterStack(
         app,
         "TrustgridGatewayCluster",
-        settings=AppSettings.from_context(context),
+        settings=AppSettings.from_context(app.node.try_get_context(CONTEXT_KEY)),
         description="Trustgrid HA gateway cluster (trustgrid-ha-cluster)",
-    )
-    PipelineStack(
-        app,
-        "TrustgridPipeline",
-        settings=PipelineSettings.from_context(context),
-        description="CDK pipeline for the Trustgrid HA gateway cluster (trustgrid-ha-cluster)",
     )
     Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     return app

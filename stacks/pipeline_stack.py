@@ -20,6 +20,8 @@ from .gateway_cluster_stack import GatewayClusterStack
 from .settings import EnvironmentSettings, PipelineSettings
 
 ROOT = Path(__file__).resolve().parents[1]
+#: Where `make synth` writes the pipeline app's cloud assembly (the synth step's primary output).
+PIPELINE_OUTPUT = "cdk.out.pipeline"
 HEALTH_CHECK_ATTEMPTS = 10
 HEALTH_CHECK_INTERVAL_SECONDS = 30
 
@@ -70,7 +72,7 @@ class PipelineStack(Stack):
                 input=self.source,
                 # the same commands as on a developer's machine: the pinned CDK CLI comes from npm ci
                 commands=["make synth"],
-                primary_output_directory="cdk.out",
+                primary_output_directory=PIPELINE_OUTPUT,
             ),
             pipeline_type=codepipeline.PipelineType.V2,
             self_mutation=True,

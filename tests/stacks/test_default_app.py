@@ -85,13 +85,13 @@ def test_two_clusters_in_one_stack_share_one_provider(two_out: Path) -> None:
     )
     licenses = [r for r in resources.values() if r["Type"] == "Custom::TrustgridNodeLicense"]
     assert sorted(lic["Properties"]["RemoveNodeOnDelete"] for lic in licenses) == ["false", "false", "true", "true"]
-    assert "EXAMPLE settings" not in metadata_text(two_out)
+    assert "EXAMPLE" not in metadata_text(two_out)
 
 
 @pytest.mark.parametrize("which", ["default_out", "two_out"])
 def test_cfn_lint_finds_no_error_or_warning(which: str, request) -> None:
     out: Path = request.getfixturevalue(which)
-    templates = sorted(str(p) for p in out.rglob("*.template.json"))  # stage assemblies too
+    templates = sorted(str(p) for p in out.glob("*.template.json"))
     result = subprocess.run(
         [str(Path(sys.executable).parent / "cfn-lint"), *templates],
         cwd=ROOT,

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 from aws_cdk import App
 
-from app import build_app
+from pipeline_app import build_pipeline_app
 from stacks.pipeline_stack import pinned_cli_version
 from stacks.settings import PipelineSettings
 from trustgrid_ha import TrustgridConfigError
@@ -46,7 +48,7 @@ PIPELINE = {
 @pytest.fixture(scope="module")
 def out(tmp_path_factory) -> Path:
     outdir = tmp_path_factory.mktemp("pipeline")
-    build_app(App(outdir=str(outdir), context={"trustgrid": {"pipeline": PIPELINE}})).synth()
+    build_pipeline_app(App(outdir=str(outdir), context={"trustgrid": {"pipeline": PIPELINE}})).synth()
     return outdir
 
 
@@ -98,6 +100,7 @@ def test_source_synth_and_self_mutation(template) -> None:
     specs = {k: json.loads(v["Properties"]["Source"]["BuildSpec"]) for k, v in projects.items()}
     synth = [s for s in specs.values() if s["phases"]["build"]["commands"] == ["make synth"]]
     assert len(synth) == 1
+    assert synth[0]["artifacts"]["base-directory"] == "cdk.out.pipeline"  # what make synth writes the app to
     mutate = [s for s in specs.values() if "cdk -a . deploy" in json.dumps(s)]
     assert mutate and f"aws-cdk@{pinned_cli_version()}" in json.dumps(mutate[0])
     assert all(not p["Properties"]["Environment"].get("PrivilegedMode") for p in projects.values())
@@ -162,6 +165,20 @@ def test_no_asset_needs_docker(out: Path) -> None:
 
 def test_cdk_nag_accepts_the_pipeline(out: Path) -> None:
     assert json.loads((out / "validation-report.json").read_text())["pluginReports"] == []
+
+
+def test_cfn_lint_accepts_every_pipeline_template(out: Path) -> None:
+    templates = sorted(str(p) for p in out.rglob("*.template.json"))
+    assert len(templates) == 4  # pipeline + three stages
+    result = subprocess.run([str(Path(sys.executable).parent / "cfn-lint"), *templates], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_example_pipeline_synthesizes_and_is_marked(tmp_path: Path) -> None:
+    build_pipeline_app(App(outdir=str(tmp_path))).synth()
+    text = "".join(p.read_text() for p in tmp_path.glob("*.json"))
+    assert "EXAMPLE pipeline settings" in text
+    assert (tmp_path / "TrustgridPipeline.template.json").exists()
 
 
 def test_stage_stacks_need_no_lookup_and_hardcode_no_zone(out: Path) -> None:
