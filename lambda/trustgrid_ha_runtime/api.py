@@ -24,6 +24,7 @@ from .log import JsonLogger
 
 DEFAULT_API_URL = "https://api.trustgrid.io"
 TRANSIENT_STATUSES = frozenset({429, 500, 502, 503, 504})
+_ORG_DOMAINS: dict[tuple[str, str], str] = {}
 
 
 class ApiError(Exception):
@@ -216,7 +217,11 @@ class TrustgridClient:
     # -- organization and nodes ------------------------------------------------------------
 
     def org_domain(self) -> str:
-        return str(self._request("read organization", "GET", "/org/mine")["domain"])
+        """The organization's domain; it never changes, so a warm Lambda container asks once per API key."""
+        key = (self._base, self._credentials.key_id)
+        if key not in _ORG_DOMAINS:
+            _ORG_DOMAINS[key] = str(self._request("read organization", "GET", "/org/mine")["domain"])
+        return _ORG_DOMAINS[key]
 
     def mint_license(self, node_name: str) -> str:
         return str(self._request("mint node license", "GET", "/node/license", query={"name": node_name}, text=True))

@@ -190,10 +190,13 @@ class ClusterReconciler:
         try:
             self._client.create_cluster(spec.name)
         except ApiError as exc:
-            # Another attempt may have created it between our read and our write.
-            if exc.status != 422 or self._client.find_cluster(fqdn) is None:
+            # Another attempt may have created it between our read and our write: adopt that one.
+            existing = self._client.find_cluster(fqdn) if exc.status == 422 else None
+            if existing is None:
                 raise
-        return self._client.get_cluster(fqdn), True
+            return existing, False
+        # A new cluster has no network config, the default mode and no health yet: no need to read it.
+        return {"name": spec.name, "fqdn": fqdn, "mode": "autoFailback", "health": "unknown", "config": {}}, True
 
     def _release_member(self, fqdn: str, uid: str, log: JsonLogger) -> bool:
         node = self._client.find_node(uid)

@@ -107,3 +107,9 @@ def test_credentials_parse_and_never_show_the_secret() -> None:
         Credentials.from_secret_string('{"apiKeyId": "id"}')
     with pytest.raises(ValueError, match="not JSON"):
         Credentials.from_secret_string("very-secret")
+
+
+def test_org_domain_is_asked_once_per_api_key(stub: TrustgridStub) -> None:
+    first, second = client(stub, []), client(stub, [])
+    assert first.org_domain() == second.org_domain() == "acme.trustgrid.io"
+    assert [r.path for r in stub.requests] == ["/org/mine"]

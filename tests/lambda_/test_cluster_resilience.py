@@ -75,8 +75,8 @@ def expected_state(world: World, members: list[dict[str, str]]) -> dict:
 @pytest.mark.parametrize("endpoint", CREATE_ENDPOINTS)
 @pytest.mark.parametrize("fault", list(FAULTS))
 def test_every_create_call_survives_each_transient_fault(endpoint: str, fault: str, world: World) -> None:
+    world.stub.inject(endpoint, FAULTS[fault], FAULTS[fault])  # before the licenses: they ask for the org first
     members = mint_and_register(world)
-    world.stub.inject(endpoint, FAULTS[fault], FAULTS[fault])
     world.cluster("Create", world.cluster_props(members))
     assert [r.fault for r in world.stub.requests if r.fault] == [FAULTS[fault].kind] * 2
     assert world.stub.snapshot() == expected_state(world, members)
