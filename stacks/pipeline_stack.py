@@ -150,10 +150,10 @@ class PipelineStack(Stack):
                     "CDK bootstrap roles it assumes in the target accounts.",
                     *wildcard_findings(self, policy),
                 )
+        # the artifact bucket, and the replication buckets of the cross-region support stacks CDK adds to the app
         for bucket in self.node.root.node.find_all():
-            if isinstance(bucket, s3.CfnBucket) and (
-                (bucket.node.scope is not None and "ArtifactsBucket" in bucket.node.path)
-                or "CrossRegionCodePipelineReplicationBucket" in bucket.node.path
+            if isinstance(bucket, s3.CfnBucket) and any(
+                name in bucket.node.path for name in ("ArtifactsBucket", "CrossRegionCodePipelineReplicationBucket")
             ):
                 acknowledge(
                     bucket,
