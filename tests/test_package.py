@@ -37,7 +37,18 @@ def consumer_out(tmp_path_factory, wheel: Path) -> Path:
     python = env_dir / "bin" / "python"
     pins = [line for line in (ROOT / "requirements.txt").read_text().splitlines() if line and not line.startswith("#")]
     subprocess.run(
-        [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", str(wheel), *pins],
+        # --no-compile: byte-compiling all of aws-cdk-lib costs more than the few modules the synth imports
+        [
+            str(python),
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--no-compile",
+            str(wheel),
+            *pins,
+        ],
         check=True,
         capture_output=True,
     )
