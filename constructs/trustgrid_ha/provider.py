@@ -10,6 +10,7 @@ from typing import Any
 import jsii
 from aws_cdk import (
     AssetHashType,
+    Aws,
     BundlingOptions,
     DockerImage,
     Duration,
@@ -105,6 +106,13 @@ class TrustgridProvider(Construct):
                 sid="ReadOnlyEc2",
                 actions=["ec2:DescribeImages", "ec2:DescribeRouteTables", "ec2:DescribeSubnets"],
                 resources=["*"],
+            )
+        )
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="OwnStackStatus",  # a license deleted by a rollback also removes its unused node record
+                actions=["cloudformation:DescribeStacks"],
+                resources=[Aws.STACK_ID],
             )
         )
         api_secret.grant_read(self.role)

@@ -19,7 +19,7 @@ from typing import Any
 from .api import DEFAULT_API_URL, Credentials, RetryPolicy, TrustgridClient
 from .cluster import CREATE_PLAN, ClusterReconciler, plan_update
 from .image import resolve_image
-from .license import LicenseManager, needs_new_license
+from .license import LicenseManager, is_rolling_back, needs_new_license
 from .log import JsonLogger
 from .props import CLUSTER_TYPE, IMAGE_TYPE, LICENSE_TYPE, ClusterSpec, ImageSpec, LicenseSpec
 
@@ -34,6 +34,7 @@ class Runtime:
     api: Callable[[], TrustgridClient]
     ec2: Any
     secrets: Any
+    cloudformation: Any
     log: JsonLogger
     region: str
     now: Callable[[], float] = time.time
@@ -56,7 +57,14 @@ class Runtime:
                 budget=lambda: deadline - time.monotonic(),
             )
 
-        return cls(api=_once(api), ec2=boto3.client("ec2", region_name=region), secrets=secrets, log=log, region=region)
+        return cls(
+            api=_once(api),
+            ec2=boto3.client("ec2", region_name=region),
+            secrets=secrets,
+            cloudformation=boto3.client("cloudformation", region_name=region),
+            log=log,
+            region=region,
+        )
 
 
 def _once(factory: Callable[[], TrustgridClient]) -> Callable[[], TrustgridClient]:
@@ -130,7 +138,8 @@ def license_event(event: dict[str, Any], rt: Runtime) -> Response:
     spec = LicenseSpec.parse(event["ResourceProperties"])
     manager = LicenseManager(rt.api(), rt.secrets, rt.log)
     if request == "Delete":
-        manager.remove(spec, event["PhysicalResourceId"])
+        rolling_back = not spec.remove_node_on_delete and is_rolling_back(rt.cloudformation, event["StackId"], rt.log)
+        manager.remove(spec, event["PhysicalResourceId"], rolling_back=rolling_back)
         return {"PhysicalResourceId": event["PhysicalResourceId"]}
     if request == "Update" and not needs_new_license(LicenseSpec.parse(event["OldResourceProperties"]), spec):
         uid = event["PhysicalResourceId"]

@@ -41,6 +41,26 @@ def license_uid(token: str) -> str:
     return uid
 
 
+ROLLBACK_STATUSES = frozenset(
+    {
+        "ROLLBACK_IN_PROGRESS",
+        "UPDATE_ROLLBACK_IN_PROGRESS",
+        "UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS",
+        "IMPORT_ROLLBACK_IN_PROGRESS",
+    }
+)
+
+
+def is_rolling_back(cloudformation: Any, stack_id: str, log: JsonLogger) -> bool:
+    """Whether the stack is undoing a failed deployment (so what it deletes now, it made in that deployment)."""
+    try:
+        status = cloudformation.describe_stacks(StackName=stack_id)["Stacks"][0]["StackStatus"]
+    except Exception as exc:  # no answer: keep the record, the safe side
+        log.warning("license.stack_status_unknown", error=type(exc).__name__)
+        return False
+    return status in ROLLBACK_STATUSES
+
+
 def attributes(spec: LicenseSpec, uid: str, domain: str) -> dict[str, str]:
     return {"NodeUid": uid, "NodeName": spec.node_name, "NodeFqdn": f"{spec.node_name}.{domain}"}
 
@@ -90,9 +110,15 @@ class LicenseManager:
         """The attributes of a license that stays as it is."""
         return attributes(spec, uid, self._client.org_domain())
 
-    def remove(self, spec: LicenseSpec, uid: str) -> None:
+    def remove(self, spec: LicenseSpec, uid: str, *, rolling_back: bool) -> None:
+        """Delete the node record when asked to, or when a failed deployment is undoing its own license.
+
+        A license deleted by a rollback was minted by that failed deployment and never served a running
+        gateway; keeping its record would only make the next attempt fail with "name taken".
+        """
         log = self._log.bind(node=spec.node_name, uid=uid)
-        if spec.remove_node_on_delete:
+        if spec.remove_node_on_delete or rolling_back:
+            log.info("license.forget", reason="RemoveNodeOnDelete" if spec.remove_node_on_delete else "rollback")
             self._forget(uid, log)
         else:
             log.info("license.node_record_kept", reason="RemoveNodeOnDelete is false")

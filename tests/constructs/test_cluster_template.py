@@ -241,6 +241,11 @@ def test_one_provider_per_stack_shared_by_every_cluster(stacks) -> None:
     assert len(tokens) == 1
     assert len(resources(two, "Custom::TrustgridCluster")) == 2
     assert stacks["first"].provider is stacks["second"].provider
+    handler_policy = next(p for p in resources(two, "AWS::IAM::Policy").values() if "OwnStackStatus" in json.dumps(p))[
+        "Properties"
+    ]["PolicyDocument"]["Statement"]
+    own_stack = next(s for s in handler_policy if s.get("Sid") == "OwnStackStatus")
+    assert own_stack["Action"] == "cloudformation:DescribeStacks" and own_stack["Resource"] == {"Ref": "AWS::StackId"}
     env = ours[0]["Properties"]["Environment"]["Variables"]
     assert env["TRUSTGRID_API_URL"] == "https://api.trustgrid.io"
     assert set(env) == {"TRUSTGRID_API_URL", "TRUSTGRID_API_SECRET_ARN"}

@@ -21,6 +21,7 @@ from trustgrid_ha_runtime.log import JsonLogger
 from trustgrid_ha_runtime.props import CLUSTER_TYPE, LICENSE_TYPE
 
 REGION = "us-east-1"
+ACCOUNT = "123456789012"  # moto's default account
 FAST = RetryPolicy(max_attempts=6, base_delay=0.01, max_delay=0.05, request_timeout=0.4)
 
 
@@ -44,6 +45,8 @@ class World:
     route_tables: list[str]
     license_secrets: list[str]
     api_secret_arn: str
+    cloudformation: Any
+    stack_id: str
     enis: dict[str, str] = field(default_factory=dict)  # lan subnet -> ENI
     ips: dict[str, str] = field(default_factory=dict)  # ENI -> LAN IP
     http: Any = None
@@ -55,7 +58,21 @@ class World:
         def api() -> TrustgridClient:
             return TrustgridClient(self.stub.url, creds, logger=log, policy=FAST, http=self.http, sleep=lambda s: None)
 
-        return Runtime(api=api, ec2=self.ec2, secrets=self.secrets, log=log, region=REGION, now=self.clock)
+        return Runtime(
+            api=api,
+            ec2=self.ec2,
+            secrets=self.secrets,
+            cloudformation=self.cloudformation,
+            log=log,
+            region=REGION,
+            now=self.clock,
+        )
+
+    def set_stack_status(self, status: str) -> None:
+        """What CloudFormation reports about the stack the custom resources belong to."""
+        from moto.cloudformation import cloudformation_backends
+
+        cloudformation_backends[ACCOUNT][REGION].stacks[self.stack_id].status = status
 
     # -- requests as the Provider framework sends them -------------------------------------
 
@@ -67,7 +84,12 @@ class World:
             "RemoveNodeOnDelete": "false",
             **extra,
         }
-        event = {"RequestType": request, "ResourceType": LICENSE_TYPE, "ResourceProperties": props}
+        event = {
+            "RequestType": request,
+            "ResourceType": LICENSE_TYPE,
+            "ResourceProperties": props,
+            "StackId": self.stack_id,
+        }
         if physical:
             event["PhysicalResourceId"] = physical
         if request == "Update":
@@ -187,9 +209,27 @@ def make_world() -> Iterator[World]:
     license_secrets = [
         secrets.create_secret(Name=f"license-{vpc_id}-{i}", SecretString="placeholder")["ARN"] for i in (0, 1, 2)
     ]
+    cloudformation = boto3.client("cloudformation", region_name=REGION)
+    stack_id = cloudformation.create_stack(
+        StackName=f"gateways-{vpc_id}",
+        TemplateBody=json.dumps({"Resources": {"Topic": {"Type": "AWS::SNS::Topic"}}}),
+    )["StackId"]
     try:
         yield World(
-            stub, ec2, secrets, Clock(), io.StringIO(), vpc_id, subnets, tables, license_secrets, api_secret, enis, ips
+            stub=stub,
+            ec2=ec2,
+            secrets=secrets,
+            clock=Clock(),
+            logs=io.StringIO(),
+            vpc_id=vpc_id,
+            subnets=subnets,
+            route_tables=tables,
+            license_secrets=license_secrets,
+            api_secret_arn=api_secret,
+            cloudformation=cloudformation,
+            stack_id=stack_id,
+            enis=enis,
+            ips=ips,
         )
     finally:
         stub.stop()

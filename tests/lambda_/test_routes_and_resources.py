@@ -93,6 +93,23 @@ def test_license_delete_keeps_or_removes_the_node_record(world: World, remove: b
     world.license("Delete", "prod-gw-a", 0, physical=uid, RemoveNodeOnDelete=str(remove).lower())  # already gone
 
 
+@pytest.mark.parametrize("status", ["ROLLBACK_IN_PROGRESS", "UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS"])
+def test_a_rollback_removes_the_node_record_it_minted(world: World, status: str) -> None:
+    uid = world.license("Create", "prod-gw-a", 0)["PhysicalResourceId"]
+    world.set_stack_status(status)  # the first deployment failed and is undoing itself
+    world.license("Delete", "prod-gw-a", 0, physical=uid)
+    assert uid not in world.stub.nodes
+    again = world.license("Create", "prod-gw-a", 1)  # the retried deployment can use the name again
+    assert again["Data"]["NodeName"] == "prod-gw-a"
+
+
+def test_a_normal_delete_keeps_the_node_record_by_default(world: World) -> None:
+    uid = world.license("Create", "prod-gw-a", 0)["PhysicalResourceId"]
+    world.set_stack_status("DELETE_IN_PROGRESS")
+    world.license("Delete", "prod-gw-a", 0, physical=uid)
+    assert uid in world.stub.nodes
+
+
 def test_newest_image_wins() -> None:
     images = [{"ImageId": "ami-1", "CreationDate": "2026-01-01"}, {"ImageId": "ami-2", "CreationDate": "2026-06-01"}]
     assert newest_image(images)["ImageId"] == "ami-2"
