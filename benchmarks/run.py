@@ -21,7 +21,7 @@ import tempfile
 import time
 import zipfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,28 +30,51 @@ BENCH = Path(__file__).resolve().parent
 CLUSTER_COUNTS = (1, 10, 50)
 
 
+# The phases of a synth, in order, as `benchmarks/phases.py` marks them.
+PHASES = {
+    "imports": "start-up and imports",
+    "construction": "construction",
+    "synthesis": "synthesis and validation",
+    "exit": "process exit",
+}
+NO_BUILTIN_VALIDATION = {"CDK_VALIDATION": "false"}  # what `cdk synth --no-validation` sets
+
+
 @dataclass
 class Sample:
     seconds: float
     peak_rss_mib: float
+    phases: dict[str, float] = field(default_factory=dict)
 
 
-def run_process(args: list[str], *, env: dict[str, str] | None = None, cwd: Path = ROOT) -> Sample:
-    """Wall time and the peak RSS of the largest process in the tree (python or the jsii node process)."""
-    start = time.perf_counter()
+def run_process(args: list[str], *, env: dict[str, str] | None = None, cwd: Path = ROOT) -> tuple[Sample, float, float]:
+    """Wall time and the peak RSS of the largest process in the tree (python or the jsii node process),
+    with the wall-clock times of spawn and exit."""
+    spawned, start = time.time(), time.perf_counter()
     process = subprocess.Popen(args, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(process.pid, 0)
     elapsed = time.perf_counter() - start
     stderr = process.stderr.read().decode() if process.stderr else ""
     if status != 0:
         raise RuntimeError(f"{' '.join(args)} failed:\n{stderr}")
-    return Sample(elapsed, usage.ru_maxrss / 1024)
+    return Sample(elapsed, usage.ru_maxrss / 1024), spawned, spawned + elapsed
 
 
 def synth(app: Path, outdir: Path, extra_env: dict[str, str] | None = None) -> Sample:
-    env = {**os.environ, "CDK_OUTDIR": str(outdir), "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20"}
+    """Synthesize `app` in a fresh process into an empty `outdir`, timing its phases."""
+    marks_file = outdir.with_name(outdir.name + ".marks.json")
+    env = {
+        **os.environ,
+        "CDK_OUTDIR": str(outdir),
+        "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
+        "TRUSTGRID_BENCH_MARKS": str(marks_file),
+    }
     env.update(extra_env or {})
-    return run_process([sys.executable, str(app)], env=env)
+    sample, spawned, exited = run_process([sys.executable, str(BENCH / "phases.py"), str(app)], env=env)
+    marks = json.loads(marks_file.read_text())
+    ends = [marks["imports"], marks["construction"], marks["synthesis"], exited]
+    sample.phases = {name: end - begin for name, begin, end in zip(PHASES, [spawned, *ends[:-1]], ends, strict=True)}
+    return sample
 
 
 def summary(values: list[float], digits: int = 2) -> str:
@@ -66,14 +89,21 @@ def p95(values: list[float]) -> float:
 # -- synth against the floor -----------------------------------------------------------------
 
 
-def bench_synth(runs: int, work: Path) -> dict[str, Any]:
-    floor, vpc, default = [], [], []
+SYNTH_ROWS = {
+    "floor": ("empty CDK app (one empty stack): **the floor**", BENCH / "empty_app.py", None),
+    "vpc": ("reference: one stack with only a two-AZ VPC", BENCH / "vpc_app.py", None),
+    "default": ("default app (`app.py`: the gateway-cluster stack, checked by cdk-nag)", ROOT / "app.py", None),
+    "floor_nv": ("the floor, without CDK's built-in validation", BENCH / "empty_app.py", NO_BUILTIN_VALIDATION),
+    "default_nv": ("default app, without CDK's built-in validation", ROOT / "app.py", NO_BUILTIN_VALIDATION),
+}
+
+
+def bench_synth(runs: int, work: Path) -> dict[str, list[Sample]]:
+    samples: dict[str, list[Sample]] = {name: [] for name in SYNTH_ROWS}
     for index in range(runs):  # interleaved, so machine noise hits all alike
-        floor.append(synth(BENCH / "empty_app.py", work / f"empty-{index}").seconds)
-        vpc.append(synth(BENCH / "vpc_app.py", work / f"vpc-{index}").seconds)
-        default.append(synth(ROOT / "app.py", work / f"default-{index}").seconds)
-    ratio = statistics.median(default) / statistics.median(floor)
-    return {"floor": floor, "vpc": vpc, "default": default, "ratio": ratio}
+        for name, (_, app, extra_env) in SYNTH_ROWS.items():
+            samples[name].append(synth(app, work / f"{name}-{index}", extra_env))
+    return samples
 
 
 # -- growth --------------------------------------------------------------------------------
@@ -260,31 +290,62 @@ def verdict(ok: bool) -> str:
     return "met" if ok else "**missed**"
 
 
-def report(runs: int, synth_r: dict, growth: dict, cr: dict, lam: dict) -> str:
+def median_of(samples: list[Sample]) -> float:
+    return statistics.median(s.seconds for s in samples)
+
+
+def synth_section(rows: dict[str, list[Sample]]) -> list[str]:
+    lines = [
+        "## Synth against the floor",
+        "",
+        "| app | seconds | " + " | ".join(PHASES.values()) + " |",
+        "|---|---|" + "---|" * len(PHASES),
+    ]
+    for name, (label, _, _) in SYNTH_ROWS.items():
+        phases = [statistics.median(s.phases[phase] for s in rows[name]) for phase in PHASES]
+        lines.append(
+            f"| {label} | {summary([s.seconds for s in rows[name]])} | "
+            + " | ".join(f"{value:.2f}" for value in phases)
+            + " |"
+        )
+    floor, default = median_of(rows["floor"]), median_of(rows["default"])
+    floor_nv, default_nv = median_of(rows["floor_nv"]), median_of(rows["default_nv"])
+    ratio = default / floor
+    return [
+        *lines,
+        "",
+        "Phases are medians of their own (they need not add up to the median total). Start-up and imports end",
+        "when the app creates its `App`, construction when it calls `synth`; synthesis includes the validation",
+        "plugins (cdk-nag, CDK's built-in CloudFormation validation); exit is the time from `synth` returning",
+        "to the process ending.",
+        "",
+        f"Ratio of medians: **{ratio:.2f}x** the floor. Goal within 1.3x: {verdict(ratio <= 1.3)}.",
+        "",
+        f"- CDK's built-in CloudFormation validation (on by default in this aws-cdk-lib; `cdk synth "
+        f"--no-validation` or `CDK_VALIDATION=false` turn it off) takes {floor - floor_nv:.2f} s of the "
+        f"floor's {floor:.2f} s and {default - default_nv:.2f} s of the default app's {default:.2f} s.",
+        f"- Without it on both sides the floor is {floor_nv:.2f} s and the default app {default_nv:.2f} s: "
+        f"{default_nv / floor_nv:.2f}x, {default_nv - floor_nv:.2f} s of the app's own work.",
+        f"- A stack with only a VPC is already {median_of(rows['vpc']) / floor:.2f}x the floor.",
+        "",
+    ]
+
+
+def report(runs: int, synth_r: dict[str, list[Sample]], growth: dict, cr: dict, lam: dict) -> str:
     lines = [
         "# Benchmarks",
         "",
         f"Written by `make bench` (`python -m benchmarks.run --runs {runs}`); commit {commit()}.",
         f"Machine: {machine()}.",
         "",
-        "Method: every synth runs `python <app>` in a fresh process with a new, empty `CDK_OUTDIR` (jsii start-up,",
-        "construction, local asset bundling and synthesis; no CDK CLI). Times are wall-clock medians with min and",
+        "Method: every synth runs the app (`python benchmarks/phases.py <app>`, which runs it unchanged and marks",
+        "its phases) in a fresh process with a new, empty `CDK_OUTDIR`: jsii start-up, construction, local asset",
+        "bundling and synthesis, no CDK CLI. Times are wall-clock medians with min and",
         f"max over {runs} runs. Peak memory is the largest process of the tree (the jsii node process), from",
         "`wait4`. The custom resource runs in-process against the local Trustgrid API stand-in",
         "(`tests/lambda_/trustgrid_stub.py`) and moto, as the tests do.",
         "",
-        "## Synth against the floor",
-        "",
-        "| app | seconds |",
-        "|---|---|",
-        f"| empty CDK app (one empty stack): the floor | {summary(synth_r['floor'])} |",
-        f"| reference: one stack with only a two-AZ VPC | {summary(synth_r['vpc'])} |",
-        f"| default app (`app.py`: the gateway-cluster stack, checked by cdk-nag) | {summary(synth_r['default'])} |",
-        "",
-        f"Ratio of medians: **{synth_r['ratio']:.2f}x** the floor. "
-        f"Goal within 1.3x: {verdict(synth_r['ratio'] <= 1.3)}. A stack with only a VPC is already "
-        f"{statistics.median(synth_r['vpc']) / statistics.median(synth_r['floor']):.2f}x.",
-        "",
+        *synth_section(synth_r),
         "## Growth: clusters in one stack",
         "",
         "| clusters | synth seconds | template KiB | resources | Lambda functions | peak RSS MiB |",
