@@ -44,12 +44,12 @@ NO_BUILTIN_VALIDATION = {"CDK_VALIDATION": "false"}  # what `cdk synth --no-vali
 class Sample:
     seconds: float
     peak_rss_mib: float
+    spawned: float  # wall-clock time (time.time()) of the spawn, to line up with the app's own marks
     phases: dict[str, float] = field(default_factory=dict)
 
 
-def run_process(args: list[str], *, env: dict[str, str] | None = None, cwd: Path = ROOT) -> tuple[Sample, float, float]:
-    """Wall time and the peak RSS of the largest process in the tree (python or the jsii node process),
-    with the wall-clock times of spawn and exit."""
+def run_process(args: list[str], *, env: dict[str, str] | None = None, cwd: Path = ROOT) -> Sample:
+    """Wall time and the peak RSS of the largest process in the tree (python or the jsii node process)."""
     spawned, start = time.time(), time.perf_counter()
     process = subprocess.Popen(args, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(process.pid, 0)
@@ -57,7 +57,7 @@ def run_process(args: list[str], *, env: dict[str, str] | None = None, cwd: Path
     stderr = process.stderr.read().decode() if process.stderr else ""
     if status != 0:
         raise RuntimeError(f"{' '.join(args)} failed:\n{stderr}")
-    return Sample(elapsed, usage.ru_maxrss / 1024), spawned, spawned + elapsed
+    return Sample(elapsed, usage.ru_maxrss / 1024, spawned)
 
 
 def synth(app: Path, outdir: Path, extra_env: dict[str, str] | None = None) -> Sample:
@@ -70,10 +70,11 @@ def synth(app: Path, outdir: Path, extra_env: dict[str, str] | None = None) -> S
         "TRUSTGRID_BENCH_MARKS": str(marks_file),
     }
     env.update(extra_env or {})
-    sample, spawned, exited = run_process([sys.executable, str(BENCH / "phases.py"), str(app)], env=env)
+    sample = run_process([sys.executable, str(BENCH / "phases.py"), str(app)], env=env)
     marks = json.loads(marks_file.read_text())
-    ends = [marks["imports"], marks["construction"], marks["synthesis"], exited]
-    sample.phases = {name: end - begin for name, begin, end in zip(PHASES, [spawned, *ends[:-1]], ends, strict=True)}
+    ends = [marks["imports"], marks["construction"], marks["synthesis"], sample.spawned + sample.seconds]
+    starts = [sample.spawned, *ends[:-1]]
+    sample.phases = {name: end - start for name, start, end in zip(PHASES, starts, ends, strict=True)}
     return sample
 
 
