@@ -20,11 +20,17 @@ from urllib.parse import quote, urlencode
 
 import urllib3
 
+from .contract import DEFAULT_API_URL
 from .log import JsonLogger
 
-DEFAULT_API_URL = "https://api.trustgrid.io"
+__all__ = ["DEFAULT_API_URL", "ApiError", "Credentials", "NotFound", "OutcomeUnknown", "TrustgridClient"]
+
 TRANSIENT_STATUSES = frozenset({429, 500, 502, 503, 504})
+#: Answers that prove the API did not act: a call that is not idempotent may be sent again after these.
+NOT_ACTED_STATUSES = frozenset({429, 503})
 _ORG_DOMAINS: dict[tuple[str, str], str] = {}
+#: The mint answers quickly; a lost answer costs a node name, so it gets a long read timeout.
+MINT_TIMEOUT_SECONDS = 30.0
 
 
 class ApiError(Exception):
@@ -47,6 +53,10 @@ class NotFound(ApiError):
 
 class Unauthorized(ApiError):
     """The API answered 401 or 403."""
+
+
+class OutcomeUnknown(ApiError):
+    """A call that is not idempotent got no usable answer after it was sent: the API may have acted."""
 
 
 @dataclass(frozen=True)
@@ -131,7 +141,11 @@ class TrustgridClient:
         query: dict[str, str] | None = None,
         body: Any = None,
         text: bool = False,
+        idempotent: bool = True,
+        timeout: float | None = None,
     ) -> Any:
+        """Send one call, retrying transient failures; a call that is not ``idempotent`` is sent again only
+        when the failure proves the API did not act (no connection, 429, 503), else :class:`OutcomeUnknown`."""
         url = self._base + path + (("?" + urlencode(query)) if query else "")
         headers = {"Authorization": self._credentials.header(), "Accept": "text/plain" if text else "application/json"}
         payload = None
@@ -146,7 +160,7 @@ class TrustgridClient:
                 raise ApiError(
                     operation, None, "the time budget of this invocation ran out before the call could be made."
                 )
-            timeout = max(0.5, min(policy.request_timeout, remaining))
+            wait = max(0.5, min(timeout or policy.request_timeout, remaining))
             status: int | None = None
             retry_after: float | None = None
             try:
@@ -155,7 +169,7 @@ class TrustgridClient:
                     url,
                     body=payload,
                     headers=headers,
-                    timeout=urllib3.Timeout(connect=min(3.0, timeout), read=timeout),
+                    timeout=urllib3.Timeout(connect=min(3.0, wait), read=wait),
                     retries=False,
                     redirect=False,
                 )
@@ -178,8 +192,15 @@ class TrustgridClient:
                     raise ApiError(operation, status, f"{method} {path} was refused.", _messages(response))
                 retry_after = _retry_after(response.headers.get("Retry-After"))
                 problem = f"HTTP {status}"
+                if not idempotent and status not in NOT_ACTED_STATUSES:
+                    raise OutcomeUnknown(operation, status, f"{method} {path} answered {status}; it may have acted.")
             except urllib3.exceptions.HTTPError as exc:
                 problem = type(exc).__name__
+                if not idempotent and not isinstance(exc, urllib3.exceptions.ConnectTimeoutError):
+                    # the request was sent (read timeout, connection dropped): the API may have acted
+                    raise OutcomeUnknown(
+                        operation, None, f"{method} {path} got no answer ({problem}); it may have acted."
+                    ) from None
                 self._log.warning(
                     "api.transport_error",
                     operation=operation,
@@ -224,7 +245,18 @@ class TrustgridClient:
         return _ORG_DOMAINS[key]
 
     def mint_license(self, node_name: str) -> str:
-        return str(self._request("mint node license", "GET", "/node/license", query={"name": node_name}, text=True))
+        """A new license for ``node_name``. Minting reserves the name, so it is never sent twice blindly."""
+        return str(
+            self._request(
+                "mint node license",
+                "GET",
+                "/node/license",
+                query={"name": node_name},
+                text=True,
+                idempotent=False,
+                timeout=max(self._policy.request_timeout, MINT_TIMEOUT_SECONDS),
+            )
+        )
 
     def get_node(self, uid: str) -> dict[str, Any]:
         return dict(self._request("read node", "GET", f"/node/{quote(uid)}"))
@@ -232,6 +264,13 @@ class TrustgridClient:
     def find_node(self, uid: str) -> dict[str, Any] | None:
         try:
             return self.get_node(uid)
+        except NotFound:
+            return None
+
+    def find_node_by_fqdn(self, fqdn: str) -> dict[str, Any] | None:
+        """The registered node of that FQDN, or None (also while a minted license has not registered yet)."""
+        try:
+            return dict(self._request("read node by FQDN", "GET", f"/node/by-fqdn/{quote(fqdn)}"))
         except NotFound:
             return None
 
@@ -244,6 +283,10 @@ class TrustgridClient:
 
     def set_heartbeat(self, uid: str, config: dict[str, Any]) -> None:
         self._request("set cluster heartbeat", "PUT", f"/node/{quote(uid)}/config/cluster", body=config)
+
+    def set_gateway(self, uid: str, config: dict[str, Any]) -> None:
+        """Enable or change the node's gateway service (Trustgrid restarts the node's service)."""
+        self._request("set gateway service", "PUT", f"/node/{quote(uid)}/config/gateway", body=config)
 
     # -- clusters --------------------------------------------------------------------------
 

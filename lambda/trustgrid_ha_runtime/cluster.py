@@ -2,20 +2,45 @@
 
 Every step reads first and writes only what differs, so a create that was
 interrupted at any point and is tried again adopts what the earlier attempt
-made and converges to the same cluster.
+made and converges to the same cluster. A poll (one ``is_complete`` call) runs
+the steps in this order:
+
+1. wait until both nodes have registered and are online;
+2. enable each member's gateway service (Trustgrid restarts the node's service
+   when it changes; on an update one member at a time, the second only once the
+   cluster is healthy again);
+3. create or adopt the cluster, add the members, set each heartbeat, write the
+   LAN interface configuration, the failback mode and, on create, the active member;
+4. verify: health, both members online with their gateway service as configured,
+   and the edge routes in every managed route table.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any, Protocol
 
 from .api import ApiError, NotFound, TrustgridClient
+from .contract import ClusterProperties, MemberProperties
 from .log import JsonLogger
-from .network import LanSubnet, heartbeat_config, heartbeat_matches, merge_network
-from .props import ClusterSpec
+from .network import (
+    LanSubnet,
+    gateway_body,
+    gateway_config,
+    heartbeat_body,
+    heartbeat_config,
+    matches,
+    merge_network,
+)
 from .routes import route_problems
+
+#: Where the first-boot script on each gateway writes its log (and the vendor playbook its output).
+FIRST_BOOT_LOG = "/var/log/trustgrid-first-boot.log"
+PLAYBOOK_LOG = "/bootstrap.out"
+
+Nodes = Mapping[str, dict[str, Any] | None]
 
 
 class Ec2Reader(Protocol):
@@ -26,12 +51,44 @@ class Ec2Reader(Protocol):
     def describe_route_tables(self, **kwargs: Any) -> dict[str, Any]: ...
 
 
+class NodeState(Enum):
+    """How far a gateway has come, as its Trustgrid record tells."""
+
+    NOT_REGISTERED = "not registered"
+    OFFLINE = "registered, offline"
+    ONLINE = "online"
+
+
+def node_state(record: Mapping[str, Any] | None) -> NodeState:
+    """A 404 (None) means the node has not registered yet; a record tells whether it is connected."""
+    if record is None:
+        return NodeState.NOT_REGISTERED
+    return NodeState.ONLINE if record.get("online") else NodeState.OFFLINE
+
+
+NODE_ADVICE = {
+    NodeState.NOT_REGISTERED: (
+        "it never completed registration: read the instance's first-boot log "
+        f"{FIRST_BOOT_LOG} (or its system log in the EC2 console), which says whether the license secret was "
+        f"readable and how register.sh ended, and the vendor playbook's output in {PLAYBOOK_LOG}; check that "
+        "the WAN interface reaches the Trustgrid control plane (TCP 443 and 8443), the AWS APIs (TCP 443) and "
+        "the Ubuntu mirrors (TCP 80)"
+    ),
+    NodeState.OFFLINE: (
+        "it registered but is not connected: check that the instance is running and passes its status checks, "
+        "that the WAN security group still allows TCP 443 and 8443 out to the Trustgrid control plane, and the "
+        "node's status in the Trustgrid portal"
+    ),
+}
+
+
 @dataclass(frozen=True)
 class Plan:
     """Which aspects of the cluster a request touches."""
 
     create: bool = False
     members: bool = False
+    gateway: bool = False
     heartbeat: bool = False
     network: bool = False
     mode: bool = False
@@ -39,28 +96,43 @@ class Plan:
 
     @property
     def empty(self) -> bool:
-        return not (self.create or self.members or self.heartbeat or self.network or self.mode or self.removed)
+        return not (
+            self.create or self.members or self.gateway or self.heartbeat or self.network or self.mode or self.removed
+        )
 
 
-CREATE_PLAN = Plan(create=True, members=True, heartbeat=True, network=True, mode=True)
+CREATE_PLAN = Plan(create=True, members=True, gateway=True, heartbeat=True, network=True, mode=True)
 
 
-def plan_update(old: ClusterSpec, new: ClusterSpec) -> Plan:
-    """The smallest set of aspects an update from ``old`` to ``new`` has to write."""
+def plan_update(old: ClusterProperties, new: ClusterProperties) -> Plan:
+    """The smallest set of aspects an update from ``old`` to ``new`` has to write.
+
+    ``old`` may come from an older version of this library (``old.version`` None): every aspect it could not
+    express is planned, and converging writes only what really differs.
+    """
     if old.name != new.name:
         return CREATE_PLAN
+    legacy = old.version is None
     old_uids = [m.uid for m in old.members]
     new_uids = [m.uid for m in new.members]
     members = set(old_uids) != set(new_uids)
     hosts_changed = [old.heartbeat_host(m) for m in old.members] != [new.heartbeat_host(m) for m in new.members]
     return Plan(
         members=members,
+        gateway=(
+            legacy
+            or members
+            or old.tunnel != new.tunnel
+            or [m.public_ip for m in old.members] != [m.public_ip for m in new.members]
+        ),
         heartbeat=members or hosts_changed or old.heartbeat_port != new.heartbeat_port,
         network=(
-            members
+            legacy
+            or members
             or old.edge_cidrs != new.edge_cidrs
             or old.route_table_ids != new.route_table_ids
-            or old.lan_interface_name != new.lan_interface_name
+            or (old.lan_interface_name, old.lan_interface_override)
+            != (new.lan_interface_name, new.lan_interface_override)
             or [m.lan_subnet_id for m in old.members] != [m.lan_subnet_id for m in new.members]
         ),
         mode=old.failback_mode != new.failback_mode,
@@ -78,6 +150,43 @@ class ClusterTimeout(RuntimeError):
     """The cluster did not reach the wanted state before the deadline."""
 
 
+class InterfaceMismatch(RuntimeError):
+    """The LAN interface name the nodes report disagrees with the configured one."""
+
+
+def reported_lan_nic(record: Mapping[str, Any] | None) -> str | None:
+    """The LAN interface name a registered node reports (``device.lan[0]``), if it reports one."""
+    device = (record or {}).get("device")
+    lan = device.get("lan") if isinstance(device, dict) else None
+    if isinstance(lan, list) and lan and isinstance(lan[0], str) and lan[0]:
+        return lan[0]
+    return None
+
+
+def resolve_lan_nic(spec: ClusterProperties, nodes: Nodes) -> str:
+    """The name the cluster's LAN interface configuration uses: what the nodes report beats the table.
+
+    A name the user set explicitly (``lan_interface_override``) must agree with what the nodes report.
+    """
+    reported = {m.name: reported_lan_nic(nodes.get(m.uid)) for m in spec.members}
+    names = sorted({name for name in reported.values() if name})
+    if len(names) > 1:
+        raise InterfaceMismatch(
+            "The two gateways report different LAN interface names ("
+            + ", ".join(f"{node}: {nic}" for node, nic in reported.items())
+            + "); a cluster has one LAN interface configuration. Use the same instance family for both."
+        )
+    if not names:
+        return spec.lan_interface_name
+    if spec.lan_interface_override and names[0] != spec.lan_interface_name:
+        raise InterfaceMismatch(
+            f"interface_names sets the LAN interface to {spec.lan_interface_name!r}, but the gateways report "
+            f"{names[0]!r}. Remove the interface_names override (the reported name is used) or set it to "
+            f"{names[0]!r}."
+        )
+    return names[0]
+
+
 class ClusterReconciler:
     """Converges one cluster. ``now`` returns epoch seconds (injected for tests)."""
 
@@ -88,99 +197,112 @@ class ClusterReconciler:
         self._now = now
 
     def converge(
-        self, fqdn: str, spec: ClusterSpec, plan: Plan, previous: ClusterSpec | None, deadline: float
+        self, fqdn: str, spec: ClusterProperties, plan: Plan, previous: ClusterProperties | None, deadline: float
     ) -> Outcome:
         log = self._log.bind(cluster=fqdn)
         if plan.empty:
             log.info("cluster.nothing_to_do")
             return Outcome(complete=True)
-
-        nodes: dict[str, dict[str, Any]] = {}
-        if plan.members or plan.heartbeat:
-            nodes = {m.uid: self._client.get_node(m.uid) for m in spec.members}
-            offline = [m for m in spec.members if not nodes[m.uid].get("online")]
-            if offline:
-                names = [f"{m.name} (node {m.uid})" for m in offline]
-                log.info("cluster.waiting_for_nodes", offline=names, seconds_left=round(deadline - self._now()))
-                if self._now() >= deadline:
-                    raise ClusterTimeout(
-                        f"Gateway node(s) {', '.join(names)} did not come online in Trustgrid before the deadline. "
-                        "Check the EC2 instance status checks, the first-boot log (/var/log/cloud-init-output.log "
-                        "on the instance, or its system log in the EC2 console), that the license secret was "
-                        "readable, and that the WAN interface can reach the Trustgrid control plane on outbound "
-                        "TCP 443 and 8443."
-                    )
-                return Outcome(complete=False, waiting_for=names)
-
-        cluster, wrote = self._ensure_cluster(fqdn, spec, log) if plan.create else (None, False)
-
-        for uid in plan.removed:
-            wrote |= self._release_member(fqdn, uid, log)
-        added_primary = False
-        if plan.members:
-            for member in spec.members:
-                if nodes[member.uid].get("cluster") != fqdn:
-                    log.info("cluster.add_member", node=member.name, uid=member.uid)
-                    self._client.set_node_cluster(member.uid, fqdn)
-                    wrote = True
-                    added_primary |= member is spec.primary
+        nodes = self._read_nodes(spec)
+        waiting = self._wait_for_nodes(spec, nodes, deadline, log)
+        if waiting is not None:
+            return waiting
+        cluster = self._client.find_cluster(fqdn) if not plan.create else None
+        wrote, rolling = self._gateways(spec, nodes, plan, cluster, log) if plan.gateway else (False, False)
+        if rolling:
+            return Outcome(complete=False, waiting_for=["the first gateway's service to restart"])
+        if plan.create:
+            cluster, created = self._ensure_cluster(fqdn, spec, log)
+            wrote |= created
+        wrote |= self._members(fqdn, spec, nodes, plan, log)
         if plan.heartbeat:
-            for member in spec.members:
-                desired = heartbeat_config(spec, spec.heartbeat_host(member))
-                current = (nodes[member.uid].get("config") or {}).get("cluster")
-                if not heartbeat_matches(current, desired):
-                    log.info("cluster.set_heartbeat", node=member.name, host=desired["host"], port=desired["port"])
-                    self._client.set_heartbeat(member.uid, {**(current or {}), **desired})
-                    wrote = True
-
-        if plan.network or plan.mode or plan.create or spec.verify_health:
-            cluster = cluster or self._client.get_cluster(fqdn)
+            wrote |= self._heartbeats(spec, nodes, log)
+        cluster = cluster or self._client.get_cluster(fqdn)
         if plan.network:
-            assert cluster is not None
-            current_network = (cluster.get("config") or {}).get("network")
-            desired_network = merge_network(current_network, spec, self._lan_subnets(spec), previous)
-            if desired_network != (current_network or {}):
-                log.info("cluster.write_network", nic=spec.lan_interface_name, edge_cidrs=list(spec.edge_cidrs))
-                self._client.put_cluster_network(fqdn, desired_network)
-                wrote = True
-        if plan.mode and cluster is not None and cluster.get("mode") != spec.failback_mode:
-            log.info("cluster.set_mode", mode=spec.failback_mode)
-            self._client.update_cluster(fqdn, {"mode": spec.failback_mode})
+            wrote |= self._network(fqdn, spec, nodes, cluster, previous, log)
+        if plan.mode and cluster.get("mode") != spec.failback_mode.value:
+            log.info("cluster.set_mode", mode=spec.failback_mode.value)
+            self._client.update_cluster(fqdn, {"mode": spec.failback_mode.value})
             wrote = True
-        if plan.create and cluster is not None and (added_primary or cluster.get("health") != "healthy"):
+        if plan.create and (wrote or cluster.get("health") != "healthy"):
             # Set once, on create: after a failover the other member may rightly be active.
             log.info("cluster.set_active", node=spec.primary.name, uid=spec.primary.uid)
             self._client.set_active_member(fqdn, spec.primary.uid)
             wrote = True
+        return self._finish(fqdn, spec, plan, None if wrote else (cluster, nodes), deadline, log)
 
-        problems = self._verify(fqdn, spec, None if wrote else cluster)
-        if not problems:
-            log.info("cluster.ready")
-            return Outcome(complete=True)
-        log.info("cluster.verifying", problems=problems, seconds_left=round(deadline - self._now()))
-        if self._now() >= deadline:
-            raise ClusterTimeout(
-                "The cluster was configured but did not verify before the deadline: "
-                + "; ".join(problems)
-                + ". Check both gateways' heartbeat (security groups, TCP port), the node status in the "
-                "Trustgrid portal, and that the instance role may create routes in those tables."
-            )
-        return Outcome(complete=False, waiting_for=problems)
-
-    def delete(self, fqdn: str, spec: ClusterSpec) -> None:
+    def delete(self, fqdn: str, spec: ClusterProperties) -> None:
         """Remove both members, then the cluster; what is already gone counts as done."""
         log = self._log.bind(cluster=fqdn)
         for member in spec.members:
-            self._release_member(fqdn, member.uid, log)
+            if member.uid:
+                self._release_member(fqdn, member.uid, log)
         try:
             self._client.delete_cluster(fqdn)
             log.info("cluster.deleted")
         except NotFound:
             log.info("cluster.already_gone")
 
-    # -- steps -----------------------------------------------------------------------------
+    # -- step 1: the nodes ------------------------------------------------------------------
 
-    def _ensure_cluster(self, fqdn: str, spec: ClusterSpec, log: JsonLogger) -> tuple[dict[str, Any], bool]:
+    def _read_nodes(self, spec: ClusterProperties) -> dict[str, dict[str, Any] | None]:
+        return {m.uid: self._client.find_node(m.uid) for m in spec.members}
+
+    def _wait_for_nodes(
+        self, spec: ClusterProperties, nodes: Nodes, deadline: float, log: JsonLogger
+    ) -> Outcome | None:
+        """None when both members are online; else an incomplete outcome, or a timeout past the deadline."""
+        states = {m: node_state(nodes[m.uid]) for m in spec.members}
+        if all(state is NodeState.ONLINE for state in states.values()):
+            return None
+        seconds_left = round(deadline - self._now())
+        log.info(
+            "cluster.waiting_for_nodes",
+            nodes=[{"node": m.name, "uid": m.uid, "state": s.value} for m, s in states.items()],
+            seconds_left=seconds_left,
+        )
+        waiting = [f"{m.name} ({s.value})" for m, s in states.items() if s is not NodeState.ONLINE]
+        if seconds_left <= 0:
+            raise ClusterTimeout(
+                "Gateway node(s) did not come online in Trustgrid before the deadline. "
+                + " ".join(
+                    f"{m.name} (node {m.uid}) is {s.value}: {NODE_ADVICE[s]}."
+                    for m, s in states.items()
+                    if s is not NodeState.ONLINE
+                )
+            )
+        return Outcome(complete=False, waiting_for=waiting)
+
+    # -- step 2: the gateway service --------------------------------------------------------
+
+    def _gateways(
+        self,
+        spec: ClusterProperties,
+        nodes: Nodes,
+        plan: Plan,
+        cluster: Mapping[str, Any] | None,
+        log: JsonLogger,
+    ) -> tuple[bool, bool]:
+        """(wrote, more to roll): on create both at once; on an update one member a poll, standby first."""
+        todo = [m for m in spec.members if not matches(_config(nodes, m, "gateway"), gateway_config(spec, m))]
+        if not todo:
+            return False, False
+        if not plan.create:
+            if len(todo) < len(spec.members) and (cluster or {}).get("health") != "healthy":
+                # the other member has changed already: wait until the pair is whole again
+                log.info("cluster.gateway_waits_for_health", node=todo[0].name, health=(cluster or {}).get("health"))
+                return False, True
+            todo.sort(key=lambda m: bool(_config(nodes, m, "cluster").get("master")))  # the standby first
+        batch = todo if plan.create else todo[:1]
+        for member in batch:
+            desired = gateway_config(spec, member)
+            log.info("cluster.set_gateway", node=member.name, host=desired["host"], port=desired["port"])
+            self._client.set_gateway(member.uid, gateway_body(_config(nodes, member, "gateway"), desired))
+        return True, len(batch) < len(todo)
+
+    # -- step 3: the cluster ----------------------------------------------------------------
+
+    def _ensure_cluster(self, fqdn: str, spec: ClusterProperties, log: JsonLogger) -> tuple[dict[str, Any], bool]:
         """The cluster's current model, and whether this call created it."""
         cluster = self._client.find_cluster(fqdn)
         if cluster is not None:
@@ -198,6 +320,47 @@ class ClusterReconciler:
         # A new cluster has no network config, the default mode and no health yet: no need to read it.
         return {"name": spec.name, "fqdn": fqdn, "mode": "autoFailback", "health": "unknown", "config": {}}, True
 
+    def _members(self, fqdn: str, spec: ClusterProperties, nodes: Nodes, plan: Plan, log: JsonLogger) -> bool:
+        wrote = False
+        for uid in plan.removed:
+            wrote |= self._release_member(fqdn, uid, log)
+        if plan.members:
+            for member in spec.members:
+                if (nodes[member.uid] or {}).get("cluster") != fqdn:
+                    log.info("cluster.add_member", node=member.name, uid=member.uid)
+                    self._client.set_node_cluster(member.uid, fqdn)
+                    wrote = True
+        return wrote
+
+    def _heartbeats(self, spec: ClusterProperties, nodes: Nodes, log: JsonLogger) -> bool:
+        wrote = False
+        for member in spec.members:
+            desired = heartbeat_config(spec, member)
+            current = _config(nodes, member, "cluster")
+            if not matches(current, desired):
+                log.info("cluster.set_heartbeat", node=member.name, host=desired["host"], port=desired["port"])
+                self._client.set_heartbeat(member.uid, heartbeat_body(current, desired))
+                wrote = True
+        return wrote
+
+    def _network(
+        self,
+        fqdn: str,
+        spec: ClusterProperties,
+        nodes: Nodes,
+        cluster: Mapping[str, Any],
+        previous: ClusterProperties | None,
+        log: JsonLogger,
+    ) -> bool:
+        nic = resolve_lan_nic(spec, nodes)
+        current = (cluster.get("config") or {}).get("network")
+        desired = merge_network(current, spec, self._lan_subnets(spec), nic, previous)
+        if desired == (current or {}):
+            return False
+        log.info("cluster.write_network", nic=nic, edge_cidrs=list(spec.edge_cidrs))
+        self._client.put_cluster_network(fqdn, desired)
+        return True
+
     def _release_member(self, fqdn: str, uid: str, log: JsonLogger) -> bool:
         node = self._client.find_node(uid)
         if node is None or node.get("cluster") != fqdn:
@@ -210,26 +373,64 @@ class ClusterReconciler:
             return False
         return True
 
-    def _lan_subnets(self, spec: ClusterSpec) -> dict[str, LanSubnet]:
+    def _lan_subnets(self, spec: ClusterProperties) -> dict[str, LanSubnet]:
         ids = sorted({m.lan_subnet_id for m in spec.members})
         answer = self._ec2.describe_subnets(SubnetIds=ids)
         return {
             s["SubnetId"]: LanSubnet(s["SubnetId"], s["CidrBlock"], s["AvailabilityZone"]) for s in answer["Subnets"]
         }
 
-    def _verify(self, fqdn: str, spec: ClusterSpec, cluster: dict[str, Any] | None) -> list[str]:
-        problems = []
-        if spec.verify_health:
-            health = (cluster or self._client.get_cluster(fqdn)).get("health")
-            if health != "healthy":
-                problems.append(f"cluster health is {health!r}, not 'healthy'")
-        if spec.verify_routes and spec.route_table_ids:
-            try:
-                tables = self._ec2.describe_route_tables(RouteTableIds=list(spec.route_table_ids))["RouteTables"]
-            except Exception as exc:  # botocore ClientError: a table id that does not exist
-                code = getattr(exc, "response", {}).get("Error", {}).get("Code", type(exc).__name__)
-                return [*problems, f"describing route tables {', '.join(spec.route_table_ids)} failed ({code})"]
-            problems += route_problems(
-                tables, spec.route_table_ids, spec.edge_cidrs, [m.lan_eni_id for m in spec.members]
+    # -- step 4: verification ---------------------------------------------------------------
+
+    def _finish(
+        self,
+        fqdn: str,
+        spec: ClusterProperties,
+        plan: Plan,
+        fresh: tuple[Mapping[str, Any], Nodes] | None,
+        deadline: float,
+        log: JsonLogger,
+    ) -> Outcome:
+        """Complete when everything verifies; ``fresh`` is what this poll read, when it wrote nothing since."""
+        cluster, nodes = fresh if fresh is not None else (self._client.get_cluster(fqdn), self._read_nodes(spec))
+        problems = self._verify(spec, plan, cluster, nodes)
+        if not problems:
+            log.info("cluster.ready")
+            return Outcome(complete=True)
+        log.info("cluster.verifying", problems=problems, seconds_left=round(deadline - self._now()))
+        if self._now() >= deadline:
+            raise ClusterTimeout(
+                "The cluster was configured but did not verify before the deadline: "
+                + "; ".join(problems)
+                + ". Check both gateways' heartbeat (security groups, TCP port), the node status in the "
+                "Trustgrid portal, and that the instance role may create routes in those tables."
             )
+        return Outcome(complete=False, waiting_for=problems)
+
+    def _verify(self, spec: ClusterProperties, plan: Plan, cluster: Mapping[str, Any], nodes: Nodes) -> list[str]:
+        problems = []
+        if spec.verify_health and cluster.get("health") != "healthy":
+            problems.append(f"cluster health is {cluster.get('health')!r}, not 'healthy'")
+        for member in spec.members:
+            state = node_state(nodes[member.uid])
+            if state is not NodeState.ONLINE:
+                problems.append(f"gateway {member.name} is {state.value}")
+            elif plan.gateway and not matches(_config(nodes, member, "gateway"), gateway_config(spec, member)):
+                problems.append(f"gateway {member.name} does not report its gateway service enabled as configured")
+        if spec.verify_routes and spec.route_table_ids:
+            problems += self._route_problems(spec)
         return problems
+
+    def _route_problems(self, spec: ClusterProperties) -> list[str]:
+        try:
+            tables = self._ec2.describe_route_tables(RouteTableIds=list(spec.route_table_ids))["RouteTables"]
+        except Exception as exc:  # botocore ClientError: a table id that does not exist
+            code = getattr(exc, "response", {}).get("Error", {}).get("Code", type(exc).__name__)
+            return [f"describing route tables {', '.join(spec.route_table_ids)} failed ({code})"]
+        return route_problems(tables, spec.route_table_ids, spec.edge_cidrs, [m.lan_eni_id for m in spec.members])
+
+
+def _config(nodes: Nodes, member: MemberProperties, section: str) -> dict[str, Any]:
+    """One section of a member's node config (``gateway``, ``cluster``), empty when it has none."""
+    value = ((nodes.get(member.uid) or {}).get("config") or {}).get(section)
+    return value if isinstance(value, dict) else {}

@@ -16,12 +16,20 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .api import DEFAULT_API_URL, Credentials, RetryPolicy, TrustgridClient
+from .api import Credentials, RetryPolicy, TrustgridClient
 from .cluster import CREATE_PLAN, ClusterReconciler, plan_update
-from .image import resolve_image
+from .contract import (
+    CLUSTER_TYPE,
+    DEFAULT_API_URL,
+    IMAGE_TYPE,
+    LICENSE_TYPE,
+    ClusterProperties,
+    ImageProperties,
+    LicenseProperties,
+)
+from .image import keeps_image, resolve_image
 from .license import LicenseManager, is_rolling_back, needs_new_license
 from .log import JsonLogger
-from .props import CLUSTER_TYPE, IMAGE_TYPE, LICENSE_TYPE, ClusterSpec, ImageSpec, LicenseSpec
 
 Response = dict[str, Any]
 SAFETY_MARGIN_SECONDS = 15.0
@@ -102,6 +110,13 @@ def _entry(handle: Callable[[dict[str, Any], Runtime], Response], event: dict[st
     return response
 
 
+def old_cluster_properties(event: dict[str, Any]) -> ClusterProperties | None:
+    """The properties an update replaces, parsed leniently (an older library version wrote them)."""
+    if event["RequestType"] != "Update":
+        return None
+    return ClusterProperties.parse(event["OldResourceProperties"], strict=False)
+
+
 # -- on_event ------------------------------------------------------------------------------
 
 
@@ -118,30 +133,31 @@ def handle_event(event: dict[str, Any], rt: Runtime) -> Response:
 
 def cluster_event(event: dict[str, Any], rt: Runtime) -> Response:
     request = event["RequestType"]
-    spec = ClusterSpec.parse(event["ResourceProperties"])
+    spec = ClusterProperties.parse(event["ResourceProperties"], strict=request != "Delete")
     if request == "Delete":
         fqdn = event["PhysicalResourceId"]
         if "." in fqdn:  # anything else is the id of a create that never made a cluster
             ClusterReconciler(rt.api(), rt.ec2, rt.log, rt.now).delete(fqdn, spec)
         return {"PhysicalResourceId": fqdn}
-    old = ClusterSpec.parse(event["OldResourceProperties"]) if request == "Update" else None
+    old = old_cluster_properties(event)
     if old is not None and old.name == spec.name:
         fqdn = event["PhysicalResourceId"]
     else:  # a create, or a new name: a new cluster (CloudFormation then deletes the old one)
         fqdn = f"{spec.name}.{rt.api().org_domain()}"
-    deadline = rt.now() + spec.wait_timeout_seconds
+    deadline = rt.now() + int(spec.wait_timeout_seconds)
     return {"PhysicalResourceId": fqdn, "Data": {"ClusterFqdn": fqdn, "WaitDeadline": f"{deadline:.0f}"}}
 
 
 def license_event(event: dict[str, Any], rt: Runtime) -> Response:
     request = event["RequestType"]
-    spec = LicenseSpec.parse(event["ResourceProperties"])
+    spec = LicenseProperties.parse(event["ResourceProperties"], strict=request != "Delete")
     manager = LicenseManager(rt.api(), rt.secrets, rt.log)
     if request == "Delete":
         rolling_back = not spec.remove_node_on_delete and is_rolling_back(rt.cloudformation, event["StackId"], rt.log)
         manager.remove(spec, event["PhysicalResourceId"], rolling_back=rolling_back)
         return {"PhysicalResourceId": event["PhysicalResourceId"]}
-    if request == "Update" and not needs_new_license(LicenseSpec.parse(event["OldResourceProperties"]), spec):
+    old = LicenseProperties.parse(event["OldResourceProperties"], strict=False) if request == "Update" else None
+    if old is not None and not needs_new_license(old, spec):
         uid = event["PhysicalResourceId"]
         return {"PhysicalResourceId": uid, "Data": manager.describe(spec, uid)}
     uid, data = manager.provide(spec)
@@ -152,8 +168,8 @@ def image_event(event: dict[str, Any], rt: Runtime) -> Response:
     request = event["RequestType"]
     if request == "Delete":
         return {"PhysicalResourceId": event["PhysicalResourceId"]}
-    spec = ImageSpec.parse(event["ResourceProperties"])
-    if request == "Update" and ImageSpec.parse(event["OldResourceProperties"]) == spec:
+    spec = ImageProperties.parse(event["ResourceProperties"])
+    if request == "Update" and keeps_image(ImageProperties.parse(event["OldResourceProperties"], strict=False), spec):
         image_id = event["PhysicalResourceId"]
         rt.log.info("image.kept", image_id=image_id)
         return {"PhysicalResourceId": image_id, "Data": {"ImageId": image_id}}
@@ -168,9 +184,9 @@ def image_event(event: dict[str, Any], rt: Runtime) -> Response:
 def handle_is_complete(event: dict[str, Any], rt: Runtime) -> Response:
     if event["ResourceType"] != CLUSTER_TYPE or event["RequestType"] == "Delete":
         return {"IsComplete": True}
-    spec = ClusterSpec.parse(event["ResourceProperties"])
+    spec = ClusterProperties.parse(event["ResourceProperties"])
     fqdn = event["PhysicalResourceId"]
-    old = ClusterSpec.parse(event["OldResourceProperties"]) if event["RequestType"] == "Update" else None
+    old = old_cluster_properties(event)
     plan = CREATE_PLAN if old is None else plan_update(old, spec)
     deadline = float(event["Data"]["WaitDeadline"])
     reconciler = ClusterReconciler(rt.api(), rt.ec2, rt.log, rt.now)
@@ -186,7 +202,7 @@ def handle_is_complete(event: dict[str, Any], rt: Runtime) -> Response:
     return {"IsComplete": True, "Data": {"ClusterFqdn": fqdn}}
 
 
-def _undo_create(reconciler: ClusterReconciler, fqdn: str, spec: ClusterSpec, log: JsonLogger) -> None:
+def _undo_create(reconciler: ClusterReconciler, fqdn: str, spec: ClusterProperties, log: JsonLogger) -> None:
     log.warning("cluster.undo_create", cluster=fqdn)
     try:
         reconciler.delete(fqdn, spec)

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import base64
 import json
+import uuid
 from typing import Any, Protocol
 
-from .api import ApiError, NotFound, TrustgridClient
+from .api import ApiError, NotFound, OutcomeUnknown, TrustgridClient
+from .contract import LicenseProperties, LicenseSource
 from .log import JsonLogger
-from .props import LicenseSpec
 
 
 class SecretStore(Protocol):
@@ -61,11 +62,27 @@ def is_rolling_back(cloudformation: Any, stack_id: str, log: JsonLogger) -> bool
     return status in ROLLBACK_STATUSES
 
 
-def attributes(spec: LicenseSpec, uid: str, domain: str) -> dict[str, str]:
+def _uid_or_none(token: str | None) -> str | None:
+    try:
+        return license_uid(token) if token else None
+    except ValueError:
+        return None
+
+
+#: Namespace of the secret version IDs that tie a stored license to the node name it was minted for.
+_VERSIONS = uuid.UUID("5f0c3a56-7c1e-4a8e-9a43-1d3f3e0b6f21")
+
+
+def stored_version(spec: LicenseProperties, uid: str) -> str:
+    """The Secrets Manager version ID under which the license of ``uid`` for this node name is stored."""
+    return str(uuid.uuid5(_VERSIONS, f"{spec.node_name}/{uid}"))
+
+
+def attributes(spec: LicenseProperties, uid: str, domain: str) -> dict[str, str]:
     return {"NodeUid": uid, "NodeName": spec.node_name, "NodeFqdn": f"{spec.node_name}.{domain}"}
 
 
-def needs_new_license(old: LicenseSpec, new: LicenseSpec) -> bool:
+def needs_new_license(old: LicenseProperties, new: LicenseProperties) -> bool:
     return (old.node_name, old.source, old.license_secret_arn) != (new.node_name, new.source, new.license_secret_arn)
 
 
@@ -75,30 +92,26 @@ class LicenseManager:
         self._secrets = secrets
         self._log = log
 
-    def provide(self, spec: LicenseSpec) -> tuple[str, dict[str, str]]:
+    def provide(self, spec: LicenseProperties) -> tuple[str, dict[str, str]]:
         """Mint (or read) the license, make it available to the instance; the uid and attributes."""
         log = self._log.bind(node=spec.node_name)
         domain = self._client.org_domain()
-        if spec.source == "secret":
+        if spec.source is LicenseSource.SECRET:
             token = self._secrets.get_secret_value(SecretId=spec.license_secret_arn)["SecretString"].strip()
             uid = license_uid(token)
             log.info("license.supplied", uid=uid)
             return uid, attributes(spec, uid, domain)
-        try:
-            token = self._client.mint_license(spec.node_name)
-        except ApiError as exc:
-            if exc.status == 422:
-                raise ApiError(
-                    exc.operation,
-                    exc.status,
-                    f"Trustgrid refused the node name {spec.node_name!r}; it is probably taken in this "
-                    "organization. Choose other gateway names or delete the old node record.",
-                    exc.messages,
-                ) from None
-            raise
+        adopted = self._minted_before(spec)
+        token = self._mint(spec, domain, adopted, log)
+        if token is None:  # an earlier attempt of this resource minted and stored it
+            assert adopted is not None
+            log.info("license.adopted", uid=adopted, reason="an earlier attempt minted and stored this license")
+            return adopted, attributes(spec, adopted, domain)
         uid = license_uid(token)
         try:
-            self._secrets.put_secret_value(SecretId=spec.license_secret_arn, SecretString=token)
+            self._secrets.put_secret_value(
+                SecretId=spec.license_secret_arn, SecretString=token, ClientRequestToken=stored_version(spec, uid)
+            )
         except Exception:
             log.error("license.store_failed", uid=uid, action="deleting the node record just minted")
             self._forget(uid, log)
@@ -106,11 +119,67 @@ class LicenseManager:
         log.info("license.minted", uid=uid)
         return uid, attributes(spec, uid, domain)
 
-    def describe(self, spec: LicenseSpec, uid: str) -> dict[str, str]:
+    def _mint(self, spec: LicenseProperties, domain: str, adopted: str | None, log: JsonLogger) -> str | None:
+        """A new license, or None when the name is taken by the license this resource already stored.
+
+        Minting reserves the name and is not idempotent. A mint whose answer was lost is asked once more: if
+        the first never reached Trustgrid, the second mints; if it did, the second answers 422 and the
+        name's owner decides what happens next (:meth:`_taken`).
+        """
+        for attempt in (1, 2):
+            try:
+                return self._client.mint_license(spec.node_name)
+            except OutcomeUnknown as exc:
+                log.warning("license.mint_outcome_unknown", attempt=attempt, detail=str(exc))
+                if attempt == 2:
+                    raise
+            except ApiError as exc:
+                if exc.status != 422:
+                    raise
+                self._taken(spec, domain, adopted, exc)
+                return None
+        raise AssertionError("unreachable")
+
+    def _taken(self, spec: LicenseProperties, domain: str, ours: str | None, refusal: ApiError) -> None:
+        """Return when the taken name is this resource's own license (uid ``ours``); raise, saying why, otherwise."""
+        node = self._client.find_node_by_fqdn(f"{spec.node_name}.{domain}")
+        if ours is not None and (node is None or node.get("uid") == ours):
+            return
+        if node is not None:
+            raise ApiError(
+                refusal.operation,
+                422,
+                f"The node name {spec.node_name!r} belongs to a registered node ({node.get('uid')}, "
+                f"{'online' if node.get('online') else 'offline'}) that this stack did not create. Choose other "
+                "gateway names, or delete that node in the Trustgrid portal if it is no longer used.",
+            ) from None
+        raise ApiError(
+            refusal.operation,
+            422,
+            f"The node name {spec.node_name!r} is reserved by a license that has not registered and that this "
+            "stack does not hold: a mint whose answer was lost, or someone else's pending license. Trustgrid "
+            "cannot reissue a license for that name. Choose other gateway names, or ask Trustgrid support to "
+            "release the name, then deploy again.",
+            refusal.messages,
+        ) from None
+
+    def _minted_before(self, spec: LicenseProperties) -> str | None:
+        """The uid of a license for this node name that this handler already stored in the secret, if any."""
+        try:
+            stored = self._secrets.get_secret_value(SecretId=spec.license_secret_arn)
+        except Exception as exc:  # a new secret has no value yet
+            self._log.info("license.secret_empty", node=spec.node_name, error=type(exc).__name__)
+            return None
+        uid = _uid_or_none(str(stored.get("SecretString") or "").strip())
+        if uid is None or stored.get("VersionId") != stored_version(spec, uid):
+            return None  # a placeholder, or the license of another name (before a rename)
+        return uid
+
+    def describe(self, spec: LicenseProperties, uid: str) -> dict[str, str]:
         """The attributes of a license that stays as it is."""
         return attributes(spec, uid, self._client.org_domain())
 
-    def remove(self, spec: LicenseSpec, uid: str, *, rolling_back: bool) -> None:
+    def remove(self, spec: LicenseProperties, uid: str, *, rolling_back: bool) -> None:
         """Delete the node record when asked to, or when a failed deployment is undoing its own license.
 
         A license deleted by a rollback was minted by that failed deployment and never served a running

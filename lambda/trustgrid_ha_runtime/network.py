@@ -1,22 +1,50 @@
-"""Pure functions for the cluster's LAN interface configuration.
+"""Pure functions for the configuration the cluster resource writes: LAN interface, heartbeat, gateway.
 
 A PUT of a network config replaces the whole section, so the handler reads the
 current config, replaces only the entries this project owns and writes the
 result back: entries people made in the portal survive. Routes and AWS route
 table entries are ours when their description starts with :data:`MARK`; route
 table IDs are ours when the resource's (old or new) properties list them.
+
+Node config sections are written back with only the fields the API documents as
+writable: the server's own fields (version counters, timestamps) are never sent.
 """
 
 from __future__ import annotations
 
 import copy
 import ipaddress
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .props import ClusterSpec
+from .contract import ClusterProperties, MemberProperties
 
 MARK = "managed by trustgrid-ha-cluster"
+
+#: ``PUT /node/{uid}/config/cluster``: the documented writable fields. ``updateTime``, ``versionCounter``,
+#: ``masterVersion`` and ``shared`` are the server's.
+HEARTBEAT_WRITABLE = frozenset({"enabled", "host", "port", "statusHost", "statusPort", "master"})
+#: ``PUT /node/{uid}/config/gateway``: the fields of the published schema, plus ``paths`` and ``routes``,
+#: which Trustgrid's Terraform provider writes to the same endpoint.
+GATEWAY_WRITABLE = frozenset(
+    {
+        "enabled",
+        "type",
+        "host",
+        "port",
+        "udpEnabled",
+        "udpPort",
+        "maxmbps",
+        "maxClientWriteMbps",
+        "cert",
+        "clients",
+        "connectToPublic",
+        "monitorHops",
+        "paths",
+        "routes",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -33,7 +61,7 @@ class LanSubnet:
         return str(ipaddress.ip_network(self.cidr).network_address + 1)
 
 
-def owned_routes(spec: ClusterSpec, subnets: dict[str, LanSubnet]) -> list[dict[str, str]]:
+def owned_routes(spec: ClusterProperties, subnets: Mapping[str, LanSubnet]) -> list[dict[str, str]]:
     """LAN routes that keep the heartbeat on the LAN when the members sit in different AZs.
 
     Each member's LAN subnet is reached through the VPC router of the *other*
@@ -48,7 +76,7 @@ def owned_routes(spec: ClusterSpec, subnets: dict[str, LanSubnet]) -> list[dict[
     ]
 
 
-def owned_cloud_routes(spec: ClusterSpec) -> list[dict[str, str]]:
+def owned_cloud_routes(spec: ClusterProperties) -> list[dict[str, str]]:
     return [{"route": cidr, "description": f"{MARK}: edge CIDR"} for cidr in spec.edge_cidrs]
 
 
@@ -57,37 +85,73 @@ def _is_owned(entry: Any) -> bool:
 
 
 def merge_network(
-    current: dict[str, Any] | None,
-    spec: ClusterSpec,
-    subnets: dict[str, LanSubnet],
-    previous: ClusterSpec | None = None,
+    current: Mapping[str, Any] | None,
+    spec: ClusterProperties,
+    subnets: Mapping[str, LanSubnet],
+    nic: str,
+    previous: ClusterProperties | None = None,
 ) -> dict[str, Any]:
-    """The cluster network config with this project's entries set to ``spec``.
+    """The cluster network config with this project's entries set to ``spec`` on interface ``nic``.
 
-    ``previous`` is the spec this resource wrote before (on an update): its
-    route tables are released; entries marked as ours are replaced everywhere.
+    Entries marked as ours, and the route tables that ``spec`` or ``previous``
+    (the properties this resource wrote before) list, are removed from every
+    interface first, so a changed interface name or route table list moves them.
     """
-    network = copy.deepcopy(current) if current else {}
+    network = copy.deepcopy(dict(current)) if current else {}
     interfaces = network.setdefault("interfaces", [])
-    released = set(previous.route_table_ids) if previous else set()
+    owned_tables = set(spec.route_table_ids) | set(previous.route_table_ids if previous else ())
     for interface in interfaces:
         interface["routes"] = [r for r in interface.get("routes") or [] if not _is_owned(r)]
         interface["cloudRoutes"] = [r for r in interface.get("cloudRoutes") or [] if not _is_owned(r)]
-        interface["clusterRouteTables"] = [t for t in interface.get("clusterRouteTables") or [] if t not in released]
-    lan = next((i for i in interfaces if i.get("nic") == spec.lan_interface_name), None)
+        interface["clusterRouteTables"] = [
+            t for t in interface.get("clusterRouteTables") or [] if t not in owned_tables
+        ]
+    lan = next((i for i in interfaces if i.get("nic") == nic), None)
     if lan is None:
-        lan = {"nic": spec.lan_interface_name, "routes": [], "cloudRoutes": [], "clusterRouteTables": []}
+        lan = {"nic": nic, "routes": [], "cloudRoutes": [], "clusterRouteTables": []}
         interfaces.append(lan)
     lan["routes"].extend(owned_routes(spec, subnets))
     lan["cloudRoutes"].extend(owned_cloud_routes(spec))
-    lan["clusterRouteTables"].extend(t for t in spec.route_table_ids if t not in lan["clusterRouteTables"])
+    lan["clusterRouteTables"].extend(spec.route_table_ids)
     return network
 
 
-def heartbeat_config(spec: ClusterSpec, host: str) -> dict[str, Any]:
-    return {"enabled": True, "host": host, "port": spec.heartbeat_port}
+def _writable(current: Any, allowed: Iterable[str]) -> dict[str, Any]:
+    return {k: v for k, v in current.items() if k in allowed} if isinstance(current, dict) else {}
 
 
-def heartbeat_matches(current: Any, desired: dict[str, Any]) -> bool:
-    """True when the node's cluster config already has the desired heartbeat (other keys are kept)."""
+def matches(current: Any, desired: Mapping[str, Any]) -> bool:
+    """True when ``current`` already holds every desired value (other keys are someone else's)."""
     return isinstance(current, dict) and all(current.get(k) == v for k, v in desired.items())
+
+
+def heartbeat_config(spec: ClusterProperties, member: MemberProperties) -> dict[str, Any]:
+    return {"enabled": True, "host": spec.heartbeat_host(member), "port": spec.heartbeat_port}
+
+
+def heartbeat_body(current: Any, desired: Mapping[str, Any]) -> dict[str, Any]:
+    """What to PUT: the writable fields people may have set (status host/port), then ours."""
+    return {**_writable(current, HEARTBEAT_WRITABLE), **desired}
+
+
+def gateway_config(spec: ClusterProperties, member: MemberProperties) -> dict[str, Any]:
+    """The gateway service that makes a member a public gateway edge nodes connect to."""
+    tunnel = spec.tunnel
+    config: dict[str, Any] = {
+        "enabled": True,
+        "type": "public",
+        "host": member.public_ip,
+        "port": tunnel.port,
+        "udpEnabled": tunnel.udp,
+        "udpPort": tunnel.port,
+    }
+    if tunnel.max_ingress_mbps is not None:
+        config["maxmbps"] = tunnel.max_ingress_mbps
+    if tunnel.max_client_write_mbps is not None:
+        config["maxClientWriteMbps"] = tunnel.max_client_write_mbps
+    return config
+
+
+def gateway_body(current: Any, desired: Mapping[str, Any]) -> dict[str, Any]:
+    """What to PUT: the writable fields already set (certificates, clients, paths), then ours."""
+    return {**_writable(current, GATEWAY_WRITABLE), **desired}

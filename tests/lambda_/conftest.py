@@ -18,7 +18,7 @@ from tests.lambda_.trustgrid_stub import TrustgridStub
 from trustgrid_ha_runtime.api import Credentials, RetryPolicy, TrustgridClient
 from trustgrid_ha_runtime.handler import Runtime, handle_event, handle_is_complete
 from trustgrid_ha_runtime.log import JsonLogger
-from trustgrid_ha_runtime.props import CLUSTER_TYPE, LICENSE_TYPE
+from trustgrid_ha_runtime.contract import CLUSTER_TYPE, CONTRACT_VERSION, LICENSE_TYPE
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"  # moto's default account
@@ -78,6 +78,7 @@ class World:
 
     def license(self, request: str, name: str, index: int, physical: str | None = None, **extra: Any) -> dict[str, Any]:
         props = {
+            "ContractVersion": str(CONTRACT_VERSION),
             "NodeName": name,
             "Source": "mint",
             "LicenseSecretArn": self.license_secrets[index],
@@ -104,16 +105,23 @@ class World:
             "LanEniId": eni,
             "LanIp": self.ips[eni],
             "WanIp": f"10.0.{100 + index}.10",
+            "PublicIp": f"198.51.100.{10 + index}",
             "LanSubnetId": self.subnets[index],
         }
 
     def cluster_props(self, members: list[dict[str, str]], **overrides: Any) -> dict[str, Any]:
         props = {
+            "ContractVersion": str(CONTRACT_VERSION),
             "ClusterName": "prod-gw",
             "Members": members,
             "HeartbeatInterface": "LAN",
             "HeartbeatPort": "9000",
             "LanInterfaceName": "ens6",
+            "LanInterfaceOverride": "false",
+            "TunnelPort": "8443",
+            "TunnelUdp": "true",
+            "MaxIngressMbps": "",
+            "MaxClientWriteMbps": "",
             "EdgeCidrs": ["172.16.0.0/16"],
             "RouteTableIds": list(self.route_tables),
             "FailbackMode": "autoFailback",
@@ -134,7 +142,8 @@ class World:
         max_polls: int = 10,
         runtime: Runtime | None = None,
     ) -> dict[str, Any]:
-        """on_event, then is_complete until complete (the active member's route agent runs between polls)."""
+        """on_event, then is_complete until complete; between polls the nodes move on (booting, restarting)
+        and the active member's route agent runs."""
         event: dict[str, Any] = {"RequestType": request, "ResourceType": CLUSTER_TYPE, "ResourceProperties": props}
         if old is not None:
             event["OldResourceProperties"] = old
@@ -149,23 +158,32 @@ class World:
             result = handle_is_complete(event, rt)
             if result["IsComplete"]:
                 return {**response, **result}
-            self.route_agent()
-            self.clock.t += 30
+            self.between_polls()
         raise AssertionError(f"not complete after {max_polls} polls")
 
+    def between_polls(self) -> None:
+        """What happens in the 30 s between two polls: nodes boot and restart, the active member moves routes."""
+        self.stub.tick()
+        self.route_agent()
+        self.clock.t += 30
+
     def route_agent(self) -> None:
-        """What the active member does itself: create the edge-CIDR routes towards its LAN ENI."""
+        """What the active member does itself: point the edge-CIDR routes at its LAN ENI (DeleteRoute of
+        the old member's entry, then CreateRoute, as Trustgrid's members do on a failover)."""
         for cluster in self.stub.clusters.values():
             active = cluster.get("active")
-            if not active:
+            if not active or not self.stub.nodes.get(active, {}).get("online"):
                 continue
-            eni = self.stub.nodes[active]["lan_eni"]
+            eni = self.stub.lan_enis[active]
             for iface in (cluster["config"].get("network") or {}).get("interfaces", []):
                 for table in (t for t in iface.get("clusterRouteTables", []) if t in self.route_tables):
                     for entry in iface.get("cloudRoutes", []):
                         routes = self.ec2.describe_route_tables(RouteTableIds=[table])["RouteTables"][0]["Routes"]
-                        if any(r.get("DestinationCidrBlock") == entry["route"] for r in routes):
+                        current = next((r for r in routes if r.get("DestinationCidrBlock") == entry["route"]), None)
+                        if current is not None and current.get("NetworkInterfaceId") == eni:
                             continue
+                        if current is not None:
+                            self.ec2.delete_route(RouteTableId=table, DestinationCidrBlock=entry["route"])
                         self.ec2.create_route(
                             RouteTableId=table, DestinationCidrBlock=entry["route"], NetworkInterfaceId=eni
                         )
@@ -249,14 +267,28 @@ class Deployed:
     fqdn: str
 
 
+def mint(world: World, names: tuple[str, str] = ("prod-gw-a", "prod-gw-b")) -> list[dict[str, str]]:
+    """Licenses for two gateways (their nodes not registered yet)."""
+    return [
+        world.member(world.license("Create", name, index)["PhysicalResourceId"], name, index)
+        for index, name in enumerate(names)
+    ]
+
+
+def register(world: World, member: dict[str, str], **boot: Any) -> None:
+    """The member's node registers (now, or as ``boot`` says) with its LAN ENI known to the route agent."""
+    if boot:
+        world.stub.boot(member["Uid"], **boot)
+    else:
+        world.stub.register(member["Uid"])
+    world.stub.lan_enis[member["Uid"]] = member["LanEniId"]
+
+
 def mint_and_register(world: World, names: tuple[str, str] = ("prod-gw-a", "prod-gw-b")) -> list[dict[str, str]]:
-    """Licenses for two gateways, the nodes registered (online) and their LAN ENIs known to the stub."""
-    members = []
-    for index, name in enumerate(names):
-        uid = world.license("Create", name, index)["PhysicalResourceId"]
-        world.stub.set_online(uid)
-        members.append(world.member(uid, name, index))
-        world.stub.nodes[uid]["lan_eni"] = members[-1]["LanEniId"]
+    """Licenses for two gateways and their nodes registered and online."""
+    members = mint(world, names)
+    for member in members:
+        register(world, member)
     return members
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.lambda_.conftest import Deployed, World, mint_and_register
+from tests.lambda_.conftest import Deployed, World, mint_and_register, register
 from trustgrid_ha_runtime.network import MARK
 
 FQDN = "prod-gw.acme.trustgrid.io"
@@ -24,6 +24,8 @@ def test_create_configures_every_manual_step(world: World) -> None:
     assert response["PhysicalResourceId"] == FQDN
     assert response["Data"]["ClusterFqdn"] == FQDN
     assert calls(world, start, writes_only=True) == [
+        ("PUT", f"/node/{a}/config/gateway"),  # first: enabling it restarts the node's service
+        ("PUT", f"/node/{b}/config/gateway"),
         ("POST", "/cluster"),
         ("PUT", f"/node/{a}"),
         ("PUT", f"/node/{b}"),
@@ -33,10 +35,12 @@ def test_create_configures_every_manual_step(world: World) -> None:
         ("PUT", f"/cluster/{FQDN}/active/{a}"),
     ]
     # reads: only answers the handler does not have yet (the org domain is cached since the licenses; a
-    # cluster it just created is not read back); the second poll re-reads what may have changed meanwhile
+    # cluster it just created is not read back). The first poll writes everything and verifies what the
+    # restarted nodes report; the second finds nothing to write and verifies on what it read.
     reads = [(m, p) for m, p in calls(world, start) if m == "GET"]
-    poll = [("GET", f"/node/{a}"), ("GET", f"/node/{b}"), ("GET", f"/cluster/{FQDN}")]
-    assert reads == [*poll, ("GET", f"/cluster/{FQDN}"), *poll]
+    nodes = [("GET", f"/node/{a}"), ("GET", f"/node/{b}")]
+    cluster = [("GET", f"/cluster/{FQDN}")]
+    assert reads == [*nodes, *cluster, *cluster, *nodes, *nodes, *cluster]
     membership = [r.body for r in world.stub.requests[start:] if r.path == f"/node/{a}" and r.write]
     assert membership == [{"cluster": FQDN}]
     state = world.stub.snapshot()
@@ -48,6 +52,15 @@ def test_create_configures_every_manual_step(world: World) -> None:
         assert state["nodes"][member["Uid"]] == {
             "cluster": FQDN,
             "heartbeat": {"enabled": True, "host": member["LanIp"], "port": 9000},
+            # a public gateway on its Elastic IP: TCP and UDP on the tunnel port
+            "gateway": {
+                "enabled": True,
+                "type": "public",
+                "host": member["PublicIp"],
+                "port": 8443,
+                "udpEnabled": True,
+                "udpPort": 8443,
+            },
         }
     (lan,) = cluster["config"]["network"]["interfaces"]
     assert lan["nic"] == "ens6"
@@ -62,40 +75,6 @@ def test_create_configures_every_manual_step(world: World) -> None:
     for table in world.ec2.describe_route_tables(RouteTableIds=world.route_tables)["RouteTables"]:
         edge = [r for r in table["Routes"] if r.get("DestinationCidrBlock") == "172.16.0.0/16"]
         assert [r["NetworkInterfaceId"] for r in edge] == [members[0]["LanEniId"]]
-
-
-def test_create_waits_for_nodes_and_logs_progress(world: World) -> None:
-    members = mint_and_register(world)
-    world.stub.set_online(members[1]["Uid"], False)
-    props = world.cluster_props(members)
-    from trustgrid_ha_runtime.handler import handle_event, handle_is_complete
-
-    event = {"RequestType": "Create", "ResourceType": "Custom::TrustgridCluster", "ResourceProperties": props}
-    event.update(handle_event(event, world.runtime()))
-    assert handle_is_complete(event, world.runtime()) == {"IsComplete": False}
-    assert not world.stub.clusters, "nothing is written before both nodes are online"
-    waits = [line for line in world.log_lines() if line["event"] == "cluster.waiting_for_nodes"]
-    assert waits and "prod-gw-b" in waits[-1]["offline"][0]
-
-    world.stub.set_online(members[1]["Uid"])
-    world.route_agent()
-    for _ in range(3):
-        if handle_is_complete(event, world.runtime())["IsComplete"]:
-            break
-        world.route_agent()
-    assert world.stub.snapshot()["clusters"][FQDN]["health"] == "healthy"
-
-
-def test_node_that_never_comes_online_fails_with_a_clear_message(world: World) -> None:
-    members = mint_and_register(world)
-    world.stub.set_online(members[0]["Uid"], False)
-    with pytest.raises(RuntimeError) as failure:
-        world.cluster("Create", world.cluster_props(members, WaitTimeoutSeconds="60"), max_polls=5)
-    message = str(failure.value)
-    assert "prod-gw-a" in message and members[0]["Uid"] in message
-    assert "443" in message and "8443" in message and "cloud-init" in message
-    assert "prod-gw-b" not in message
-    assert world.stub.clusters == {}
 
 
 def test_unverified_routes_fail_after_the_deadline_naming_the_table(world: World, monkeypatch) -> None:
@@ -188,16 +167,20 @@ def test_update_replaced_gateway_swaps_the_member_and_never_moves_the_active_rol
     a, b = deployed.uids
     world.stub.clusters[FQDN]["active"] = b  # a failover happened: the secondary is active now
     c = world.license("Create", "prod-gw-c", 2)["PhysicalResourceId"]
-    world.stub.set_online(c)
-    world.stub.nodes[c]["lan_eni"] = deployed.members[0]["LanEniId"]
     replacement = {**world.member(c, "prod-gw-c", 0)}
+    register(world, replacement)
     new = {**deployed.props, "Members": [replacement, deployed.members[1]]}
     start = len(world.stub.requests)
 
     world.cluster("Update", new, old=deployed.props, physical=deployed.fqdn)
 
     writes = calls(world, start, writes_only=True)
-    assert writes == [("PUT", f"/node/{a}"), ("PUT", f"/node/{c}"), ("PUT", f"/node/{c}/config/cluster")]
+    assert writes == [
+        ("PUT", f"/node/{c}/config/gateway"),  # the new node becomes a gateway while the pair still serves
+        ("PUT", f"/node/{a}"),
+        ("PUT", f"/node/{c}"),
+        ("PUT", f"/node/{c}/config/cluster"),
+    ]
     state = world.stub.snapshot()
     assert state["nodes"][a]["cluster"] is None
     assert state["nodes"][c]["cluster"] == FQDN

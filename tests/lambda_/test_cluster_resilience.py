@@ -13,6 +13,7 @@ FQDN = "prod-gw.acme.trustgrid.io"
 CREATE_ENDPOINTS = [
     "org",
     "get_node",
+    "put_gateway",
     "get_cluster",
     "create_cluster",
     "put_node",
@@ -66,7 +67,18 @@ def expected_state(world: World, members: list[dict[str, str]]) -> dict:
             }
         },
         "nodes": {
-            m["Uid"]: {"cluster": FQDN, "heartbeat": {"enabled": True, "host": m["LanIp"], "port": 9000}}
+            m["Uid"]: {
+                "cluster": FQDN,
+                "heartbeat": {"enabled": True, "host": m["LanIp"], "port": 9000},
+                "gateway": {
+                    "enabled": True,
+                    "type": "public",
+                    "host": m["PublicIp"],
+                    "port": 8443,
+                    "udpEnabled": True,
+                    "udpPort": 8443,
+                },
+            }
             for m in members
         },
     }
@@ -101,7 +113,10 @@ class DiesAfter(urllib3.PoolManager):
         return super().request(method, url, **kwargs)
 
 
-@pytest.mark.parametrize("writes_before_interruption", range(7))
+CREATE_WRITES = 9  # two gateway services, the cluster, two members, two heartbeats, network, active member
+
+
+@pytest.mark.parametrize("writes_before_interruption", range(CREATE_WRITES))
 def test_create_repeated_after_an_interruption_converges(writes_before_interruption: int, world: World) -> None:
     members = mint_and_register(world)
     props = world.cluster_props(members)

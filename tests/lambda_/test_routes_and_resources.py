@@ -14,7 +14,7 @@ from trustgrid_ha_runtime.api import ApiError
 from trustgrid_ha_runtime.handler import handle_event
 from trustgrid_ha_runtime.image import newest_image
 from trustgrid_ha_runtime.license import license_uid
-from trustgrid_ha_runtime.props import IMAGE_TYPE
+from trustgrid_ha_runtime.contract import IMAGE_TYPE
 from trustgrid_ha_runtime.routes import route_problems
 
 EDGE = "172.16.0.0/16"
@@ -89,7 +89,7 @@ def test_license_update_without_changes_keeps_the_node(world: World) -> None:
 def test_license_delete_keeps_or_removes_the_node_record(world: World, remove: bool) -> None:
     uid = world.license("Create", "prod-gw-a", 0)["PhysicalResourceId"]
     world.license("Delete", "prod-gw-a", 0, physical=uid, RemoveNodeOnDelete=str(remove).lower())
-    assert (uid in world.stub.nodes) is not remove
+    assert world.stub.knows(uid) is not remove
     world.license("Delete", "prod-gw-a", 0, physical=uid, RemoveNodeOnDelete=str(remove).lower())  # already gone
 
 
@@ -98,7 +98,7 @@ def test_a_rollback_removes_the_node_record_it_minted(world: World, status: str)
     uid = world.license("Create", "prod-gw-a", 0)["PhysicalResourceId"]
     world.set_stack_status(status)  # the first deployment failed and is undoing itself
     world.license("Delete", "prod-gw-a", 0, physical=uid)
-    assert uid not in world.stub.nodes
+    assert not world.stub.knows(uid)
     again = world.license("Create", "prod-gw-a", 1)  # the retried deployment can use the name again
     assert again["Data"]["NodeName"] == "prod-gw-a"
 
@@ -107,7 +107,7 @@ def test_a_normal_delete_keeps_the_node_record_by_default(world: World) -> None:
     uid = world.license("Create", "prod-gw-a", 0)["PhysicalResourceId"]
     world.set_stack_status("DELETE_IN_PROGRESS")
     world.license("Delete", "prod-gw-a", 0, physical=uid)
-    assert uid in world.stub.nodes
+    assert world.stub.knows(uid)
 
 
 def test_newest_image_wins() -> None:

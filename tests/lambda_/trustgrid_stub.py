@@ -1,10 +1,26 @@
 """A stand-in for the Trustgrid management API: a real HTTP server on 127.0.0.1.
 
-It behaves like the API in shared/trustgrid-facts.md (org domain, license
-minting with the node uid in ``jti`` and 422 on a taken name, nodes that come
-online when a test says so, 404s, name validation, promotion only for members,
-network config replaced on PUT, 401 without the right auth header), records
-every request and injects faults per endpoint.
+It behaves like the API in shared/trustgrid-facts.md:
+
+- minting a license reserves the name (422 with a ``text/plain`` body when it is
+  taken) and returns a JWT whose ``jti`` is the future node's uid, but the node
+  record does not exist until the node registers: ``GET /node/{uid}`` and
+  ``GET /node/by-fqdn/...`` answer 404 until then. Registration happens when a
+  test says so, or some :meth:`TrustgridStub.tick` calls (polls) later;
+- a registered node carries ``device`` information (its OS interface names),
+  ``online``, and server-managed fields in its config that a write must not send
+  back (the stand-in answers 422 when it does);
+- ``PUT /node/{uid}/config/gateway`` enables the gateway service; a change
+  restarts the node's service, so the node is offline for a poll;
+- cluster models carry server-managed fields (``health``, ``created_at``,
+  ``lifecycleState``, ``tgrn``, ``org``) that ``PUT /cluster`` refuses;
+- name validation, promotion only for members, network config replaced on PUT,
+  401 without the right auth header.
+
+Not documented by Trustgrid, and chosen here: ``DELETE /node/{uid}`` of a license
+that never registered frees its name.
+
+It records every request and injects faults per endpoint.
 """
 
 from __future__ import annotations
@@ -34,6 +50,7 @@ ROUTES = [
     ("PUT", re.compile(r"^/node/(?P<uid>[^/]+)$"), "put_node"),
     ("PUT", re.compile(r"^/node/(?P<uid>[^/]+)/config/cluster$"), "put_heartbeat"),
     ("PUT", re.compile(r"^/node/(?P<uid>[^/]+)/config/network$"), "put_node_network"),
+    ("PUT", re.compile(r"^/node/(?P<uid>[^/]+)/config/gateway$"), "put_gateway"),
     ("POST", re.compile(r"^/cluster$"), "create_cluster"),
     ("GET", re.compile(r"^/cluster/(?P<fqdn>[^/]+)$"), "get_cluster"),
     ("PUT", re.compile(r"^/cluster/(?P<fqdn>[^/]+)$"), "put_cluster"),
@@ -45,24 +62,49 @@ ROUTES = [
 
 @dataclass
 class Fault:
-    """``kind``: ``status`` (answer ``status`` without acting), ``slow`` (act, then answer after
-    ``delay`` seconds, later than the client waits) or ``drop`` (close the connection unanswered)."""
+    """``kind``: ``status`` (answer ``status``), ``slow`` (act, then answer after ``delay`` seconds, later
+    than the client waits) or ``drop`` (close the connection unanswered). ``acted``: the API performs the
+    call before the fault (a proxy's 504, a connection lost after the work was done)."""
 
     kind: str
     status: int = 500
     retry_after: str | None = None
     delay: float = 0.0
+    acted: bool = False
 
 
-def error(status: int, retry_after: str | None = None) -> Fault:
-    return Fault("status", status=status, retry_after=retry_after)
+def error(status: int, retry_after: str | None = None, *, acted: bool = False) -> Fault:
+    return Fault("status", status=status, retry_after=retry_after, acted=acted)
 
 
 def slow(delay: float) -> Fault:
-    return Fault("slow", delay=delay)
+    return Fault("slow", delay=delay, acted=True)
 
 
 DROP = Fault("drop")
+#: The API acts, then the answer is lost on the way back.
+LOST_ANSWER = Fault("drop", acted=True)
+
+#: Fields of a node's cluster config that only the server writes.
+SERVER_HEARTBEAT_FIELDS = frozenset({"updateTime", "versionCounter", "masterVersion", "shared"})
+HEARTBEAT_FIELDS = frozenset({"enabled", "host", "port", "statusHost", "statusPort", "master"})
+#: The gateway config's fields: the published schema plus what Trustgrid's Terraform provider writes.
+GATEWAY_FIELDS = frozenset(
+    {
+        "enabled", "type", "host", "port", "udpEnabled", "udpPort", "maxmbps", "maxClientWriteMbps", "cert",
+        "clients", "connectToPublic", "monitorHops", "paths", "routes",
+    }
+)  # fmt: skip
+SERVER_CLUSTER_FIELDS = frozenset({"health", "created_at", "lifecycleState", "tgrn", "org"})
+
+
+@dataclass
+class Boot:
+    """A gateway's first boot as the control plane sees it: registered after some polls, then online."""
+
+    register_in: int
+    online_in: int = 0
+    lan_nic: str | None = "ens6"
 
 
 @dataclass
@@ -73,6 +115,7 @@ class Recorded:
     body: Any
     status: int | None
     fault: str | None = None
+    acted: bool = False
 
     @property
     def write(self) -> bool:
@@ -94,7 +137,17 @@ class TrustgridStub:
     clusters: dict[str, dict[str, Any]] = field(default_factory=dict)
     requests: list[Recorded] = field(default_factory=list)
     licenses: dict[str, str] = field(default_factory=dict)
-    auto_online: bool = False
+    #: minted licenses that have not registered: uid -> node name
+    reservations: dict[str, str] = field(default_factory=dict)
+    boots: dict[str, Boot] = field(default_factory=dict)
+    #: uid -> polls until a node whose gateway service changed is back online
+    restarts: dict[str, int] = field(default_factory=dict)
+    #: polls a node is offline after its gateway service changed
+    restart_polls: int = 1
+    #: cluster FQDN -> the most members that were offline at the same time
+    most_members_down: dict[str, int] = field(default_factory=dict)
+    #: uid -> the member's LAN ENI (what the node itself knows; the route agent of the tests uses it)
+    lan_enis: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._faults: dict[str, deque[Fault]] = defaultdict(deque)
@@ -138,22 +191,71 @@ class TrustgridStub:
         """Queue faults for an endpoint (a route name such as ``create_cluster``), used once each."""
         self._faults[endpoint].extend(faults)
 
-    def add_node(self, name: str, *, online: bool = True) -> str:
-        uid = str(uuid.uuid4())
-        self.nodes[uid] = {
-            "uid": uid,
-            "name": name,
-            "fqdn": f"{name}.{self.domain}",
-            "online": online,
-            "config": {},
-        }
+    def add_node(self, name: str, *, online: bool = True, uid: str | None = None, lan_nic: str | None = "ens6") -> str:
+        """A registered node (as after first boot): its record, device information and empty config."""
+        uid = uid or str(uuid.uuid4())
+        device: dict[str, Any] = {"vendor": "aws", "model": "c6i.large", "mac": "0a:00:00:00:00:01"}
+        if lan_nic:
+            device.update(wan="ens5" if lan_nic == "ens6" else "enp39s0", lan=[lan_nic])
+        with self._lock:
+            self.reservations.pop(uid, None)
+            self.nodes[uid] = {
+                "uid": uid,
+                "name": name,
+                "fqdn": f"{name}.{self.domain}",
+                "online": online,
+                "device": device,
+                "tgrn": f"tgrn:tg::nodes:node/{uid}",
+                "created_at": 1_800_000_000,
+                "lifecycleState": "pre-production",
+                "config": {},
+            }
         return uid
+
+    def register(self, uid: str, *, online: bool = True, lan_nic: str | None = "ens6") -> None:
+        """The node of a minted license completes registration."""
+        self.add_node(self.reservations[uid], online=online, uid=uid, lan_nic=lan_nic)
+
+    def boot(self, uid: str, *, register_in: int, online_in: int = 0, lan_nic: str | None = "ens6") -> None:
+        """The instance of license ``uid`` exists: it registers ``register_in`` polls from now, online
+        ``online_in`` polls after that."""
+        self.boots[uid] = Boot(register_in, online_in, lan_nic)
+
+    def knows(self, uid: str) -> bool:
+        """Whether Trustgrid still holds the node: registered, or a license reserving its name."""
+        return uid in self.nodes or uid in self.reservations
+
+    def tick(self) -> None:
+        """One poll interval passes: booting nodes move on, restarted gateway services come back."""
+        with self._lock:
+            for uid, boot in list(self.boots.items()):
+                if uid not in self.nodes:
+                    boot.register_in -= 1
+                    if boot.register_in <= 0:
+                        self.register(uid, online=boot.online_in <= 0, lan_nic=boot.lan_nic)
+                elif not self.nodes[uid]["online"]:
+                    boot.online_in -= 1
+                    if boot.online_in <= 0:
+                        self.nodes[uid]["online"] = True
+                if uid in self.nodes and self.nodes[uid]["online"]:
+                    del self.boots[uid]
+            for uid, left in list(self.restarts.items()):
+                if left <= 1:
+                    del self.restarts[uid]
+                    if uid in self.nodes:
+                        self.set_online(uid)
+                else:
+                    self.restarts[uid] = left - 1
 
     def set_online(self, uid: str, online: bool = True) -> None:
         with self._lock:
             self.nodes[uid]["online"] = online
             cluster = self.clusters.get(self.nodes[uid].get("cluster") or "")
-            if not online and cluster is not None and cluster.get("active") == uid:
+            if cluster is None:
+                return
+            down = sum(not n["online"] for n in self._members(cluster["fqdn"]))
+            self.most_members_down[cluster["fqdn"]] = max(down, self.most_members_down.get(cluster["fqdn"], 0))
+            if not online and cluster.get("active") == uid:
                 self._fail_over(cluster)
 
     def _fail_over(self, cluster: dict[str, Any]) -> None:
@@ -162,16 +264,24 @@ class TrustgridStub:
         cluster["active"] = standby[0]["uid"] if standby else None
 
     def writes(self) -> list[Recorded]:
-        return [r for r in self.requests if r.write and r.fault is None]
+        """Writes the API carried out (answered, or acted on before a fault)."""
+        return [r for r in self.requests if r.write and (r.fault is None or r.acted)]
 
     def snapshot(self) -> dict[str, Any]:
         """The state a test compares: clusters and the nodes' cluster-related fields."""
         with self._lock:
             return copy.deepcopy(
                 {
-                    "clusters": {k: self._cluster_view(v) for k, v in self.clusters.items()},
+                    "clusters": {
+                        k: _without(self._cluster_view(v), SERVER_CLUSTER_FIELDS - {"health"})
+                        for k, v in self.clusters.items()
+                    },
                     "nodes": {
-                        u: {"cluster": n.get("cluster"), "heartbeat": n["config"].get("cluster")}
+                        u: {
+                            "cluster": n.get("cluster"),
+                            "heartbeat": _without(n["config"].get("cluster"), SERVER_HEARTBEAT_FIELDS),
+                            "gateway": n["config"].get("gateway"),
+                        }
                         for u, n in self.nodes.items()
                     },
                 }
@@ -199,8 +309,14 @@ class TrustgridStub:
             return self._send(http, 404, {"message": "no such route"})
         name, match = route
         fault = self._faults[name].popleft() if self._faults[name] else None
+        status, answer = 0, None
+        if fault is None or fault.acted:
+            status, answer = self._act(name, body, query, match.groupdict())
+            record.status = status
         if fault is not None:
             record.fault = fault.kind
+            if fault.acted and fault.kind != "slow":
+                record.acted = True
             if fault.kind == "drop":
                 http.close_connection = True
                 http.connection.shutdown(2)
@@ -209,17 +325,20 @@ class TrustgridStub:
                 record.status = fault.status
                 headers = {"Retry-After": fault.retry_after} if fault.retry_after is not None else {}
                 return self._send(http, fault.status, ["injected fault"], headers)
-        try:
-            with self._lock:
-                status, answer = getattr(self, "_" + name)(body=body, query=query, **match.groupdict())
-        except ApiFailure as exc:
-            status, answer = exc.status, exc.messages
-        record.status = status
         if fault is not None and fault.kind == "slow":
             time.sleep(fault.delay)
         with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # a client that timed out
             self._send(http, status, answer)
         return None
+
+    def _act(self, name: str, body: Any, query: dict[str, str], params: dict[str, str]) -> tuple[int, Any]:
+        try:
+            with self._lock:
+                return getattr(self, "_" + name)(body=body, query=query, **params)  # type: ignore[no-any-return]
+        except ApiFailure as exc:
+            if name == "license":  # the license endpoint answers its validation errors as text/plain
+                return exc.status, "; ".join(exc.messages)
+            return exc.status, exc.messages
 
     @staticmethod
     def _send(http: BaseHTTPRequestHandler, status: int, answer: Any, headers: dict[str, str] | None = None) -> None:
@@ -263,8 +382,22 @@ class TrustgridStub:
 
     def _cluster_view(self, cluster: dict[str, Any]) -> dict[str, Any]:
         view = {k: v for k, v in cluster.items() if k != "active"}
-        view["health"] = self._health(cluster)
-        view["configuredActive"] = cluster.get("active")
+        view.update(
+            health=self._health(cluster),
+            configuredActive=cluster.get("active"),
+            created_at=1_800_000_000,
+            lifecycleState="production",
+            tgrn=f"tgrn:tg::nodes:cluster/{cluster['fqdn']}",
+            org="org-1",
+        )
+        return view
+
+    def _node_view(self, node: dict[str, Any]) -> dict[str, Any]:
+        view = copy.deepcopy(node)
+        heartbeat = view["config"].get("cluster")
+        cluster = self.clusters.get(node.get("cluster") or "")
+        if isinstance(heartbeat, dict) and cluster is not None:
+            heartbeat["master"] = cluster.get("active") == node["uid"]
         return view
 
     def _org(self, **_: Any) -> tuple[int, Any]:
@@ -274,9 +407,10 @@ class TrustgridStub:
         name = query.get("name", "")
         if not NAME.match(name):
             raise ApiFailure(422, [f"name {name!r} is invalid"])
-        if any(n["name"] == name for n in self.nodes.values()):
+        if name in self.reservations.values() or any(n["name"] == name for n in self.nodes.values()):
             raise ApiFailure(422, [f"name {name!r} is already taken"])
-        uid = self.add_node(name, online=self.auto_online)
+        uid = str(uuid.uuid4())
+        self.reservations[uid] = name
         header = _b64({"alg": "RS512", "typ": "JWT"})
         claims = _b64({"jti": uid, "sub": name, "iss": "stub"})
         token = f"{header}.{claims}.{base64.urlsafe_b64encode(b'signature-' + uid.encode()).decode().rstrip('=')}"
@@ -287,12 +421,15 @@ class TrustgridStub:
         node = next((n for n in self.nodes.values() if n["fqdn"] == fqdn), None)
         if node is None:
             raise ApiFailure(404, [f"node {fqdn} not found"])
-        return 200, node
+        return 200, self._node_view(node)
 
     def _get_node(self, uid: str, **_: Any) -> tuple[int, Any]:
-        return 200, self._node(uid)
+        return 200, self._node_view(self._node(uid))
 
     def _delete_node(self, uid: str, **_: Any) -> tuple[int, Any]:
+        if uid in self.reservations:  # not documented by Trustgrid: assumed to free the name
+            del self.reservations[uid]
+            return 200, None
         self._node(uid)
         del self.nodes[uid]
         return 200, None
@@ -314,6 +451,7 @@ class TrustgridStub:
 
     def _put_heartbeat(self, uid: str, body: Any, **_: Any) -> tuple[int, Any]:
         node = self._node(uid)
+        _refuse_fields(body, SERVER_HEARTBEAT_FIELDS, HEARTBEAT_FIELDS)
         if (
             not isinstance(body, dict)
             or not isinstance(body.get("enabled"), bool)
@@ -322,7 +460,33 @@ class TrustgridStub:
             or not 1 <= body["port"] <= 65535
         ):
             raise ApiFailure(422, ["enabled, host and port (1-65535) are required"])
-        node["config"]["cluster"] = body
+        previous = node["config"].get("cluster") or {}
+        node["config"]["cluster"] = {
+            **{k: v for k, v in body.items() if k != "master"},
+            "updateTime": int(time.time()),
+            "versionCounter": int(previous.get("versionCounter", 0)) + 1,
+            "masterVersion": int(previous.get("masterVersion", 0)),
+            "shared": previous.get("shared", ""),
+        }
+        return 200, None
+
+    def _put_gateway(self, uid: str, body: Any, **_: Any) -> tuple[int, Any]:
+        node = self._node(uid)
+        _refuse_fields(body, frozenset(), GATEWAY_FIELDS)
+        if not isinstance(body, dict) or not isinstance(body.get("enabled"), bool):
+            raise ApiFailure(422, ["enabled is required"])
+        if body["enabled"] and body.get("type") not in ("private", "public", "hub"):
+            raise ApiFailure(422, ["type must be private, public or hub"])
+        for key in ("port", "udpPort"):
+            if key in body and (not isinstance(body[key], int) or not 1 <= body[key] <= 65535):
+                raise ApiFailure(422, [f"{key} must be a port"])
+        if "host" in body and not isinstance(body["host"], str):
+            raise ApiFailure(422, ["host must be a string"])
+        if node["config"].get("gateway") != body:
+            node["config"]["gateway"] = copy.deepcopy(body)
+            # Trustgrid: changing the gateway service restarts the node's service
+            self.set_online(uid, False)
+            self.restarts[uid] = self.restart_polls
         return 200, None
 
     def _put_node_network(self, uid: str, body: Any, **_: Any) -> tuple[int, Any]:
@@ -344,6 +508,7 @@ class TrustgridStub:
 
     def _put_cluster(self, fqdn: str, body: Any, **_: Any) -> tuple[int, Any]:
         cluster = self._cluster(fqdn)
+        _refuse_fields(body, SERVER_CLUSTER_FIELDS, frozenset({"name", "mode", "config", "fqdn"}))
         mode = (body or {}).get("mode")
         if mode not in ("autoFailback", "manualFailback"):
             raise ApiFailure(422, ["mode must be autoFailback or manualFailback"])
@@ -367,6 +532,22 @@ class TrustgridStub:
     def _put_cluster_network(self, fqdn: str, body: Any, **_: Any) -> tuple[int, Any]:
         self._cluster(fqdn)["config"]["network"] = _valid_network(body)
         return 200, None
+
+
+def _refuse_fields(body: Any, server: frozenset[str], known: frozenset[str]) -> None:
+    """422 for a write that sends back a server-managed field or one the API does not document."""
+    if not isinstance(body, dict):
+        return
+    sent_back = sorted(set(body) & server)
+    if sent_back:
+        raise ApiFailure(422, [f"{', '.join(sent_back)} may not be written: the server manages them"])
+    unknown = sorted(set(body) - known - server)
+    if unknown:
+        raise ApiFailure(422, [f"unknown field(s) {', '.join(unknown)}"])
+
+
+def _without(value: Any, keys: frozenset[str]) -> Any:
+    return {k: v for k, v in value.items() if k not in keys} if isinstance(value, dict) else value
 
 
 def _valid_network(body: Any) -> dict[str, Any]:
