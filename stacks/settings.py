@@ -41,6 +41,14 @@ _CLUSTER_KEYS = {
     "verifyHealth": "true or false",
     "verifyRoutes": "true or false",
     "machineImageId": "explicit AMI",
+    "tunnelPort": "tunnel TCP/UDP port",
+    "tunnelUdp": "true or false",
+    "maxIngressMbps": "ingress limit in Mbit/s",
+    "maxClientWriteMbps": "per-client egress limit in Mbit/s",
+    "controlPlaneCidrs": "Trustgrid control plane ranges",
+    "httpsEgressCidrs": "HTTPS destinations (AWS APIs, enroll endpoint)",
+    "packageMirrorCidrs": "Ubuntu mirror ranges",
+    "dnsServerCidrs": "custom DNS servers",
 }
 _APP_KEYS = {"apiSecretName", "apiUrl", "vpcCidr", "clusters", "pipeline"}
 
@@ -88,6 +96,14 @@ class ClusterSettings:
             "verifyHealth": ("verify_health", bool, "true or false"),
             "verifyRoutes": ("verify_routes", bool, "true or false"),
             "machineImageId": ("machine_image_id", str, "an AMI ID"),
+            "tunnelPort": ("tunnel_port", int, "a whole number such as 8443"),
+            "tunnelUdp": ("tunnel_udp", bool, "true or false"),
+            "maxIngressMbps": ("max_ingress_mbps", int, "a whole number of Mbit/s"),
+            "maxClientWriteMbps": ("max_client_write_mbps", int, "a whole number of Mbit/s"),
+            "controlPlaneCidrs": ("control_plane_cidrs", list, "a list of CIDRs"),
+            "httpsEgressCidrs": ("https_egress_cidrs", list, "a list of CIDRs"),
+            "packageMirrorCidrs": ("package_mirror_cidrs", list, "a list of CIDRs"),
+            "dnsServerCidrs": ("dns_server_cidrs", list, "a list of CIDRs"),
         }
         for key, (param, kind, hint) in simple.items():
             if key in raw:

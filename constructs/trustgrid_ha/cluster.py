@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from enum import Enum
 
 from aws_cdk import CfnOutput, CustomResource, Duration, RemovalPolicy, Stack, Token
 from aws_cdk import aws_ec2 as ec2
@@ -11,8 +10,27 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
+from trustgrid_ha_runtime.contract import (
+    CLUSTER_TYPE,
+    DEFAULT_API_URL,
+    DEFAULT_ENROLL_ENDPOINT,
+    DEFAULT_HEARTBEAT_PORT,
+    DEFAULT_TUNNEL_PORT,
+    IMAGE_TYPE,
+    MAX_WAIT_SECONDS,
+    ClusterProperties,
+    FailbackMode,
+    HeartbeatInterface,
+    ImageProperties,
+    MemberProperties,
+    TunnelProperties,
+    mbps_problem,
+    wait_problem,
+)
+
 from .errors import (
     TrustgridConfigError,
+    check,
     check_cidr,
     check_cidrs,
     check_name,
@@ -29,27 +47,15 @@ from .instance_types import (
     generation_of,
 )
 from .nag import acknowledge
-from .provider import MAX_CLUSTER_WAIT, SERVICE_TIMEOUT, TrustgridProvider
-from .user_data import DEFAULT_ENROLL_ENDPOINT
+from .provider import SERVICE_TIMEOUT, TrustgridProvider
 
-DEFAULT_API_URL = "https://api.trustgrid.io"
+__all__ = ["CONTROL_PLANE_CIDRS", "DEFAULT_API_URL", "FailbackMode", "HeartbeatInterface", "TrustgridHaCluster"]
+
 DEFAULT_WAIT = Duration.minutes(45)
-TUNNEL_PORT = 8443
+#: The Trustgrid control plane's published address ranges (outbound TCP 443 and 8443 from the WAN).
+CONTROL_PLANE_CIDRS = ("35.171.100.16/28", "34.223.12.192/28")
 CONTROL_PLANE_PORTS = (443, 8443)
-
-
-class HeartbeatInterface(Enum):
-    """The interface the members' TCP heartbeat uses."""
-
-    LAN = "LAN"
-    WAN = "WAN"
-
-
-class FailbackMode(Enum):
-    """What the cluster does when the configured active member is healthy again."""
-
-    AUTO = "autoFailback"
-    MANUAL = "manualFailback"
+ANYWHERE = ("0.0.0.0/0",)
 
 
 class TrustgridHaCluster(Construct):
@@ -60,8 +66,11 @@ class TrustgridHaCluster(Construct):
     heartbeat security groups, one instance role that may rewrite exactly the
     managed route tables, and custom resources that mint the node licenses,
     resolve the vendor AMI once and configure the cluster through the Trustgrid
-    API: members, heartbeat, LAN routes and the AWS route-table entries for the
-    edge CIDRs, which the active member then owns.
+    API: each member's gateway service, members, heartbeat, LAN routes and the
+    AWS route-table entries for the edge CIDRs, which the active member then owns.
+
+    It does not attach a virtual network to the cluster: edge traffic needs the
+    VPN configuration made in the Trustgrid portal (or Trustgrid's Terraform provider).
     """
 
     def __init__(
@@ -80,13 +89,21 @@ class TrustgridHaCluster(Construct):
         interface_names: InterfaceNames | None = None,
         machine_image_id: str | None = None,
         image_refresh_token: str | None = None,
-        heartbeat_port: int = 9000,
+        heartbeat_port: int = DEFAULT_HEARTBEAT_PORT,
         heartbeat_interface: HeartbeatInterface = HeartbeatInterface.LAN,
-        edge_source_cidrs: Sequence[str] = ("0.0.0.0/0",),
+        tunnel_port: int = DEFAULT_TUNNEL_PORT,
+        tunnel_udp: bool = True,
+        max_ingress_mbps: int | None = None,
+        max_client_write_mbps: int | None = None,
+        edge_source_cidrs: Sequence[str] = ANYWHERE,
         lan_source_cidrs: Sequence[str] | None = None,
+        control_plane_cidrs: Sequence[str] = CONTROL_PLANE_CIDRS,
+        https_egress_cidrs: Sequence[str] = ANYWHERE,
+        package_mirror_cidrs: Sequence[str] = ANYWHERE,
+        dns_server_cidrs: Sequence[str] = (),
         extra_route_table_ids: Sequence[str] = (),
         failback_mode: FailbackMode = FailbackMode.AUTO,
-        cluster_ip_failover: bool = False,
+        cluster_ip_failover: bool | None = None,
         license_secrets: Sequence[secretsmanager.ISecret] | None = None,
         node_removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
         termination_protection: bool = True,
@@ -111,24 +128,41 @@ class TrustgridHaCluster(Construct):
             of this selection. @default - the VPC's private subnets with egress, else its isolated ones.
         :param gateway_names: The two Trustgrid node names, primary first. @default - ``<cluster_name>-a``
             and ``<cluster_name>-b``.
-        :param instance_type: An x86_64 type of a family Trustgrid supports. @default - ``c6i.large``.
-        :param interface_names: Names the node OS gives its WAN and LAN interfaces.
-            @default - derived from the instance family (gen1 eth0/eth1, gen2 ens5/ens6, gen3 enp39s0/enp40s0).
+        :param instance_type: An x86_64 type of a family Trustgrid's AWS module accepts: gen2 t3, t3a, c5,
+            c5n, c5a, c6i, c6in, c6a; gen3 c7i, c7a, c8i, c8a, m7i, m7a, m8i, m8a (and variants).
+            @default - ``c6i.large``.
+        :param interface_names: Names the node OS gives its WAN and LAN interfaces. The names a registered node
+            reports win; an override that disagrees with them fails the deployment.
+            @default - what the nodes report, else the generation's (gen2 ens5/ens6, gen3 enp39s0/enp40s0).
         :param machine_image_id: An explicit AMI ID. @default - the newest Trustgrid image for the instance
-            generation, resolved once on create and kept on later deploys.
+            generation (name pattern and ``InterfaceNaming`` tag), resolved once on create and kept on later deploys.
         :param image_refresh_token: Change this value to resolve the newest image again, which replaces
             both gateways. @default - no token.
         :param heartbeat_port: TCP port of the members' heartbeat. @default - 9000.
         :param heartbeat_interface: Interface that carries the heartbeat. @default - LAN.
-        :param edge_source_cidrs: Sources allowed to open tunnels to the WAN interfaces (TCP and UDP 8443).
+        :param tunnel_port: TCP (and UDP) port of each gateway's tunnel service, where edge nodes connect.
+            @default - 8443.
+        :param tunnel_udp: Also accept UDP tunnels on ``tunnel_port``. @default - true.
+        :param max_ingress_mbps: Limit of each gateway's ingress in Mbit/s. @default - no limit.
+        :param max_client_write_mbps: Limit of each gateway's egress per client in Mbit/s. @default - no limit.
+        :param edge_source_cidrs: Sources allowed to open tunnels to the WAN interfaces.
             @default - ``["0.0.0.0/0"]``, as Trustgrid documents for gateways.
         :param lan_source_cidrs: LAN-side networks that route the edge CIDRs through the gateways and may send
             them traffic. @default - the VPC CIDR.
+        :param control_plane_cidrs: The Trustgrid control plane (outbound TCP 443 and 8443 from the WAN).
+            @default - Trustgrid's published ranges 35.171.100.16/28 and 34.223.12.192/28.
+        :param https_egress_cidrs: Outbound TCP 443 from the WAN for the AWS APIs (route failover, Secrets
+            Manager at first boot) and the enroll endpoint. @default - anywhere: AWS endpoints have no fixed
+            addresses; narrow it when the VPC has interface endpoints or a proxy.
+        :param package_mirror_cidrs: Outbound TCP 80 from the WAN for the Ubuntu mirrors first boot installs
+            from. @default - anywhere (the mirrors have no fixed addresses).
+        :param dns_server_cidrs: Custom DNS servers the gateways use (outbound TCP and UDP 53). The VPC's own
+            resolver needs no rule. @default - none.
         :param extra_route_table_ids: More route tables in the same VPC whose edge-CIDR routes the active
             member manages. @default - none: only the LAN subnets' route tables.
         :param failback_mode: @default - ``FailbackMode.AUTO``.
-        :param cluster_ip_failover: Also grant the permissions for Trustgrid's cluster-IP failover (same AZ).
-            @default - false.
+        :param cluster_ip_failover: No longer supported: Trustgrid's cluster-IP failover needs both members in
+            one availability zone, and this construct places them in two. Setting it true is refused.
         :param license_secrets: Two Secrets Manager secrets, each holding a node license, primary first.
             @default - licenses are minted through the API and stored in secrets this construct creates.
         :param node_removal_policy: ``DESTROY`` deletes the Trustgrid node records when a gateway is deleted.
@@ -146,15 +180,33 @@ class TrustgridHaCluster(Construct):
         """
         super().__init__(scope, construct_id)
         wait_timeout = wait_timeout or DEFAULT_WAIT
+        if cluster_ip_failover:
+            raise TrustgridConfigError(
+                "cluster_ip_failover",
+                cluster_ip_failover,
+                "Trustgrid's cluster-IP failover works only when both members sit in the same availability zone, "
+                "and this construct places them in two. Remove the setting: the edge CIDRs follow the active "
+                "member through the managed route tables instead.",
+            )
         check_name("cluster_name", cluster_name)
         names = list(gateway_names) if gateway_names is not None else [f"{cluster_name}-a", f"{cluster_name}-b"]
         if len(names) != 2 or names[0] == names[1]:
             raise TrustgridConfigError("gateway_names", names, "give two different node names, primary first.")
         for index, name in enumerate(names):
             check_name(f"gateway_names[{index}]", name)
-        check_cidrs("edge_cidrs", edge_cidrs)
-        check_cidrs("edge_source_cidrs", edge_source_cidrs)
-        check_port("heartbeat_port", heartbeat_port, reserved={TUNNEL_PORT: "Trustgrid tunnel port (TCP/UDP 8443)"})
+        check_cidrs("edge_cidrs", edge_cidrs, whole_internet=False)
+        for setting, cidrs in (
+            ("edge_source_cidrs", edge_source_cidrs),
+            ("control_plane_cidrs", control_plane_cidrs),
+            ("https_egress_cidrs", https_egress_cidrs),
+            ("package_mirror_cidrs", package_mirror_cidrs),
+        ):
+            check_cidrs(setting, cidrs)
+        check_cidrs("dns_server_cidrs", dns_server_cidrs, allow_empty=True)
+        check_port("tunnel_port", tunnel_port)
+        check_port("heartbeat_port", heartbeat_port, reserved={tunnel_port: "tunnel port (tunnel_port)"})
+        check("max_ingress_mbps", max_ingress_mbps, mbps_problem(max_ingress_mbps))
+        check("max_client_write_mbps", max_client_write_mbps, mbps_problem(max_client_write_mbps))
         for index, table_id in enumerate(extra_route_table_ids):
             check_route_table_id(f"extra_route_table_ids[{index}]", table_id)
         generation = generation_of(instance_type)
@@ -162,13 +214,12 @@ class TrustgridHaCluster(Construct):
             raise TrustgridConfigError(
                 "license_secrets", len(license_secrets), "give two secrets, one license per gateway, primary first."
             )
-        if not Token.is_unresolved(wait_timeout.to_seconds()) and not (
-            60 <= wait_timeout.to_seconds() <= MAX_CLUSTER_WAIT.to_seconds()
-        ):
+        wait_seconds = wait_timeout.to_seconds()
+        if not Token.is_unresolved(wait_seconds) and wait_problem(int(wait_seconds)):
             raise TrustgridConfigError(
                 "wait_timeout",
                 wait_timeout.to_human_string(),
-                f"give between 1 and {MAX_CLUSTER_WAIT.to_minutes()} minutes (CloudFormation waits one hour at most).",
+                f"give between 1 and {MAX_WAIT_SECONDS // 60} minutes (CloudFormation waits one hour at most).",
             )
         if not 8 <= root_volume_size_gib <= 16384:
             raise TrustgridConfigError(
@@ -193,25 +244,15 @@ class TrustgridHaCluster(Construct):
         self.provider = TrustgridProvider.of(self, api_secret=api_secret, api_url=api_url)
 
         # -- security groups --------------------------------------------------------------
-        self.wan_security_group = ec2.SecurityGroup(
-            self, "WanSecurityGroup", vpc=self.vpc, allow_all_outbound=False,
-            description=f"Trustgrid {cluster_name} WAN: tunnels in, control plane and AWS API out",
-        )  # fmt: skip
-        for cidr in edge_source_cidrs:
-            peer = ec2.Peer.ipv4(cidr) if ":" not in cidr else ec2.Peer.ipv6(cidr)
-            self.wan_security_group.add_ingress_rule(peer, ec2.Port.tcp(TUNNEL_PORT), "Trustgrid tunnels (TCP)")
-            self.wan_security_group.add_ingress_rule(peer, ec2.Port.udp(TUNNEL_PORT), "Trustgrid tunnels (UDP)")
-        if any(cidr in ("0.0.0.0/0", "::/0") for cidr in edge_source_cidrs):
-            acknowledge(
-                self.wan_security_group,
-                "Edge sites connect to the gateways' tunnel port (8443) from addresses that are not known in "
-                "advance, as Trustgrid documents for gateways; narrow edge_source_cidrs when they are known.",
-                "AwsSolutions-EC23",
-            )
-        for port in CONTROL_PLANE_PORTS:
-            self.wan_security_group.add_egress_rule(
-                ec2.Peer.any_ipv4(), ec2.Port.tcp(port), "Trustgrid control plane and AWS API endpoints"
-            )
+        self.wan_security_group = self._wan_security_group(
+            tunnel_port=tunnel_port,
+            tunnel_udp=tunnel_udp,
+            edge_source_cidrs=edge_source_cidrs,
+            control_plane_cidrs=control_plane_cidrs,
+            https_egress_cidrs=https_egress_cidrs,
+            package_mirror_cidrs=package_mirror_cidrs,
+            dns_server_cidrs=dns_server_cidrs,
+        )
         self.lan_security_group = ec2.SecurityGroup(
             self, "LanSecurityGroup", vpc=self.vpc, allow_all_outbound=False,
             description=f"Trustgrid {cluster_name} LAN: traffic between LAN-side networks and edge sites",
@@ -255,16 +296,11 @@ class TrustgridHaCluster(Construct):
             )
         )
         self.instance_profile = iam.InstanceProfile(self, "GatewayInstanceProfile", role=self.role)
-        nag_reasons = ["ec2:DescribeRouteTables supports no resource-level permissions."]
-        if cluster_ip_failover:
-            nag_reasons.append("ec2:DescribeNetworkInterfaces/DescribeInstances support no resource-level permissions.")
-            self.role.add_to_policy(
-                iam.PolicyStatement(
-                    sid="ClusterIpDescribe",
-                    actions=["ec2:DescribeNetworkInterfaces", "ec2:DescribeInstances"],
-                    resources=["*"],
-                )
-            )
+        acknowledge(
+            self.role,
+            "ec2:DescribeRouteTables supports no resource-level permissions.",
+            "AwsSolutions-IAM5[Resource::*]",
+        )
 
         # -- image ------------------------------------------------------------------------
         if machine_image_id is not None:
@@ -276,13 +312,14 @@ class TrustgridHaCluster(Construct):
                 self,
                 "Image",
                 service_token=self.provider.service_token,
-                resource_type="Custom::TrustgridImage",
+                resource_type=IMAGE_TYPE,
                 service_timeout=SERVICE_TIMEOUT,
-                properties={
-                    "Owner": TRUSTGRID_AMI_OWNER,
-                    "NamePattern": IMAGE_NAME_PATTERNS[generation],
-                    "RefreshToken": image_refresh_token or "",
-                },
+                properties=ImageProperties(
+                    owner=TRUSTGRID_AMI_OWNER,
+                    name_pattern=IMAGE_NAME_PATTERNS[generation],
+                    interface_naming=generation.value,
+                    refresh_token=image_refresh_token or "",
+                ).to_properties(),
             )
             self.image_id = image.get_att_string("ImageId")
 
@@ -312,50 +349,47 @@ class TrustgridHaCluster(Construct):
                     enroll_endpoint=enroll_endpoint,
                 )
             )
-        if cluster_ip_failover:
-            self.role.add_to_policy(
-                iam.PolicyStatement(
-                    sid="ClusterIpFailover",
-                    actions=["ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses"],
-                    resources=[
-                        stack.format_arn(service="ec2", resource="network-interface", resource_name=g.lan_eni_id)
-                        for g in self.gateways
-                    ],
-                )
-            )
-        acknowledge(self.role, " ".join(nag_reasons), "AwsSolutions-IAM5[Resource::*]")
         self.primary, self.secondary = self.gateways
 
         # -- the cluster in Trustgrid -----------------------------------------------------
+        properties = ClusterProperties(
+            name=cluster_name,
+            members=tuple(
+                MemberProperties(
+                    uid=g.node_uid,
+                    name=g.node_name,
+                    lan_eni_id=g.lan_eni_id,
+                    lan_ip=g.lan_private_ip,
+                    wan_ip=g.wan_private_ip,
+                    public_ip=g.wan_public_ip,
+                    lan_subnet_id=g.lan_subnet.subnet_id,
+                )
+                for g in self.gateways
+            ),
+            edge_cidrs=tuple(edge_cidrs),
+            route_table_ids=tuple(self.route_table_ids),
+            lan_interface_name=self.interface_names.lan,
+            lan_interface_override=interface_names is not None,
+            heartbeat_interface=heartbeat_interface,
+            heartbeat_port=heartbeat_port,
+            tunnel=TunnelProperties(
+                port=tunnel_port,
+                udp=tunnel_udp,
+                max_ingress_mbps=max_ingress_mbps,
+                max_client_write_mbps=max_client_write_mbps,
+            ),
+            failback_mode=failback_mode,
+            verify_health=verify_health,
+            verify_routes=verify_routes,
+            wait_timeout_seconds=int(wait_seconds),
+        )
         self.cluster = CustomResource(
             self,
             "Cluster",
             service_token=self.provider.service_token,
-            resource_type="Custom::TrustgridCluster",
+            resource_type=CLUSTER_TYPE,
             service_timeout=SERVICE_TIMEOUT,
-            properties={
-                "ClusterName": cluster_name,
-                "Members": [
-                    {
-                        "Uid": g.node_uid,
-                        "Name": g.node_name,
-                        "LanEniId": g.lan_eni_id,
-                        "LanIp": g.lan_private_ip,
-                        "WanIp": g.wan_private_ip,
-                        "LanSubnetId": g.lan_subnet.subnet_id,
-                    }
-                    for g in self.gateways
-                ],
-                "HeartbeatInterface": heartbeat_interface.value,
-                "HeartbeatPort": str(heartbeat_port),
-                "LanInterfaceName": self.interface_names.lan,
-                "EdgeCidrs": list(edge_cidrs),
-                "RouteTableIds": self.route_table_ids,
-                "FailbackMode": failback_mode.value,
-                "VerifyHealth": str(verify_health).lower(),
-                "VerifyRoutes": str(verify_routes).lower(),
-                "WaitTimeoutSeconds": str(int(wait_timeout.to_seconds())),
-            },
+            properties=properties.to_properties(),
         )
         for gateway in self.gateways:
             self.cluster.node.add_dependency(gateway.instance)
@@ -363,6 +397,47 @@ class TrustgridHaCluster(Construct):
         self._outputs()
 
     # -- helpers ----------------------------------------------------------------------------
+
+    def _wan_security_group(
+        self,
+        *,
+        tunnel_port: int,
+        tunnel_udp: bool,
+        edge_source_cidrs: Sequence[str],
+        control_plane_cidrs: Sequence[str],
+        https_egress_cidrs: Sequence[str],
+        package_mirror_cidrs: Sequence[str],
+        dns_server_cidrs: Sequence[str],
+    ) -> ec2.SecurityGroup:
+        """Tunnels in from the edge sites; out only what first boot and the node need, each rule with its reason."""
+        group = ec2.SecurityGroup(
+            self, "WanSecurityGroup", vpc=self.vpc, allow_all_outbound=False,
+            description=f"Trustgrid {self.cluster_name} WAN: tunnels in; control plane, AWS APIs, mirrors out",
+        )  # fmt: skip
+        protocols = [("TCP", ec2.Port.tcp(tunnel_port))] + ([("UDP", ec2.Port.udp(tunnel_port))] if tunnel_udp else [])
+        for cidr in edge_source_cidrs:
+            for name, port in protocols:
+                group.add_ingress_rule(_peer(cidr), port, f"Trustgrid tunnels from edge nodes ({name})")
+        if any(cidr in ("0.0.0.0/0", "::/0") for cidr in edge_source_cidrs):
+            acknowledge(
+                group,
+                "Edge sites connect to the gateways' tunnel port from addresses that are not known in advance, as "
+                "Trustgrid documents for gateways; narrow edge_source_cidrs when they are known.",
+                "AwsSolutions-EC23",
+            )
+        for cidr in control_plane_cidrs:
+            for number in CONTROL_PLANE_PORTS:
+                group.add_egress_rule(_peer(cidr), ec2.Port.tcp(number), f"Trustgrid control plane (TCP {number})")
+        for cidr in https_egress_cidrs:
+            group.add_egress_rule(
+                _peer(cidr), ec2.Port.tcp(443), "AWS APIs (route failover, license at first boot), enroll endpoint"
+            )
+        for cidr in package_mirror_cidrs:
+            group.add_egress_rule(_peer(cidr), ec2.Port.tcp(80), "Ubuntu package mirrors (first-boot package install)")
+        for cidr in dns_server_cidrs:
+            group.add_egress_rule(_peer(cidr), ec2.Port.tcp(53), "DNS to the configured DNS servers (TCP)")
+            group.add_egress_rule(_peer(cidr), ec2.Port.udp(53), "DNS to the configured DNS servers (UDP)")
+        return group
 
     def _default_vpc(self) -> ec2.IVpc:
         return ec2.Vpc(
@@ -494,3 +569,7 @@ def _select(vpc: ec2.IVpc, selection: ec2.SubnetSelection) -> list[ec2.ISubnet]:
     )
     given = {name: getattr(selection, name) for name in fields if getattr(selection, name) is not None}
     return list(vpc.select_subnets(**given).subnets)
+
+
+def _peer(cidr: str) -> ec2.IPeer:
+    return ec2.Peer.ipv6(cidr) if ":" in cidr else ec2.Peer.ipv4(cidr)

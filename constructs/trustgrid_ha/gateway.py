@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from aws_cdk import Aws, CustomResource, Duration, Fn, RemovalPolicy
+from aws_cdk import CustomResource, Duration, Fn, RemovalPolicy
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
+
+from trustgrid_ha_runtime.contract import LICENSE_TYPE, LicenseProperties, LicenseSource
 
 from .instance_types import is_burstable
 from .nag import acknowledge
@@ -67,7 +69,7 @@ class TrustgridGateway(Construct):
             description=f"Trustgrid {node_name} LAN",
         )
         self.elastic_ip = ec2.CfnEIP(self, "WanAddress", domain="vpc")
-        ec2.CfnEIPAssociation(
+        self.elastic_ip_association = ec2.CfnEIPAssociation(
             self,
             "WanAddressAssociation",
             allocation_id=self.elastic_ip.attr_allocation_id,
@@ -93,14 +95,14 @@ class TrustgridGateway(Construct):
             self,
             "License",
             service_token=provider.service_token,
-            resource_type="Custom::TrustgridNodeLicense",
+            resource_type=LICENSE_TYPE,
             service_timeout=SERVICE_TIMEOUT,
-            properties={
-                "NodeName": node_name,
-                "Source": "secret" if supplied else "mint",
-                "LicenseSecretArn": self.license_secret.secret_arn,
-                "RemoveNodeOnDelete": str(node_removal_policy == RemovalPolicy.DESTROY).lower(),
-            },
+            properties=LicenseProperties(
+                node_name=node_name,
+                license_secret_arn=self.license_secret.secret_arn,
+                source=LicenseSource.SECRET if supplied else LicenseSource.MINT,
+                remove_node_on_delete=node_removal_policy == RemovalPolicy.DESTROY,
+            ).to_properties(),
         )
         self.node_uid = self.license.get_att_string("NodeUid")
         self.node_fqdn = self.license.get_att_string("NodeFqdn")
@@ -136,8 +138,9 @@ class TrustgridGateway(Construct):
             user_data=self._user_data(enroll_endpoint),
             tags=[{"key": "Name", "value": node_name}],
         )
-        # The license must be in its secret before the instance first boots.
-        self.instance.node.add_dependency(self.license)
+        # The license must be in its secret before the instance first boots, and, as in the vendor's module,
+        # the Elastic IP must be on the WAN interface so that first boot has internet through the WAN.
+        self.instance.node.add_dependency(self.license, self.elastic_ip_association)
 
         self.recovery_alarm = self._instance_alarm(
             "SystemStatusRecovery",
@@ -194,11 +197,8 @@ class TrustgridGateway(Construct):
         )
 
     def _user_data(self, enroll_endpoint: str) -> str:
-        return Fn.base64(
-            first_boot_script(
-                license_secret_arn=self.license_secret.secret_arn, region=Aws.REGION, enroll_endpoint=enroll_endpoint
-            )
-        )
+        script = first_boot_script(license_secret_arn=self.license_secret.secret_arn, enroll_endpoint=enroll_endpoint)
+        return Fn.base64(script)
 
     @property
     def instance_id(self) -> str:

@@ -1,4 +1,9 @@
-"""Which Trustgrid node generation an instance type belongs to, and what follows from it."""
+"""Which Trustgrid node generation an instance type belongs to, and what follows from it.
+
+The rules are the vendor AWS module's: gen2 is a fixed list of families, gen3 is
+every family matching ``^[cm][78][ai]`` (c7i, c7a, m8i, m8a, their ``-flex`` and
+other variants), and anything else, including the deprecated gen1 (t2), is refused.
+"""
 
 from __future__ import annotations
 
@@ -10,9 +15,11 @@ from .errors import TrustgridConfigError, is_unresolved
 
 
 class InstanceGeneration(Enum):
-    """Trustgrid node generations; each names its network interfaces differently."""
+    """Trustgrid node generations on AWS; each has its own image and names its network interfaces differently.
 
-    GEN1 = "gen1"
+    The value is the image's ``InterfaceNaming`` tag.
+    """
+
     GEN2 = "gen2"
     GEN3 = "gen3"
 
@@ -26,28 +33,23 @@ class InterfaceNames:
 
 
 INTERFACE_NAMES = {
-    InstanceGeneration.GEN1: InterfaceNames("eth0", "eth1"),
     InstanceGeneration.GEN2: InterfaceNames("ens5", "ens6"),
     InstanceGeneration.GEN3: InterfaceNames("enp39s0", "enp40s0"),
 }
 
 #: Name patterns of the vendor images (owner :data:`TRUSTGRID_AMI_OWNER`).
 IMAGE_NAME_PATTERNS = {
-    InstanceGeneration.GEN1: "trustgrid-node-2204-*",
     InstanceGeneration.GEN2: "trustgrid-node-2204-*",
     InstanceGeneration.GEN3: "trustgrid-node-gen3-2204-*",
 }
 TRUSTGRID_AMI_OWNER = "079972220921"
 
-FAMILIES = {
-    "t2": InstanceGeneration.GEN1,
-    **dict.fromkeys(("t3", "t3a", "c5", "c5n", "c6i", "c6in", "c6a"), InstanceGeneration.GEN2),
-    **dict.fromkeys(
-        ("c7i", "c7i-flex", "c7a", "m7i", "m7i-flex", "m7a", "c8i", "c8a", "m8i", "m8a"), InstanceGeneration.GEN3
-    ),
-}
-BURSTABLE_FAMILIES = frozenset({"t2", "t3", "t3a"})
-GRAVITON = re.compile(r"^[a-z]+\d+g[a-z]*$")
+GEN2_FAMILIES = ("t3", "t3a", "c5", "c5n", "c5a", "c6i", "c6in", "c6a")
+GEN3_FAMILY = re.compile(r"^[cm][78][ai][a-z-]*$")
+BURSTABLE_FAMILIES = frozenset({"t3", "t3a"})
+GRAVITON = re.compile(r"^[a-z]+\d+g[a-z-]*$")
+INSTANCE_TYPE = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")
+SUPPORTED = "gen2 families " + ", ".join(GEN2_FAMILIES) + "; gen3 families c7i, c7a, c8i, c8a, m7i, m7a, m8i, m8a"
 
 
 def family_of(instance_type: str) -> str:
@@ -55,10 +57,17 @@ def family_of(instance_type: str) -> str:
 
 
 def generation_of(instance_type: str, setting: str = "instance_type") -> InstanceGeneration:
-    """The generation of ``instance_type``; refuses Graviton and untested families."""
-    if is_unresolved(instance_type) or "." not in instance_type:
+    """The generation of ``instance_type``, by the vendor module's rules; refuses everything else."""
+    if is_unresolved(instance_type) or not isinstance(instance_type, str) or not INSTANCE_TYPE.match(instance_type):
         raise TrustgridConfigError(setting, instance_type, "give a concrete instance type such as 'c6i.large'.")
     family = family_of(instance_type)
+    if family in ("t2", "t1"):
+        raise TrustgridConfigError(
+            setting,
+            instance_type,
+            "t2 is Trustgrid's deprecated gen1 family: its images name their interfaces eth0/eth1 and Trustgrid's "
+            "own AWS module refuses it. Choose a gen2 type such as 't3.medium' (burstable) or 'c6i.large'.",
+        )
     if GRAVITON.match(family):
         raise TrustgridConfigError(
             setting,
@@ -66,14 +75,13 @@ def generation_of(instance_type: str, setting: str = "instance_type") -> Instanc
             "Trustgrid nodes are x86_64 only; Graviton (ARM) types are not supported. "
             "Choose an x86_64 type such as 'c6i.large' or 'c7i.large'.",
         )
-    generation = FAMILIES.get(family)
-    if generation is None:
-        raise TrustgridConfigError(
-            setting,
-            instance_type,
-            f"the family {family!r} is not one Trustgrid supports. Choose one of: {', '.join(sorted(FAMILIES))}.",
-        )
-    return generation
+    if family in GEN2_FAMILIES:
+        return InstanceGeneration.GEN2
+    if GEN3_FAMILY.match(family):
+        return InstanceGeneration.GEN3
+    raise TrustgridConfigError(
+        setting, instance_type, f"the family {family!r} is not one Trustgrid supports. Choose one of: {SUPPORTED}."
+    )
 
 
 def is_burstable(instance_type: str) -> bool:

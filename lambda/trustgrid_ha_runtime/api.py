@@ -316,15 +316,20 @@ class TrustgridClient:
 
 
 def _messages(response: urllib3.BaseHTTPResponse) -> list[str]:
-    """The API's validation messages (a JSON array, or an object with ``message``)."""
+    """The API's validation messages: a JSON array (or an object with ``message``), or a ``text/plain`` body
+    (the license endpoint's). Bounded, so that a long answer cannot crowd out the rest of an error message."""
+    raw = response.data or b""
+    if str(response.headers.get("Content-Type", "")).startswith("text/plain"):
+        text = raw.decode(errors="replace").strip()
+        return [text[:500]] if text else []
     try:
-        data = json.loads(response.data or b"null")
+        data = json.loads(raw or b"null")
     except ValueError:
         return []
     if isinstance(data, list):
-        return [m if isinstance(m, str) else json.dumps(m) for m in data]
+        return [(m if isinstance(m, str) else json.dumps(m))[:500] for m in data[:10]]
     if isinstance(data, dict) and isinstance(data.get("message"), str):
-        return [data["message"]]
+        return [data["message"][:500]]
     return []
 
 

@@ -23,7 +23,7 @@ from enum import Enum
 from typing import Any, Protocol
 
 from .api import ApiError, NotFound, TrustgridClient
-from .contract import ClusterProperties, MemberProperties
+from .contract import FIRST_BOOT_LOG, PLAYBOOK_LOG, ClusterProperties, MemberProperties
 from .log import JsonLogger
 from .network import (
     LanSubnet,
@@ -35,10 +35,6 @@ from .network import (
     merge_network,
 )
 from .routes import route_problems
-
-#: Where the first-boot script on each gateway writes its log (and the vendor playbook its output).
-FIRST_BOOT_LOG = "/var/log/trustgrid-first-boot.log"
-PLAYBOOK_LOG = "/bootstrap.out"
 
 Nodes = Mapping[str, dict[str, Any] | None]
 

@@ -21,7 +21,8 @@ class ImageReader(Protocol):
 
 
 def newest_image(images: list[dict[str, Any]]) -> dict[str, Any] | None:
-    return max(images, key=lambda i: i.get("CreationDate", ""), default=None)
+    """The most recent image; of two made in the same second, the one whose name sorts last."""
+    return max(images, key=lambda i: (i.get("CreationDate", ""), i.get("Name", "")), default=None)
 
 
 def keeps_image(old: ImageProperties, new: ImageProperties) -> bool:

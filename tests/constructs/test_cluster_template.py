@@ -45,7 +45,13 @@ def stacks() -> dict[str, Any]:
         heartbeat_port=9100,
         heartbeat_interface=HeartbeatInterface.WAN,
         extra_route_table_ids=["rtb-0123456789abcdef0"],
-        cluster_ip_failover=True,
+        tunnel_port=9443,
+        tunnel_udp=False,
+        max_ingress_mbps=200,
+        control_plane_cidrs=["35.171.100.16/28"],
+        https_egress_cidrs=["10.1.200.0/24"],
+        package_mirror_cidrs=["10.1.201.0/24"],
+        dns_server_cidrs=["10.1.0.2/32"],
         termination_protection=False,
         wait_timeout=Duration.minutes(30),
     )
@@ -114,6 +120,7 @@ def test_image_resolved_by_a_custom_resource_with_the_generation_pattern(stacks)
     (image,) = images.values()
     assert image["Properties"]["Owner"] == "079972220921"
     assert image["Properties"]["NamePattern"] == "trustgrid-node-2204-*"
+    assert image["Properties"]["InterfaceNaming"] == "gen2"
 
 
 def test_heartbeat_rule_references_security_groups_only(stacks) -> None:
@@ -152,8 +159,17 @@ def test_wan_and_lan_security_groups(stacks) -> None:
     ]
     ingress = {(r["IpProtocol"], r["FromPort"], r["CidrIp"]) for r in wan["Properties"]["SecurityGroupIngress"]}
     assert ingress == {("tcp", 8443, "0.0.0.0/0"), ("udp", 8443, "0.0.0.0/0")}
-    egress = {(r["IpProtocol"], r["FromPort"]) for r in wan["Properties"]["SecurityGroupEgress"]}
-    assert egress == {("tcp", 443), ("tcp", 8443)}
+    egress = {(r["IpProtocol"], r["FromPort"], r["CidrIp"]) for r in wan["Properties"]["SecurityGroupEgress"]}
+    assert egress == {
+        ("tcp", 443, "35.171.100.16/28"),  # the Trustgrid control plane
+        ("tcp", 8443, "35.171.100.16/28"),
+        ("tcp", 443, "34.223.12.192/28"),
+        ("tcp", 8443, "34.223.12.192/28"),
+        ("tcp", 443, "0.0.0.0/0"),  # AWS APIs and the enroll endpoint: no fixed addresses
+        ("tcp", 80, "0.0.0.0/0"),  # Ubuntu mirrors for the first-boot package install
+    }
+    reasons = {r["Description"] for r in wan["Properties"]["SecurityGroupEgress"]}
+    assert all(reasons) and len(reasons) == 4
     lan = stacks["one"].to_json()["Resources"][
         Stack.of(cluster).get_logical_id(cluster.lan_security_group.node.default_child)
     ]
@@ -189,17 +205,32 @@ def test_route_permissions_scoped_to_the_managed_route_tables(stacks) -> None:
     stacks["one"].resource_count_is("AWS::IAM::InstanceProfile", 1)
 
 
-def test_extra_route_tables_and_cluster_ip_permissions_only_when_asked(stacks) -> None:
+def test_extra_route_tables_are_managed(stacks) -> None:
     west = stacks["second"]
     assert west.route_table_ids[-1] == "rtb-0123456789abcdef0" and len(west.route_table_ids) == 3
-    statements = [
-        s
-        for p in resources(stacks["two"], "AWS::IAM::Policy").values()
-        for s in p["Properties"]["PolicyDocument"]["Statement"]
-    ]
-    sids = [s.get("Sid") for s in statements]
-    assert sids.count("ClusterIpFailover") == 1  # west only
-    assert "ClusterIpFailover" not in json.dumps(resources(stacks["one"], "AWS::IAM::Policy"))
+
+
+def test_tunnel_port_and_narrowed_egress_follow_the_settings(stacks) -> None:
+    west = stacks["second"]
+    res = stacks["two"].to_json()["Resources"]
+    wan = res[Stack.of(west).get_logical_id(west.wan_security_group.node.default_child)]["Properties"]
+    assert {(r["IpProtocol"], r["FromPort"]) for r in wan["SecurityGroupIngress"]} == {("tcp", 9443)}  # UDP off
+    egress = {(r["IpProtocol"], r["FromPort"], r["CidrIp"]) for r in wan["SecurityGroupEgress"]}
+    assert egress == {
+        ("tcp", 443, "35.171.100.16/28"),
+        ("tcp", 8443, "35.171.100.16/28"),
+        ("tcp", 443, "10.1.200.0/24"),
+        ("tcp", 80, "10.1.201.0/24"),
+        ("tcp", 53, "10.1.0.2/32"),
+        ("udp", 53, "10.1.0.2/32"),
+    }
+    (cluster,) = (
+        r["Properties"]
+        for r in resources(stacks["two"], "Custom::TrustgridCluster").values()
+        if r["Properties"]["ClusterName"] == "west"
+    )
+    assert (cluster["TunnelPort"], cluster["TunnelUdp"], cluster["MaxIngressMbps"]) == ("9443", "false", "200")
+    assert cluster["MaxClientWriteMbps"] == ""
 
 
 def test_no_route_resource_duplicates_a_cluster_managed_entry(stacks) -> None:
@@ -215,7 +246,13 @@ def test_no_route_resource_duplicates_a_cluster_managed_entry(stacks) -> None:
     assert props["HeartbeatPort"] == "9000" and props["HeartbeatInterface"] == "LAN"
     assert props["FailbackMode"] == "autoFailback"
     assert str(props["ServiceTimeout"]) == "3480"
-    assert [set(m) for m in props["Members"]] == [{"Uid", "Name", "LanEniId", "LanIp", "WanIp", "LanSubnetId"}] * 2
+    assert [set(m) for m in props["Members"]] == [
+        {"Uid", "Name", "LanEniId", "LanIp", "WanIp", "PublicIp", "LanSubnetId"}
+    ] * 2
+    assert props["ContractVersion"] == "2" and props["LanInterfaceOverride"] == "false"
+    assert (props["TunnelPort"], props["TunnelUdp"]) == ("8443", "true")
+    public_ips = [m["PublicIp"] for m in props["Members"]]
+    assert all("Fn::GetAtt" in ip and ip["Fn::GetAtt"][1] == "PublicIp" for ip in public_ips)
 
 
 def test_licenses_come_from_the_custom_resource_through_secrets_manager(stacks) -> None:
@@ -227,9 +264,13 @@ def test_licenses_come_from_the_custom_resource_through_secrets_manager(stacks) 
     for gateway in cluster.gateways:
         instance = t.to_json()["Resources"][Stack.of(cluster).get_logical_id(gateway.instance)]
         user_data = json.dumps(instance["Properties"]["UserData"])
-        assert "get-secret-value" in user_data and "/usr/local/trustgrid/license.txt" in user_data
+        assert "secretsmanager.GetSecretValue" in user_data and "/usr/local/trustgrid/license.txt" in user_data
         assert "register.sh" in user_data and "ansible-playbook" in user_data
-        assert Stack.of(cluster).get_logical_id(gateway.license.node.default_child) in instance["DependsOn"]
+        assert "awscli" not in user_data and "aws-cli" not in user_data, "nothing the image lacks"
+        stack = Stack.of(cluster)
+        # the license is in its secret, and the Elastic IP on the WAN interface, before the instance boots
+        assert stack.get_logical_id(gateway.license.node.default_child) in instance["DependsOn"]
+        assert stack.get_logical_id(gateway.elastic_ip_association) in instance["DependsOn"]
 
 
 def test_one_provider_per_stack_shared_by_every_cluster(stacks) -> None:

@@ -47,6 +47,14 @@ CASES = [
     ({"cluster_name": "-prod"}, "cluster_name", "lowercase letters"),
     ({"instance_type": "c7g.large"}, "instance_type", "Graviton"),
     ({"instance_type": "r5.large"}, "instance_type", "not one Trustgrid supports"),
+    ({"instance_type": "t2.medium"}, "instance_type", "deprecated gen1 family"),
+    ({"instance_type": "c6i"}, "instance_type", "concrete instance type"),
+    ({"cluster_ip_failover": True}, "cluster_ip_failover", "same availability zone"),
+    ({"tunnel_port": 9443, "heartbeat_port": 9443}, "heartbeat_port", "tunnel port"),
+    ({"tunnel_port": 0}, "tunnel_port", "from 1 to 65535"),
+    ({"max_ingress_mbps": 0}, "max_ingress_mbps", "Mbit/s"),
+    ({"edge_cidrs": ["0.0.0.0/0"]}, "edge_cidrs[0]", "default route"),
+    ({"dns_server_cidrs": ["10.0.0.2"]}, "dns_server_cidrs[0]", "CIDR notation"),
     ({"extra_route_table_ids": ["rt-123"]}, "extra_route_table_ids[0]", "rtb-0123456789abcdef0"),
     ({"edge_source_cidrs": ["0.0.0.0"]}, "edge_source_cidrs[0]", "CIDR notation"),
     ({"gateway_names": ["same", "same"]}, "gateway_names", "two different node names"),
@@ -125,3 +133,20 @@ def test_two_clusters_in_a_stack_must_share_the_api_secret() -> None:
     TrustgridHaCluster(stack, "One", cluster_name="one", api_secret=a, edge_cidrs=["172.16.0.0/16"], vpc=vpc)
     with pytest.raises(TrustgridConfigError, match="shares one provider"):
         TrustgridHaCluster(stack, "Two", cluster_name="two", api_secret=b, edge_cidrs=["172.17.0.0/16"], vpc=vpc)
+
+
+@pytest.mark.parametrize(
+    ("instance_type", "generation", "lan"),
+    [
+        ("t3.small", "gen2", "ens6"),
+        ("c5a.large", "gen2", "ens6"),
+        ("c6in.xlarge", "gen2", "ens6"),
+        ("c7i-flex.large", "gen3", "enp40s0"),
+        ("m8azn.large", "gen3", "enp40s0"),  # the vendor module's rule: ^[cm][78][ai]
+        ("c8a.2xlarge", "gen3", "enp40s0"),
+    ],
+)
+def test_instance_types_follow_the_vendor_module(instance_type: str, generation: str, lan: str) -> None:
+    cluster = build(instance_type=instance_type)
+    assert cluster.generation.value == generation
+    assert cluster.interface_names.lan == lan

@@ -16,9 +16,9 @@ from moto import mock_aws
 
 from tests.lambda_.trustgrid_stub import TrustgridStub
 from trustgrid_ha_runtime.api import Credentials, RetryPolicy, TrustgridClient
+from trustgrid_ha_runtime.contract import CLUSTER_TYPE, CONTRACT_VERSION, LICENSE_TYPE
 from trustgrid_ha_runtime.handler import Runtime, handle_event, handle_is_complete
 from trustgrid_ha_runtime.log import JsonLogger
-from trustgrid_ha_runtime.contract import CLUSTER_TYPE, CONTRACT_VERSION, LICENSE_TYPE
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"  # moto's default account

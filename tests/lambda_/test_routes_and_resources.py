@@ -11,10 +11,10 @@ import pytest
 from tests.lambda_.conftest import REGION, World
 from trustgrid_ha_runtime import handler
 from trustgrid_ha_runtime.api import ApiError
+from trustgrid_ha_runtime.contract import IMAGE_TYPE
 from trustgrid_ha_runtime.handler import handle_event
 from trustgrid_ha_runtime.image import newest_image
 from trustgrid_ha_runtime.license import license_uid
-from trustgrid_ha_runtime.contract import IMAGE_TYPE
 from trustgrid_ha_runtime.routes import route_problems
 
 EDGE = "172.16.0.0/16"
@@ -113,26 +113,51 @@ def test_a_normal_delete_keeps_the_node_record_by_default(world: World) -> None:
 def test_newest_image_wins() -> None:
     images = [{"ImageId": "ami-1", "CreationDate": "2026-01-01"}, {"ImageId": "ami-2", "CreationDate": "2026-06-01"}]
     assert newest_image(images)["ImageId"] == "ami-2"
+    same_second = [{"ImageId": "ami-3", "CreationDate": "2026-06-01", "Name": "n-2"}, {**images[1], "Name": "n-1"}]
+    assert newest_image(same_second)["ImageId"] == "ami-3"  # then the later name (the vendor's carry dates)
     assert newest_image([]) is None
 
 
-def image_event(request: str, owner: str, physical: str | None = None, token: str = "") -> dict:
-    props = {"Owner": owner, "NamePattern": "trustgrid-node-2204-*", "RefreshToken": token}
+def image_event(
+    request: str, owner: str, physical: str | None = None, token: str = "", pattern: str = "trustgrid-node-2204-*"
+) -> dict:
+    props = {"Owner": owner, "NamePattern": pattern, "InterfaceNaming": "gen2", "RefreshToken": token}
     event = {"RequestType": request, "ResourceType": IMAGE_TYPE, "ResourceProperties": props}
     if physical:
         event.update(PhysicalResourceId=physical, OldResourceProperties=props)
     return event
 
 
-def test_image_is_resolved_once_and_kept_on_update(world: World) -> None:
+def vendor_image(world: World, name: str, naming: str) -> tuple[str, str]:
+    """An image as Trustgrid publishes it: a name and the InterfaceNaming tag. (image id, owner)"""
     instance = world.ec2.run_instances(ImageId="ami-12c6146b", MinCount=1, MaxCount=1)["Instances"][0]
-    image = world.ec2.create_image(InstanceId=instance["InstanceId"], Name="trustgrid-node-2204-20261101")["ImageId"]
-    owner = world.ec2.describe_images(ImageIds=[image])["Images"][0]["OwnerId"]
+    image = world.ec2.create_image(InstanceId=instance["InstanceId"], Name=name)["ImageId"]
+    world.ec2.create_tags(Resources=[image], Tags=[{"Key": "InterfaceNaming", "Value": naming}])
+    return image, world.ec2.describe_images(ImageIds=[image])["Images"][0]["OwnerId"]
+
+
+def test_image_is_resolved_once_and_kept_on_update(world: World) -> None:
+    image, owner = vendor_image(world, "trustgrid-node-2204-20261101", "gen2")
     created = handle_event(image_event("Create", owner), world.runtime())
     assert created == {"PhysicalResourceId": image, "Data": {"ImageId": image}}
-    newer = world.ec2.create_image(InstanceId=instance["InstanceId"], Name="trustgrid-node-2204-20261201")["ImageId"]
+    newer, _ = vendor_image(world, "trustgrid-node-2204-20261201", "gen2")
     kept = handle_event(image_event("Update", owner, physical=image), world.runtime())
     assert kept["Data"]["ImageId"] == image != newer
+
+
+def test_image_lookup_filters_on_the_interface_naming_tag(world: World) -> None:
+    gen2, owner = vendor_image(world, "tagged-2204-20261105", "gen2")
+    vendor_image(world, "tagged-2204-20261106", "gen3")  # newer, but another interface naming
+    event = image_event("Create", owner, pattern="tagged-2204-*")
+    assert handle_event(event, world.runtime())["PhysicalResourceId"] == gen2
+
+
+def test_an_update_that_only_adds_the_interface_naming_filter_keeps_the_image(world: World) -> None:
+    image, owner = vendor_image(world, "trustgrid-node-2204-20261107", "gen2")
+    vendor_image(world, "trustgrid-node-2204-20261108", "gen2")
+    event = image_event("Update", owner, physical=image)
+    del event["OldResourceProperties"]["InterfaceNaming"]  # written by the first version of this library
+    assert handle_event(event, world.runtime())["PhysicalResourceId"] == image
 
 
 def test_no_image_in_the_region_fails_with_a_fix(world: World) -> None:

@@ -334,7 +334,7 @@ class TrustgridStub:
     def _act(self, name: str, body: Any, query: dict[str, str], params: dict[str, str]) -> tuple[int, Any]:
         try:
             with self._lock:
-                return getattr(self, "_" + name)(body=body, query=query, **params)  # type: ignore[no-any-return]
+                return getattr(self, "_" + name)(body=body, query=query, **params)
         except ApiFailure as exc:
             if name == "license":  # the license endpoint answers its validation errors as text/plain
                 return exc.status, "; ".join(exc.messages)
