@@ -11,7 +11,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DISABLE_VERSION_CHECK := 1
 export AWS_EC2_METADATA_DISABLED := true
 
-.PHONY: install synth test lint typecheck unit bench deploy deploy-pipeline diff clean
+.PHONY: install synth synth-pipeline test lint typecheck unit bench deploy deploy-pipeline diff clean
 
 install: $(STAMP)/python $(STAMP)/node
 
@@ -30,6 +30,10 @@ $(STAMP)/node: package.json package-lock.json
 # Both CDK apps: the gateway-cluster app (cdk.json) and the pipeline app.
 synth: install
 	cdk synth --quiet --output cdk.out
+	$(MAKE) synth-pipeline
+
+# The pipeline app alone (the pipeline's own build step runs this).
+synth-pipeline: install
 	cdk synth --quiet --app "python3 pipeline_app.py" --output cdk.out.pipeline
 
 lint: install
@@ -52,7 +56,7 @@ diff: install
 	cdk diff TrustgridGatewayCluster
 
 deploy: install
-	cdk deploy TrustgridGatewayCluster --require-approval broadening
+	cdk deploy TrustgridGatewayCluster --require-approval broadening -c trustgrid-deploy=true
 
 deploy-pipeline: install
 	cdk deploy --app "python3 pipeline_app.py" --output cdk.out.pipeline TrustgridPipeline --require-approval broadening

@@ -4,9 +4,12 @@
 `make deploy-pipeline` deploys it once, after which it updates itself.
 """
 
+import sys
+
 from aws_cdk import App, Validations
 from cdk_nag import AwsSolutionsChecks
 
+from app import main
 from stacks.pipeline_stack import PIPELINE_OUTPUT, PipelineStack
 from stacks.settings import CONTEXT_KEY, PipelineSettings
 
@@ -25,4 +28,4 @@ def build_pipeline_app(app: App) -> App:
 __all__ = ["PIPELINE_OUTPUT", "build_pipeline_app"]
 
 if __name__ == "__main__":
-    build_pipeline_app(App()).synth()
+    sys.exit(main(build_pipeline_app))

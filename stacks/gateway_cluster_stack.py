@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from aws_cdk import Annotations, Fn, Stack
-from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
-from trustgrid_ha import TrustgridConfigError, TrustgridHaCluster
-from trustgrid_ha.errors import check_cidr
+from trustgrid_ha import Problem, TrustgridConfigError, TrustgridHaCluster, gateway_vpc
 
 from .settings import AppSettings
+
+SECRET_ARN = re.compile(r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:(?P<name>[\w/+=.@-]+)$")
+#: The six random characters Secrets Manager appends to a secret's name in its ARN (mixed case and digits).
+RANDOM_SUFFIX = re.compile(r"-(?=[A-Za-z0-9]*[A-Z])(?=[A-Za-z0-9]*[a-z0-9])[A-Za-z0-9]{6}$")
 
 
 class GatewayClusterStack(Stack):
@@ -21,7 +24,6 @@ class GatewayClusterStack(Stack):
     def __init__(self, scope: Construct, construct_id: str, *, settings: AppSettings, **kwargs: Any) -> None:
         self._zones = settings.availability_zones
         super().__init__(scope, construct_id, **kwargs)
-        check_cidr("trustgrid.vpcCidr", settings.vpc_cidr)
         if settings.is_example:
             Annotations.of(self).add_warning_v2(
                 "trustgrid:example-settings",
@@ -29,38 +31,52 @@ class GatewayClusterStack(Stack):
                 "(cluster 'example-gw-cluster', edge CIDR 172.16.0.0/16, API secret 'trustgrid/api-key'). "
                 "Set the 'trustgrid' context in cdk.json before deploying.",
             )
-        self.vpc = ec2.Vpc(
-            self,
-            "Vpc",
-            ip_addresses=ec2.IpAddresses.cidr(settings.vpc_cidr),
-            max_azs=2,
-            nat_gateways=0,
-            subnet_configuration=[
-                ec2.SubnetConfiguration(name="Wan", subnet_type=ec2.SubnetType.PUBLIC, cidr_mask=24),
-                ec2.SubnetConfiguration(name="Lan", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED, cidr_mask=24),
-            ],
-        )
+        where = settings.where
+        problems: list[Problem] = []
+        try:
+            self.vpc = gateway_vpc(self, "Vpc", cidr=settings.vpc_cidr)
+        except TrustgridConfigError as exc:
+            raise TrustgridConfigError(f"{where}.vpcCidr", exc.value, exc.fix) from None
         self.vpc.add_flow_log("FlowLog")
-        api_secret = secretsmanager.Secret.from_secret_name_v2(self, "TrustgridApiSecret", settings.api_secret_name)
+        api_secret = self._api_secret(f"{where}.apiSecretName", settings.api_secret_name)
         self.clusters: list[TrustgridHaCluster] = []
         for cluster in settings.clusters:
             try:
-                self.clusters.append(
-                    TrustgridHaCluster(
-                        self,
-                        _construct_id(cluster.name),
-                        cluster_name=cluster.name,
-                        api_secret=api_secret,
-                        api_url=settings.api_url,
-                        edge_cidrs=cluster.edge_cidrs,
-                        vpc=self.vpc,
-                        **cluster.options,
-                    )
+                built = TrustgridHaCluster(
+                    self,
+                    _construct_id(cluster.name),
+                    api_secret=api_secret,
+                    api_url=settings.api_url,
+                    vpc=self.vpc,
+                    **cluster.options,
                 )
-            except TrustgridConfigError as exc:  # name the setting as the app's user wrote it
-                raise TrustgridConfigError(
-                    f"trustgrid.clusters[{cluster.name}].{exc.setting}", exc.value, exc.fix
-                ) from None
+            except TrustgridConfigError as exc:  # every cluster's problems, in the user's spelling
+                problems += exc.renamed(cluster.rename).problems
+                continue
+            built.add_outputs()
+            self.clusters.append(built)
+        if problems:
+            raise TrustgridConfigError.of(problems)
+
+    def _api_secret(self, where: str, value: str) -> secretsmanager.ISecret:
+        """The API key secret by name, by complete ARN (with the random suffix) or by partial ARN."""
+        arn = SECRET_ARN.match(value)
+        if arn is not None:
+            if RANDOM_SUFFIX.search(arn["name"]):
+                return secretsmanager.Secret.from_secret_complete_arn(self, "TrustgridApiSecret", value)
+            return secretsmanager.Secret.from_secret_partial_arn(self, "TrustgridApiSecret", value)
+        if value.startswith("arn:"):
+            raise TrustgridConfigError(
+                where, value, "give a Secrets Manager secret name or ARN (arn:aws:secretsmanager:…)."
+            )
+        if RANDOM_SUFFIX.search(value):
+            raise TrustgridConfigError(
+                where,
+                value,
+                f"this looks like a name with Secrets Manager's random suffix ({value[-7:]}); give the name without "
+                "it, or the secret's full ARN.",
+            )
+        return secretsmanager.Secret.from_secret_name_v2(self, "TrustgridApiSecret", value)
 
     @property
     def availability_zones(self) -> list[str]:

@@ -71,7 +71,7 @@ class PipelineStack(Stack):
                 "Synth",
                 input=self.source,
                 # the same commands as on a developer's machine: the pinned CDK CLI comes from npm ci
-                commands=["make synth"],
+                commands=["make synth-pipeline"],
                 primary_output_directory=PIPELINE_OUTPUT,
             ),
             pipeline_type=codepipeline.PipelineType.V2,

@@ -1,131 +1,153 @@
-"""The app's settings: read from the ``trustgrid`` context key (cdk.json or ``-c``) and validated.
+"""The app's settings: the ``trustgrid`` context key (cdk.json or ``-c trustgrid='{...}'``), translated onto the
+construct's own settings.
 
-With no settings at all the app synthesizes a complete template from the
-example values below, and says so in a synth warning: they are clearly marked
-``EXAMPLE`` and have to be replaced before a real deployment.
+A cluster entry is a thin translation of :class:`trustgrid_ha.ClusterConfig`: each
+camelCase key is a construct keyword (``heartbeatPort`` is ``heartbeat_port``),
+an enum is given by its value, and the construct validates everything once. The
+app only adds what JSON cannot say (``removeNodesOnDelete``, ``waitTimeoutMinutes``)
+and what belongs to the stack (the API secret, the VPC). Every problem is
+reported at once under the user's own spelling (``trustgrid.clusters[0].heartbeatPort``).
+
+With no ``trustgrid`` context at all the app synthesizes the example values below
+and says so in a synth warning; any other configuration must name its clusters.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any
 
-from aws_cdk import RemovalPolicy
+from aws_cdk import Duration, RemovalPolicy
 
-from trustgrid_ha import FailbackMode, HeartbeatInterface, TrustgridConfigError
-from trustgrid_ha.cluster import DEFAULT_API_URL
+from trustgrid_ha import (
+    DEFAULT_API_URL,
+    ClusterConfig,
+    FailbackMode,
+    HeartbeatInterface,
+    Problem,
+    TrustgridConfigError,
+)
 
 CONTEXT_KEY = "trustgrid"
+#: Set by ``make deploy``: the example settings are never deployed.
+DEPLOY_CONTEXT_KEY = "trustgrid-deploy"
+DEFAULT_API_SECRET = "trustgrid/api-key"
+DEFAULT_VPC_CIDR = "10.60.0.0/16"
 
 EXAMPLE: dict[str, Any] = {
-    "apiSecretName": "trustgrid/api-key",
-    "vpcCidr": "10.60.0.0/16",
+    "apiSecretName": DEFAULT_API_SECRET,
+    "vpcCidr": DEFAULT_VPC_CIDR,
     "clusters": [{"name": "example-gw-cluster", "edgeCidrs": ["172.16.0.0/16"]}],
 }
 
-_CLUSTER_KEYS = {
-    "name": "cluster name (lowercase letters, digits, dashes)",
-    "edgeCidrs": "edge sites' network space",
-    "gatewayNames": "two node names",
-    "instanceType": "EC2 instance type",
-    "heartbeatPort": "heartbeat TCP port",
-    "heartbeatInterface": "LAN or WAN",
-    "edgeSourceCidrs": "tunnel sources",
-    "lanSourceCidrs": "LAN-side networks",
-    "extraRouteTableIds": "more managed route tables",
-    "failbackMode": "autoFailback or manualFailback",
-    "terminationProtection": "true or false",
-    "removeNodesOnDelete": "true or false",
-    "verifyHealth": "true or false",
-    "verifyRoutes": "true or false",
-    "machineImageId": "explicit AMI",
-    "tunnelPort": "tunnel TCP/UDP port",
-    "tunnelUdp": "true or false",
-    "maxIngressMbps": "ingress limit in Mbit/s",
-    "maxClientWriteMbps": "per-client egress limit in Mbit/s",
-    "controlPlaneCidrs": "Trustgrid control plane ranges",
-    "httpsEgressCidrs": "HTTPS destinations (AWS APIs, enroll endpoint)",
-    "packageMirrorCidrs": "Ubuntu mirror ranges",
-    "dnsServerCidrs": "custom DNS servers",
-}
-_APP_KEYS = {"apiSecretName", "apiUrl", "vpcCidr", "clusters", "pipeline"}
+#: Cluster keys of the app's own, with the construct setting each becomes.
+APP_ONLY = {"name": "cluster_name", "removeNodesOnDelete": "node_removal_policy", "waitTimeoutMinutes": "wait_timeout"}
+ENUMS: dict[str, type[Enum]] = {"heartbeat_interface": HeartbeatInterface, "failback_mode": FailbackMode}
+STACK_KEYS = {"apiSecretName", "apiUrl", "vpcCidr", "clusters"}
+_APP_KEYS = STACK_KEYS | {"pipeline"}
 
 
-def _reject_unknown(where: str, given: Mapping[str, Any], known: set[str]) -> None:
-    unknown = sorted(set(given) - known)
-    if unknown:
-        raise TrustgridConfigError(
-            f"{where}.{unknown[0]}",
-            given[unknown[0]],
-            f"unknown setting; known settings are {', '.join(sorted(known))}.",
-        )
+def context(raw: Any) -> Any:
+    """The ``trustgrid`` context as given: an object from cdk.json, or a JSON string from ``-c``."""
+    if isinstance(raw, str):
+        try:
+            return json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise TrustgridConfigError(
+                CONTEXT_KEY, raw[:60], f"-c trustgrid=... must be a JSON object ({exc.msg} at {exc.pos})."
+            ) from None
+    return raw
 
 
-def _typed(where: str, value: Any, kind: type, hint: str) -> Any:
-    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        raise TrustgridConfigError(where, value, f"give {hint}.")
-    return value
+def camel_key(keyword: str) -> str:
+    """The cdk.json spelling of a construct keyword, keeping an index: ``edge_cidrs[1]`` -> ``edgeCidrs[1]``."""
+    base, bracket, rest = keyword.partition("[")
+    reverse = {v: k for k, v in {**ClusterConfig.app_settings(), **APP_ONLY}.items()}
+    return reverse.get(base, base) + bracket + rest
+
+
+class _Problems:
+    """Collects problems; raises them all at once."""
+
+    def __init__(self) -> None:
+        self.found: list[Problem] = []
+
+    def add(self, where: str, value: object, fix: str) -> None:
+        self.found.append(Problem(where, value, fix))
+
+    def extend(self, error: TrustgridConfigError) -> None:
+        self.found += error.problems
+
+    def raise_any(self) -> None:
+        if self.found:
+            raise TrustgridConfigError.of(self.found)
+
+
+def _object(problems: _Problems, where: str, raw: Any, hint: str) -> dict[str, Any]:
+    if not isinstance(raw, dict):
+        problems.add(where, raw, f"give an object ({hint}).")
+        return {}
+    return raw
+
+
+def _unknown(problems: _Problems, where: str, given: Mapping[str, Any], known: set[str]) -> None:
+    for key in sorted(set(given) - known):
+        problems.add(f"{where}.{key}", given[key], f"unknown setting; known settings are {', '.join(sorted(known))}.")
 
 
 @dataclass(frozen=True)
 class ClusterSettings:
-    name: str
-    edge_cidrs: list[str]
+    """One cluster entry as construct keyword arguments (``where`` names it for error messages)."""
+
+    where: str
     options: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def name(self) -> str:
+        return str(self.options.get("cluster_name"))
+
     @classmethod
-    def parse(cls, where: str, raw: Any) -> ClusterSettings:
-        _typed(where, raw, dict, "an object with at least name and edgeCidrs")
-        _reject_unknown(where, raw, set(_CLUSTER_KEYS))
-        for required in ("name", "edgeCidrs"):
-            if required not in raw:
-                raise TrustgridConfigError(
-                    f"{where}.{required}", None, f"this setting is required ({_CLUSTER_KEYS[required]})."
-                )
+    def parse(cls, where: str, raw: Any, problems: _Problems) -> ClusterSettings:
+        entry = _object(problems, where, raw, "with at least name and edgeCidrs")
+        known = ClusterConfig.app_settings()
+        _unknown(problems, where, entry, set(known) | set(APP_ONLY) - {"clusterName", "apiUrl"})
         options: dict[str, Any] = {}
-        simple = {
-            "gatewayNames": ("gateway_names", list, "a list of two node names"),
-            "instanceType": ("instance_type", str, "an instance type such as 'c6i.large'"),
-            "heartbeatPort": ("heartbeat_port", int, "a whole number such as 9000"),
-            "edgeSourceCidrs": ("edge_source_cidrs", list, "a list of CIDRs"),
-            "lanSourceCidrs": ("lan_source_cidrs", list, "a list of CIDRs"),
-            "extraRouteTableIds": ("extra_route_table_ids", list, "a list of route table IDs"),
-            "terminationProtection": ("termination_protection", bool, "true or false"),
-            "verifyHealth": ("verify_health", bool, "true or false"),
-            "verifyRoutes": ("verify_routes", bool, "true or false"),
-            "machineImageId": ("machine_image_id", str, "an AMI ID"),
-            "tunnelPort": ("tunnel_port", int, "a whole number such as 8443"),
-            "tunnelUdp": ("tunnel_udp", bool, "true or false"),
-            "maxIngressMbps": ("max_ingress_mbps", int, "a whole number of Mbit/s"),
-            "maxClientWriteMbps": ("max_client_write_mbps", int, "a whole number of Mbit/s"),
-            "controlPlaneCidrs": ("control_plane_cidrs", list, "a list of CIDRs"),
-            "httpsEgressCidrs": ("https_egress_cidrs", list, "a list of CIDRs"),
-            "packageMirrorCidrs": ("package_mirror_cidrs", list, "a list of CIDRs"),
-            "dnsServerCidrs": ("dns_server_cidrs", list, "a list of CIDRs"),
-        }
-        for key, (param, kind, hint) in simple.items():
-            if key in raw:
-                options[param] = _typed(f"{where}.{key}", raw[key], kind, hint)
-        if "heartbeatInterface" in raw:
-            options["heartbeat_interface"] = _enum(
-                f"{where}.heartbeatInterface", raw["heartbeatInterface"], HeartbeatInterface
-            )
-        if "failbackMode" in raw:
-            options["failback_mode"] = _enum(f"{where}.failbackMode", raw["failbackMode"], FailbackMode)
-        if "removeNodesOnDelete" in raw:
-            remove = _typed(f"{where}.removeNodesOnDelete", raw["removeNodesOnDelete"], bool, "true or false")
-            options["node_removal_policy"] = RemovalPolicy.DESTROY if remove else RemovalPolicy.RETAIN
-        edge = _typed(f"{where}.edgeCidrs", raw["edgeCidrs"], list, "a list of CIDRs such as ['172.16.0.0/16']")
-        return cls(name=_typed(f"{where}.name", raw["name"], str, "a cluster name"), edge_cidrs=edge, options=options)
+        for key, value in entry.items():
+            keyword = APP_ONLY.get(key) or known.get(key)
+            if keyword is None or key in ("clusterName", "apiUrl"):
+                continue
+            options[keyword] = _translate(problems, f"{where}.{key}", keyword, value)
+        for required in ("name", "edgeCidrs"):
+            if required not in entry:
+                problems.add(f"{where}.{required}", None, "this setting is required.")
+        return cls(where, options)
+
+    def rename(self, setting: str) -> str:
+        """A construct keyword as the user spelled it here (the API URL is a stack-wide setting)."""
+        if setting == "api_url":
+            return self.where.rsplit(".clusters[", 1)[0] + ".apiUrl"
+        return f"{self.where}.{camel_key(setting)}"
 
 
-def _enum(where: str, value: Any, enum: Any) -> Any:
-    for member in enum:
-        if value == member.value:
-            return member
-    raise TrustgridConfigError(where, value, f"give one of {', '.join(m.value for m in enum)}.")
+def _translate(problems: _Problems, where: str, keyword: str, value: Any) -> Any:
+    """JSON onto the construct's types: enums by value, the app-only keys; everything else as it is."""
+    if keyword in ENUMS:
+        enum = ENUMS[keyword]
+        return next((m for m in enum if m.value == value), value)  # a wrong value: the construct says which
+    if keyword == "node_removal_policy":
+        if not isinstance(value, bool):
+            problems.add(where, value, "give true or false.")
+        return RemovalPolicy.DESTROY if value is True else RemovalPolicy.RETAIN
+    if keyword == "wait_timeout":
+        if not isinstance(value, int) or isinstance(value, bool):
+            problems.add(where, value, "give a whole number of minutes from 1 to 50.")
+            return None
+        return Duration.minutes(value)
+    return value
 
 
 @dataclass(frozen=True)
@@ -137,46 +159,65 @@ class AppSettings:
     vpc_cidr: str
     clusters: list[ClusterSettings]
     is_example: bool
+    where: str = CONTEXT_KEY
     availability_zones: list[str] | None = None
 
     @classmethod
     def from_context(cls, raw: Any) -> AppSettings:
-        """The ``trustgrid`` context; with none, the example values (marked as such)."""
-        if raw is None:
+        """The ``trustgrid`` context; with none at all, the example values (marked as such)."""
+        data = context(raw)
+        if data is None:
             return cls.parse(CONTEXT_KEY, EXAMPLE, is_example=True)
-        data = _typed(CONTEXT_KEY, raw, dict, "an object (see the README's configuration table)")
-        _reject_unknown(CONTEXT_KEY, data, _APP_KEYS)
-        return cls.parse(CONTEXT_KEY, {k: v for k, v in data.items() if k != "pipeline"}, is_example=False)
+        problems = _Problems()
+        data = _object(problems, CONTEXT_KEY, data, "see the README's configuration table")
+        _unknown(problems, CONTEXT_KEY, data, _APP_KEYS)
+        if data and "clusters" not in data:
+            fix = (
+                "this configuration names no clusters: give trustgrid.clusters for the default app "
+                "(trustgrid.pipeline configures only the pipeline app)."
+            )
+            problems.add(f"{CONTEXT_KEY}.clusters", None, fix)
+        problems.raise_any()
+        return cls.parse(CONTEXT_KEY, {k: v for k, v in data.items() if k in STACK_KEYS}, is_example=False)
 
     @classmethod
     def parse(
         cls, where: str, data: dict[str, Any], *, is_example: bool, availability_zones: list[str] | None = None
     ) -> AppSettings:
-        clusters_raw = _typed(
-            f"{where}.clusters", data.get("clusters", EXAMPLE["clusters"]), list, "a list of clusters"
-        )
-        if not clusters_raw:
-            raise TrustgridConfigError(f"{where}.clusters", [], "give at least one cluster.")
-        clusters = [ClusterSettings.parse(f"{where}.clusters[{i}]", c) for i, c in enumerate(clusters_raw)]
+        problems = _Problems()
+        clusters_raw = data.get("clusters")
+        if not isinstance(clusters_raw, list) or not clusters_raw:
+            problems.add(f"{where}.clusters", clusters_raw, "give a list of at least one cluster.")
+            clusters_raw = []
+        clusters = [ClusterSettings.parse(f"{where}.clusters[{i}]", c, problems) for i, c in enumerate(clusters_raw)]
         names = [c.name for c in clusters]
-        if len(set(names)) != len(names):
-            raise TrustgridConfigError(f"{where}.clusters", names, "give every cluster a different name.")
+        for name in sorted({n for n in names if names.count(n) > 1}):
+            problems.add(f"{where}.clusters", names, f"the cluster name {name!r} is used twice; give each its own.")
+        texts = {
+            key: data.get(key, default)
+            for key, default in (
+                ("apiSecretName", DEFAULT_API_SECRET),
+                ("apiUrl", DEFAULT_API_URL),
+                ("vpcCidr", DEFAULT_VPC_CIDR),
+            )
+        }
+        for key, value in texts.items():
+            if not isinstance(value, str) or not value:
+                problems.add(f"{where}.{key}", value, "give a string.")
+        problems.raise_any()
         return cls(
-            api_secret_name=_typed(
-                f"{where}.apiSecretName", data.get("apiSecretName", EXAMPLE["apiSecretName"]), str, "a secret name"
-            ),
-            api_url=_typed(f"{where}.apiUrl", data.get("apiUrl", DEFAULT_API_URL), str, "a URL"),
-            vpc_cidr=_typed(
-                f"{where}.vpcCidr", data.get("vpcCidr", EXAMPLE["vpcCidr"]), str, "a CIDR such as '10.60.0.0/16'"
-            ),
+            api_secret_name=texts["apiSecretName"],
+            api_url=texts["apiUrl"],
+            vpc_cidr=texts["vpcCidr"],
             clusters=clusters,
             is_example=is_example,
+            where=where,
             availability_zones=availability_zones,
         )
 
 
 ACCOUNT = re.compile(r"^\d{12}$")
-REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
+REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$")
 CONNECTION_ARN = re.compile(
     r"^arn:aws[a-z-]*:(codestar-connections|codeconnections):[a-z0-9-]+:\d{12}:connection/[\w-]+$"
 )
@@ -189,7 +230,7 @@ EXAMPLE_PIPELINE: dict[str, Any] = {
     "branch": "main",
     "account": "111111111111",
     "region": "us-east-1",
-    "apiSecretName": "trustgrid/api-key",
+    "apiSecretName": DEFAULT_API_SECRET,
     "environments": [
         {"name": "staging", "account": "222222222222", "region": "us-east-1", **EXAMPLE},
         {
@@ -203,13 +244,21 @@ EXAMPLE_PIPELINE: dict[str, Any] = {
     ],
 }
 _PIPELINE_KEYS = {"connectionArn", "repository", "branch", "account", "region", "apiSecretName", "environments"}
-_ENVIRONMENT_KEYS = {"name", "account", "region", "production", "availabilityZones"} | (_APP_KEYS - {"pipeline"})
+_ENVIRONMENT_KEYS = {"name", "account", "region", "production", "availabilityZones"} | STACK_KEYS
 
 
-def _matching(where: str, value: Any, pattern: re.Pattern[str], hint: str) -> str:
+def _matching(problems: _Problems, where: str, value: Any, pattern: re.Pattern[str], hint: str) -> str:
     if not isinstance(value, str) or not pattern.match(value):
-        raise TrustgridConfigError(where, value, f"give {hint}.")
+        problems.add(where, value, f"give {hint}.")
+        return ""
     return value
+
+
+def zone_problem(zone: Any, region: str) -> str | None:
+    """An availability zone of ``region``: its name plus a letter (or a Local Zone's ``-city-1a``)."""
+    if isinstance(zone, str) and region and re.fullmatch(re.escape(region) + r"([a-z]|-[a-z]+-\d+[a-z])", zone):
+        return None
+    return f"give an availability zone of {region or 'the region'}, such as '{region or 'us-east-1'}a'."
 
 
 @dataclass(frozen=True)
@@ -223,29 +272,32 @@ class EnvironmentSettings:
     stack: AppSettings
 
     @classmethod
-    def parse(cls, where: str, raw: Any) -> EnvironmentSettings:
-        _typed(where, raw, dict, "an object with name, account, region and the cluster settings")
-        _reject_unknown(where, raw, _ENVIRONMENT_KEYS)
-        region = _matching(f"{where}.region", raw.get("region"), REGION, "an AWS region such as 'us-east-1'")
-        zones = raw.get("availabilityZones")
-        if zones is not None and (
-            not isinstance(zones, list) or len(set(zones)) != 2 or not all(isinstance(z, str) for z in zones)
-        ):
-            raise TrustgridConfigError(
-                f"{where}.availabilityZones", zones, "give two different AZ names such as 'us-east-1a'."
+    def parse(cls, where: str, raw: Any, problems: _Problems) -> EnvironmentSettings | None:
+        entry = _object(problems, where, raw, "with name, account, region and the cluster settings")
+        _unknown(problems, where, entry, _ENVIRONMENT_KEYS)
+        region = _matching(problems, f"{where}.region", entry.get("region"), REGION, "an AWS region like 'us-east-1'")
+        zones = entry.get("availabilityZones")
+        if zones is not None:
+            if not isinstance(zones, list) or len(zones) != 2 or len(set(map(str, zones))) != 2:
+                problems.add(f"{where}.availabilityZones", zones, "give two different AZ names such as 'us-east-1a'.")
+            else:
+                for index, zone in enumerate(zones):
+                    problem = zone_problem(zone, region)
+                    if problem:
+                        problems.add(f"{where}.availabilityZones[{index}]", zone, problem)
+        name = _matching(problems, f"{where}.name", entry.get("name"), STAGE_NAME, "a stage name (letters, digits, -)")
+        account = _matching(problems, f"{where}.account", entry.get("account"), ACCOUNT, "a 12-digit AWS account ID")
+        production = entry.get("production", False)
+        if not isinstance(production, bool):
+            problems.add(f"{where}.production", production, "give true or false.")
+        try:
+            stack = AppSettings.parse(
+                where, {k: v for k, v in entry.items() if k in STACK_KEYS}, is_example=False, availability_zones=zones
             )
-        return cls(
-            name=_matching(f"{where}.name", raw.get("name"), STAGE_NAME, "a stage name (letters, digits, dashes)"),
-            account=_matching(f"{where}.account", raw.get("account"), ACCOUNT, "a 12-digit AWS account ID"),
-            region=region,
-            production=_typed(f"{where}.production", raw.get("production", False), bool, "true or false"),
-            stack=AppSettings.parse(
-                where,
-                {k: v for k, v in raw.items() if k in _APP_KEYS},
-                is_example=False,
-                availability_zones=zones,
-            ),
-        )
+        except TrustgridConfigError as exc:
+            problems.extend(exc)
+            return None
+        return cls(name=name, account=account, region=region, production=production is True, stack=stack)
 
 
 @dataclass(frozen=True)
@@ -263,35 +315,42 @@ class PipelineSettings:
 
     @classmethod
     def from_context(cls, raw: Any) -> PipelineSettings:
-        """``trustgrid.pipeline``; with none, the example pipeline (marked as such)."""
-        is_example = not isinstance(raw, dict) or "pipeline" not in raw
-        data = EXAMPLE_PIPELINE if is_example else raw["pipeline"]
+        """``trustgrid.pipeline``; without it, the example pipeline (marked as such: `make synth` still works for a
+        configuration of the default app alone)."""
+        data = context(raw)
+        is_example = not isinstance(data, dict) or "pipeline" not in data
+        problems = _Problems()
         where = f"{CONTEXT_KEY}.pipeline"
-        _typed(where, data, dict, "an object (see the README's pipeline section)")
-        _reject_unknown(where, data, _PIPELINE_KEYS)
-        environments_raw = _typed(f"{where}.environments", data.get("environments"), list, "a list of environments")
-        if not environments_raw:
-            raise TrustgridConfigError(f"{where}.environments", [], "give at least one environment.")
-        environments = [
-            EnvironmentSettings.parse(f"{where}.environments[{i}]", e) for i, e in enumerate(environments_raw)
+        pipeline = _object(problems, where, EXAMPLE_PIPELINE if is_example else data["pipeline"], "see the README")
+        _unknown(problems, where, pipeline, _PIPELINE_KEYS)
+        environments_raw = pipeline.get("environments")
+        if not isinstance(environments_raw, list) or not environments_raw:
+            problems.add(f"{where}.environments", environments_raw, "give a list of at least one environment.")
+            environments_raw = []
+        parsed = [
+            EnvironmentSettings.parse(f"{where}.environments[{i}]", e, problems) for i, e in enumerate(environments_raw)
         ]
+        environments = [e for e in parsed if e is not None]
         names = [e.name for e in environments]
         if len(set(names)) != len(names):
-            raise TrustgridConfigError(f"{where}.environments", names, "give every environment a different name.")
-        return cls(
+            problems.add(f"{where}.environments", names, "give every environment a different name.")
+        settings = cls(
             connection_arn=_matching(
+                problems,
                 f"{where}.connectionArn",
-                data.get("connectionArn"),
+                pipeline.get("connectionArn"),
                 CONNECTION_ARN,
-                "a CodeStar/CodeConnections connection ARN (arn:aws:codeconnections:REGION:ACCOUNT:connection/ID)",
+                "a CodeConnections connection ARN (arn:aws:codeconnections:REGION:ACCOUNT:connection/ID)",
             ),
-            repository=_matching(f"{where}.repository", data.get("repository"), REPOSITORY, "'owner/repository'"),
-            branch=_typed(f"{where}.branch", data.get("branch", "main"), str, "a branch name"),
-            account=_matching(f"{where}.account", data.get("account"), ACCOUNT, "a 12-digit AWS account ID"),
-            region=_matching(f"{where}.region", data.get("region"), REGION, "an AWS region such as 'us-east-1'"),
-            api_secret_name=_typed(
-                f"{where}.apiSecretName", data.get("apiSecretName", EXAMPLE["apiSecretName"]), str, "a secret name"
+            repository=_matching(
+                problems, f"{where}.repository", pipeline.get("repository"), REPOSITORY, "'owner/repository'"
             ),
+            branch=str(pipeline.get("branch", "main")),
+            account=_matching(problems, f"{where}.account", pipeline.get("account"), ACCOUNT, "a 12-digit account ID"),
+            region=_matching(problems, f"{where}.region", pipeline.get("region"), REGION, "an AWS region"),
+            api_secret_name=str(pipeline.get("apiSecretName", DEFAULT_API_SECRET)),
             environments=environments,
             is_example=is_example,
         )
+        problems.raise_any()
+        return settings

@@ -1,21 +1,33 @@
 """trustgrid_ha: an AWS CDK v2 construct library for highly available Trustgrid gateway clusters in AWS."""
 
-from .cluster import FailbackMode, HeartbeatInterface, TrustgridHaCluster
-from .errors import TrustgridConfigError
+from trustgrid_ha_runtime.contract import DEFAULT_API_URL, FailbackMode, HeartbeatInterface
+
+from .cluster import TrustgridHaCluster
+from .config import CONTROL_PLANE_CIDRS, ClusterConfig
+from .errors import Problem, TrustgridConfigError
 from .gateway import TrustgridGateway
 from .instance_types import InstanceGeneration, InterfaceNames
+from .nag import acknowledge
 from .provider import TrustgridProvider
+from .vpc import DEFAULT_VPC_CIDR, gateway_vpc
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
+    "CONTROL_PLANE_CIDRS",
+    "DEFAULT_API_URL",
+    "DEFAULT_VPC_CIDR",
+    "ClusterConfig",
     "FailbackMode",
     "HeartbeatInterface",
     "InstanceGeneration",
     "InterfaceNames",
+    "Problem",
     "TrustgridConfigError",
     "TrustgridGateway",
     "TrustgridHaCluster",
     "TrustgridProvider",
     "__version__",
+    "acknowledge",
+    "gateway_vpc",
 ]

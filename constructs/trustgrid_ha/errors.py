@@ -8,7 +8,8 @@ were tokens at synth time. A token is never refused here for being a token.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from aws_cdk import Token
@@ -16,18 +17,44 @@ from aws_cdk import Token
 from trustgrid_ha_runtime import contract
 
 
-class TrustgridConfigError(ValueError):
-    """A construct setting is invalid. Raised at synth time."""
+@dataclass(frozen=True)
+class Problem:
+    """One invalid setting: its name as the user spelled it, the value given, and how to fix it."""
 
-    def __init__(self, setting: str, value: object, fix: str) -> None:
-        self.setting = setting
-        self.value = value
-        self.fix = fix
-        super().__init__(f"Invalid setting {setting}={value!r}: {fix}")
+    setting: str
+    value: object
+    fix: str
+
+    def __str__(self) -> str:
+        return f"{self.setting}={self.value!r}: {self.fix}"
+
+
+class TrustgridConfigError(ValueError):
+    """One or more settings are invalid. Raised at synth time; ``problems`` lists every one."""
+
+    def __init__(self, setting: str, value: object, fix: str, *, more: Sequence[Problem] = ()) -> None:
+        self.problems = [Problem(setting, value, fix), *more]
+        self.setting, self.value, self.fix = setting, value, fix
+        if more:
+            text = f"{len(self.problems)} invalid settings:\n" + "\n".join(f"  - {p}" for p in self.problems)
+        else:
+            text = f"Invalid setting {self.problems[0]}"
+        super().__init__(text)
+
+    @classmethod
+    def of(cls, problems: Sequence[Problem]) -> TrustgridConfigError:
+        first, *more = problems
+        return cls(first.setting, first.value, first.fix, more=more)
+
+    def renamed(self, rename: Callable[[str], str]) -> TrustgridConfigError:
+        """The same problems under other names (an app's spelling of the settings)."""
+        return TrustgridConfigError.of([Problem(rename(p.setting), p.value, p.fix) for p in self.problems])
 
 
 def is_unresolved(value: object) -> bool:
     """Whether ``value`` is (or holds) a token that CloudFormation resolves at deploy time."""
+    if isinstance(value, tuple):
+        value = list(value)
     return Token.is_unresolved(value) if isinstance(value, (str, int, float, list, dict)) else False
 
 

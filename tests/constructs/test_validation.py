@@ -87,9 +87,18 @@ def test_missing_public_subnet_in_an_az_is_refused() -> None:
         return imported
 
     with pytest.raises(TrustgridConfigError) as failure:
-        build(vpc, wan_subnets=ec2.SubnetSelection(availability_zones=["us-east-1a"]))
+        build(
+            vpc, wan_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PUBLIC, availability_zones=["us-east-1a"])
+        )
     assert failure.value.setting == "wan_subnets"
     assert "no public subnet in us-east-1b" in str(failure.value)
+
+
+def test_lan_subnets_that_are_the_wan_subnets_are_refused() -> None:
+    with pytest.raises(TrustgridConfigError) as failure:
+        build(imported_vpc, lan_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PUBLIC))
+    assert failure.value.setting == "lan_subnets"
+    assert "selected as WAN and as LAN subnets" in str(failure.value)
 
 
 def test_missing_private_subnets_is_refused() -> None:
@@ -150,3 +159,17 @@ def test_instance_types_follow_the_vendor_module(instance_type: str, generation:
     cluster = build(instance_type=instance_type)
     assert cluster.generation.value == generation
     assert cluster.interface_names.lan == lan
+
+
+def test_the_size_table_matches_the_ec2_api_model() -> None:
+    import botocore.session
+
+    from trustgrid_ha.instance_types import GEN2_FAMILIES, GEN3_FAMILY, SIZES
+
+    model = botocore.session.get_session().get_service_model("ec2").shape_for("InstanceType").enum
+    known: dict[str, set[str]] = {}
+    for name in model:
+        family, size = name.split(".", 1)
+        if family in GEN2_FAMILIES or GEN3_FAMILY.match(family):
+            known.setdefault(family, set()).add(size)
+    assert {f: set(s) for f, s in SIZES.items()} == known

@@ -14,7 +14,6 @@ from aws_cdk import aws_ec2 as ec2
 from cdk_nag import AwsSolutionsChecks
 
 from app import build_app
-from trustgrid_ha import TrustgridConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
 TWO_CLUSTERS = {
@@ -129,39 +128,3 @@ def test_the_lambda_asset_is_the_runtime_package_and_cdk_out_holds_no_secret(def
             assert "eyJ" not in text, f"a JWT-looking value in {path}"
             if path.suffix == ".json":
                 assert "apiKeySecret" not in text, f"an API key secret in {path}"
-
-
-@pytest.mark.parametrize(
-    ("context", "setting", "fix"),
-    [
-        (
-            {"clusters": [{"name": "a", "edgeCidrs": ["172.16.0.0/16"], "heartbeatPrt": 1}]},
-            "trustgrid.clusters[0].heartbeatPrt",
-            "unknown setting",
-        ),
-        ({"clusters": [{"name": "a"}]}, "trustgrid.clusters[0].edgeCidrs", "required"),
-        (
-            {"clusters": [{"name": "a", "edgeCidrs": "172.16.0.0/16"}]},
-            "trustgrid.clusters[0].edgeCidrs",
-            "a list of CIDRs",
-        ),
-        (
-            {"clusters": [{"name": "a", "edgeCidrs": ["10.60.1.0/24"]}]},
-            "trustgrid.clusters[a].edge_cidrs[0]",
-            "overlaps the VPC CIDR",
-        ),
-        (
-            {"clusters": [{"name": "a", "edgeCidrs": ["172.16.0.0/16"], "heartbeatInterface": "ETH"}]},
-            "trustgrid.clusters[0].heartbeatInterface",
-            "LAN, WAN",
-        ),
-        ({"clusters": []}, "trustgrid.clusters", "at least one cluster"),
-        ({"vpcCidr": "10.60.0.0"}, "trustgrid.vpcCidr", "CIDR notation"),
-        ({"colour": "blue"}, "trustgrid.colour", "unknown setting"),
-    ],
-)
-def test_bad_app_settings_are_refused(context: dict[str, Any], setting: str, fix: str, tmp_path: Path) -> None:
-    with pytest.raises(TrustgridConfigError) as failure:
-        synth(tmp_path, context)
-    assert failure.value.setting == setting
-    assert fix in str(failure.value)

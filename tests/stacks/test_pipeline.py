@@ -98,7 +98,7 @@ def test_source_synth_and_self_mutation(template) -> None:
     assert source["Configuration"]["BranchName"] == "release"
     projects = of_type(template, "AWS::CodeBuild::Project")
     specs = {k: json.loads(v["Properties"]["Source"]["BuildSpec"]) for k, v in projects.items()}
-    synth = [s for s in specs.values() if s["phases"]["build"]["commands"] == ["make synth"]]
+    synth = [s for s in specs.values() if s["phases"]["build"]["commands"] == ["make synth-pipeline"]]
     assert len(synth) == 1
     assert synth[0]["artifacts"]["base-directory"] == "cdk.out.pipeline"  # what make synth writes the app to
     mutate = [s for s in specs.values() if "cdk -a . deploy" in json.dumps(s)]

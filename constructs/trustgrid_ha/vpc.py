@@ -1,0 +1,173 @@
+"""Where the gateways go: the default VPC layout, and the placement of the two gateways in a VPC."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from aws_cdk import aws_ec2 as ec2
+from constructs import Construct
+
+from .errors import Problem, TrustgridConfigError, is_unresolved
+
+DEFAULT_VPC_CIDR = "10.0.0.0/16"  # the CIDR aws-cdk-lib gives a Vpc by default
+
+
+def vpc_cidr_problem(cidr: object) -> str | None:
+    """AWS's limits for a VPC's IPv4 CIDR: a network from /16 to /28."""
+    try:
+        network = ipaddress.ip_network(str(cidr), strict=True) if isinstance(cidr, str) and "/" in cidr else None
+    except ValueError:
+        network = None
+    if network is None or network.version != 4:
+        return "give an IPv4 network in CIDR notation with no host bits set, for example '10.60.0.0/16'."
+    if not 16 <= network.prefixlen <= 28:
+        return "AWS accepts VPC CIDRs from /16 to /28; a two-AZ gateway VPC needs at least a /22."
+    if network.prefixlen > 22:
+        return "the gateway VPC has four /24 subnets (public and private in two AZs); give a /22 or larger."
+    return None
+
+
+def gateway_vpc(scope: Construct, construct_id: str, *, cidr: str = DEFAULT_VPC_CIDR) -> ec2.Vpc:
+    """The zero-configuration VPC: a public (WAN) and a private isolated (LAN) /24 in each of two AZs, no NAT."""
+    problem = vpc_cidr_problem(cidr) if not is_unresolved(cidr) else None
+    if problem:
+        raise TrustgridConfigError("vpc_cidr", cidr, problem)
+    return ec2.Vpc(
+        scope,
+        construct_id,
+        ip_addresses=ec2.IpAddresses.cidr(cidr),
+        max_azs=2,
+        nat_gateways=0,
+        subnet_configuration=[
+            ec2.SubnetConfiguration(name="Wan", subnet_type=ec2.SubnetType.PUBLIC, cidr_mask=24),
+            ec2.SubnetConfiguration(name="Lan", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED, cidr_mask=24),
+        ],
+    )
+
+
+def vpc_cidr_literal(vpc: ec2.IVpc) -> str | None:
+    """The VPC CIDR as a literal, when it is known at synth time."""
+    cidr = vpc.vpc_cidr_block
+    if not is_unresolved(cidr):
+        return cidr
+    default_child = vpc.node.default_child
+    literal = getattr(default_child, "cidr_block", None) if isinstance(default_child, ec2.CfnVPC) else None
+    return literal if isinstance(literal, str) and not is_unresolved(literal) else None
+
+
+@dataclass(frozen=True)
+class Placement:
+    """One gateway's subnets: WAN (public) and LAN (private), in the same availability zone."""
+
+    wan: ec2.ISubnet
+    lan: ec2.ISubnet
+
+
+def place(
+    vpc: ec2.IVpc, wan_selection: ec2.SubnetSelection | None, lan_selection: ec2.SubnetSelection | None
+) -> list[Placement]:
+    """The primary's and the secondary's subnets, in two different AZs."""
+    wan = select(vpc, wan_selection or ec2.SubnetSelection(subnet_type=ec2.SubnetType.PUBLIC))
+    lan = select(vpc, lan_selection or _private(vpc))
+    if not wan:
+        raise TrustgridConfigError("wan_subnets", "no subnets", "the VPC needs a public subnet in each of two AZs.")
+    if not lan:
+        raise TrustgridConfigError("lan_subnets", "no subnets", "the VPC needs a private subnet in each of two AZs.")
+    shared = sorted({s.subnet_id for s in wan} & {s.subnet_id for s in lan})
+    if shared:
+        raise TrustgridConfigError(
+            "lan_subnets",
+            shared,
+            "these subnets are selected as WAN and as LAN subnets; a gateway's LAN interface must sit in a private "
+            "subnet of its own, apart from the public WAN subnet.",
+        )
+    lan_by_az = _by_az(lan)
+    if len(lan_by_az) < 2:
+        raise TrustgridConfigError(
+            "lan_subnets",
+            [s.subnet_id for s in lan],
+            f"every selected private subnet is in {next(iter(lan_by_az))}; both gateways would sit in one "
+            "availability zone. Select private subnets in two different AZs.",
+        )
+    wan_by_az = _by_az(wan)
+    problems = [
+        Problem(
+            "wan_subnets",
+            [s.subnet_id for s in wan],
+            f"there is no public subnet in {az}, where a gateway's LAN subnet is. Add a public subnet in that AZ "
+            "or select LAN subnets in AZs that have one.",
+        )
+        for az in list(lan_by_az)[:2]
+        if az not in wan_by_az
+    ]
+    if problems:
+        raise TrustgridConfigError.of(problems)
+    return [Placement(wan_by_az[az], lan_subnet) for az, lan_subnet in list(lan_by_az.items())[:2]]
+
+
+def managed_route_tables(placements: Sequence[Placement], extra: Sequence[str]) -> list[str]:
+    """The LAN subnets' route tables, then the extra ones; each once."""
+    tables: list[str] = []
+    for placement in placements:
+        try:
+            table_id = placement.lan.route_table.route_table_id
+        except RuntimeError:  # an imported subnet whose route table was not given
+            table_id = None
+        if not table_id:
+            raise TrustgridConfigError(
+                "lan_subnets",
+                placement.lan.subnet_id,
+                "the subnet has no known route table. When importing a VPC, pass the private subnets' "
+                "route table IDs (private_subnet_route_table_ids or isolated_subnet_route_table_ids).",
+            )
+        if table_id not in tables:
+            tables.append(table_id)
+    tables.extend(t for t in extra if t not in tables)
+    return tables
+
+
+def _private(vpc: ec2.IVpc) -> ec2.SubnetSelection:
+    if not (vpc.private_subnets or vpc.isolated_subnets):
+        raise TrustgridConfigError(
+            "lan_subnets", "no private subnets", "the VPC needs a private subnet in each of two AZs."
+        )
+    kind = ec2.SubnetType.PRIVATE_WITH_EGRESS if vpc.private_subnets else ec2.SubnetType.PRIVATE_ISOLATED
+    return ec2.SubnetSelection(subnet_type=kind)
+
+
+def _by_az(subnets: Sequence[ec2.ISubnet]) -> dict[str, ec2.ISubnet]:
+    """The first subnet of each AZ (in an environment-agnostic stack each AZ is a distinct token)."""
+    by_az: dict[str, ec2.ISubnet] = {}
+    for subnet in subnets:
+        by_az.setdefault(subnet.availability_zone, subnet)
+    return by_az
+
+
+def select(vpc: ec2.IVpc, selection: ec2.SubnetSelection) -> list[ec2.ISubnet]:
+    """``vpc.select_subnets`` for a ``SubnetSelection`` value (Python's binding takes its fields as keywords)."""
+    names = ("availability_zones", "one_per_az", "subnet_filters", "subnet_group_name", "subnet_type", "subnets")
+    given = {name: getattr(selection, name) for name in names if getattr(selection, name) is not None}
+    return list(vpc.select_subnets(**given).subnets)
+
+
+def check_edges_outside(edge_cidrs: Sequence[str], vpc_cidr: str | None) -> None:
+    """The edge CIDRs are the edge sites' address space: AWS cannot route any of it to the gateways from
+    inside the VPC's own range."""
+    if vpc_cidr is None or is_unresolved(edge_cidrs):
+        return
+    vpc = ipaddress.ip_network(vpc_cidr)
+    problems = [
+        Problem(
+            f"edge_cidrs[{index}]",
+            cidr,
+            f"it overlaps the VPC CIDR {vpc_cidr}. The edge CIDR is the edge sites' address space and must lie "
+            "outside the VPC, or AWS cannot route it to the gateways.",
+        )
+        for index, cidr in enumerate(edge_cidrs)
+        if not is_unresolved(cidr) and ipaddress.ip_network(cidr).version == vpc.version
+        and ipaddress.ip_network(cidr).overlaps(vpc)
+    ]  # fmt: skip
+    if problems:
+        raise TrustgridConfigError.of(problems)

@@ -1,0 +1,169 @@
+"""The app's settings: a thin translation onto the construct's settings; every bad input refused clearly."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aws_cdk import App
+
+from app import build_app
+from stacks.settings import AppSettings, PipelineSettings
+from trustgrid_ha import ClusterConfig, TrustgridConfigError
+
+ROOT = Path(__file__).resolve().parents[2]
+OK = {"name": "a", "edgeCidrs": ["172.16.0.0/16"]}
+
+
+def refused(context: Any) -> TrustgridConfigError:
+    with pytest.raises(TrustgridConfigError) as failure:
+        build_app(App(context={"trustgrid": context}))
+    return failure.value
+
+
+def cluster(**changes: Any) -> dict[str, Any]:
+    return {"clusters": [{**OK, **changes}]}
+
+
+CASES = [
+    # the setting, as the user spelled it; the value; a part of the fix
+    (cluster(heartbeatPrt=1), "trustgrid.clusters[0].heartbeatPrt", "unknown setting"),
+    ({"clusters": [{"name": "a"}]}, "trustgrid.clusters[0].edgeCidrs", "required"),
+    (cluster(edgeCidrs="172.16.0.0/16"), "trustgrid.clusters[0].edgeCidrs", "a list of CIDRs"),
+    (cluster(edgeCidrs={"a": 1}), "trustgrid.clusters[0].edgeCidrs", "a list of CIDRs"),
+    (cluster(edgeCidrs=[172]), "trustgrid.clusters[0].edgeCidrs", "a list of CIDRs"),
+    (cluster(edgeCidrs=["10.60.1.0/24"]), "trustgrid.clusters[0].edgeCidrs[0]", "overlaps the VPC CIDR"),
+    (cluster(edgeCidrs=["0.0.0.0/0"]), "trustgrid.clusters[0].edgeCidrs[0]", "default route"),
+    (cluster(edgeCidrs=["172.16.0.1/16"]), "trustgrid.clusters[0].edgeCidrs[0]", "no host bits"),
+    (cluster(edgeCidrs=["fd00::/8"]), "trustgrid.clusters[0].edgeCidrs[0]", "IPv6 is not supported"),
+    (cluster(lanSourceCidrs=["fd00::/64"]), "trustgrid.clusters[0].lanSourceCidrs[0]", "IPv6 is not supported"),
+    (cluster(heartbeatInterface="ETH"), "trustgrid.clusters[0].heartbeatInterface", "LAN, WAN"),
+    (cluster(failbackMode=1), "trustgrid.clusters[0].failbackMode", "autoFailback, manualFailback"),
+    (cluster(heartbeatPort="9000"), "trustgrid.clusters[0].heartbeatPort", "a whole number"),
+    (cluster(heartbeatPort=True), "trustgrid.clusters[0].heartbeatPort", "a whole number"),
+    (cluster(instanceType=5), "trustgrid.clusters[0].instanceType", "a string"),
+    (cluster(instanceType="c6i.huge"), "trustgrid.clusters[0].instanceType", "has no size 'huge'"),
+    (cluster(instanceType="t3.48xlarge"), "trustgrid.clusters[0].instanceType", "has no size"),
+    (cluster(machineImageId="ami-123"), "trustgrid.clusters[0].machineImageId", "AMI ID"),
+    (cluster(terminationProtection="yes"), "trustgrid.clusters[0].terminationProtection", "true or false"),
+    (cluster(removeNodesOnDelete="yes"), "trustgrid.clusters[0].removeNodesOnDelete", "true or false"),
+    (cluster(waitTimeoutMinutes=90), "trustgrid.clusters[0].waitTimeoutMinutes", "between 1 and 50 minutes"),
+    (cluster(gatewayNames="a-1"), "trustgrid.clusters[0].gatewayNames", "a list of two node names"),
+    (cluster(enrollEndpoint="https://x.io/enroll; rm -rf /"), "trustgrid.clusters[0].enrollEndpoint", "https://"),
+    ({**cluster(), "apiUrl": "http://api.trustgrid.io"}, "trustgrid.apiUrl", "travel in clear"),
+    ({**cluster(), "apiUrl": 5}, "trustgrid.apiUrl", "a string"),
+    ({"clusters": [OK, OK]}, "trustgrid.clusters", "used twice"),
+    (
+        {"clusters": [OK, {"name": "b", "edgeCidrs": ["172.16.128.0/17"]}]},
+        "trustgrid.clusters[1].edgeCidrs[0]",
+        "in the same VPC",
+    ),
+    (
+        {"clusters": [OK, {"name": "b", "edgeCidrs": ["172.17.0.0/16"], "gatewayNames": ["a-a", "b-b"]}]},
+        "trustgrid.clusters[1].gatewayNames[0]",
+        "node names are unique",
+    ),
+    ({"clusters": []}, "trustgrid.clusters", "at least one cluster"),
+    ({"clusters": {"name": "a"}}, "trustgrid.clusters", "a list"),
+    ({**cluster(), "vpcCidr": "10.60.0.0"}, "trustgrid.vpcCidr", "CIDR notation"),
+    ({**cluster(), "vpcCidr": "10.0.0.0/8"}, "trustgrid.vpcCidr", "from /16 to /28"),
+    ({**cluster(), "vpcCidr": "10.0.0.0/26"}, "trustgrid.vpcCidr", "/22 or larger"),
+    ({**cluster(), "apiSecretName": "trustgrid/api-key-Ab12Cd"}, "trustgrid.apiSecretName", "random suffix"),
+    ({**cluster(), "apiSecretName": "arn:aws:s3:::bucket"}, "trustgrid.apiSecretName", "secret name or ARN"),
+    ({"colour": "blue", **cluster()}, "trustgrid.colour", "unknown setting"),
+    ({"pipeline": {}}, "trustgrid.clusters", "names no clusters"),
+    ([1, 2], "trustgrid", "give an object"),
+]
+
+
+@pytest.mark.parametrize(("context", "setting", "fix"), CASES, ids=[f"{c[1]}:{c[2][:18]}" for c in CASES])
+def test_bad_settings_are_refused_naming_the_setting_the_value_and_the_fix(
+    context: Any, setting: str, fix: str
+) -> None:
+    error = refused(context)
+    assert setting in [p.setting for p in error.problems], error
+    problem = next(p for p in error.problems if p.setting == setting)
+    assert fix in problem.fix, problem
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    error = refused(
+        {
+            "apiUrl": "http://x",
+            "clusters": [
+                {"name": "Bad_Name", "edgeCidrs": ["0.0.0.0/0"], "heartbeatPort": "x", "tunnelPort": 70000},
+                {"name": "b", "edgeCidrs": ["172.30.0.0/16"], "instanceType": "r5.large"},
+            ],
+        }
+    )
+    assert {p.setting for p in error.problems} >= {
+        "trustgrid.clusters[0].name",
+        "trustgrid.clusters[0].edgeCidrs[0]",
+        "trustgrid.clusters[0].heartbeatPort",
+        "trustgrid.clusters[0].tunnelPort",
+        "trustgrid.clusters[1].instanceType",
+        "trustgrid.apiUrl",
+    }
+    assert str(error).startswith(f"{len(error.problems)} invalid settings:")
+
+
+def test_a_json_string_from_the_command_line_works() -> None:
+    settings = AppSettings.from_context(json.dumps({"clusters": [OK]}))
+    assert [c.name for c in settings.clusters] == ["a"] and not settings.is_example
+    with pytest.raises(TrustgridConfigError, match="must be a JSON object"):
+        AppSettings.from_context("{clusters: [")
+
+
+def test_examples_only_without_any_trustgrid_context() -> None:
+    assert AppSettings.from_context(None).is_example
+    assert not AppSettings.from_context({"clusters": [OK]}).is_example
+    with pytest.raises(TrustgridConfigError, match="refusing to deploy the example"):
+        build_app(App(context={"trustgrid-deploy": "true"}))
+
+
+def test_every_app_cluster_key_is_a_construct_setting() -> None:
+    assert ClusterConfig.app_settings()["heartbeatPort"] == "heartbeat_port"
+    assert ClusterConfig.app_settings()["edgeSourceCidrs"] == "edge_source_cidrs"
+    assert "waitTimeoutSeconds" not in ClusterConfig.app_settings()
+
+
+def test_pipeline_settings_without_clusters_in_an_environment_are_refused() -> None:
+    pipeline = {
+        "connectionArn": "arn:aws:codeconnections:eu-west-1:111111111111:connection/abc",
+        "repository": "acme/edge",
+        "account": "111111111111",
+        "region": "eu-west-1",
+        "environments": [
+            {
+                "name": "dev",
+                "account": "222222222222",
+                "region": "eu-west-1",
+                "availabilityZones": ["eu-west-1a", "us-east-1b"],
+            }
+        ],
+    }
+    with pytest.raises(TrustgridConfigError) as failure:
+        PipelineSettings.from_context({"pipeline": pipeline})
+    settings = {p.setting for p in failure.value.problems}
+    assert "trustgrid.pipeline.environments[0].clusters" in settings
+    assert "trustgrid.pipeline.environments[0].availabilityZones[1]" in settings
+
+
+@pytest.mark.parametrize("app", ["app.py", "pipeline_app.py"])
+def test_the_cli_prints_a_clean_message_and_exits_non_zero(app: str) -> None:
+    bad = {"trustgrid": {"clusters": [{"name": "a", "edgeCidrs": ["172.16.0.0/33"]}], "pipeline": {"account": 1}}}
+    result = subprocess.run(
+        [sys.executable, app],
+        cwd=ROOT,
+        env={**os.environ, "CDK_CONTEXT_JSON": json.dumps(bad), "CDK_OUTDIR": "/tmp/trustgrid-bad-settings"},
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert result.stderr.startswith("trustgrid-ha-cluster: ")
