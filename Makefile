@@ -11,7 +11,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DISABLE_VERSION_CHECK := 1
 export AWS_EC2_METADATA_DISABLED := true
 
-.PHONY: install synth synth-pipeline test lint typecheck unit bench deploy deploy-pipeline diff clean
+.PHONY: install synth synth-pipeline test lint typecheck unit integration coverage bench deploy deploy-pipeline diff clean
 
 install: $(STAMP)/python $(STAMP)/node
 
@@ -43,10 +43,20 @@ lint: install
 typecheck: install
 	mypy
 
+# Test tiers: unit (pure functions and handler logic, well under 30 s), integration (synthesis, cfn-lint,
+# cdk-nag, the wheel, the fault matrix); `make test` runs both and prints line coverage per package.
 unit: install
-	pytest -q
+	pytest -q -m "not integration" --cov --cov-report= $(PYTEST_ARGS)
 
-test: lint typecheck unit
+integration: install
+	pytest -q -m integration --cov --cov-append --cov-report= $(PYTEST_ARGS)
+
+coverage: install
+	python -m tests.coverage_report
+
+test: lint typecheck
+	rm -f .coverage
+	$(MAKE) unit integration coverage
 
 # Benchmarks are not tests: they measure and write BENCHMARKS.md (several minutes).
 bench: install

@@ -13,3 +13,22 @@ os.environ.update(
         "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
     }
 )
+
+
+import pytest
+
+#: The integration tier: synthesis (jsii), cfn-lint, cdk-nag, the wheel, and the API client's fault matrix with
+#: real timeouts. Everything else is the unit tier (pure functions and handler logic): `make unit`.
+INTEGRATION = (
+    "tests/constructs/",
+    "tests/stacks/",
+    "tests/test_package.py",
+    "tests/lambda_/test_cluster_resilience.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        path = item.path.as_posix()
+        if any(part in path for part in INTEGRATION):
+            item.add_marker(pytest.mark.integration)

@@ -80,3 +80,14 @@ def test_installed_wheel_synthesizes_two_clusters_with_one_provider(consumer_out
     assert (asset / "trustgrid_ha_runtime" / "handler.py").is_file()
     text = json.dumps(template)
     assert ":us-east-1:123456789012:route-table/rtb-0eee5555eeee5555e" in text  # concrete environment
+
+
+def test_every_custom_resource_of_the_consumer_parses_with_the_handlers_contract(consumer_out: Path) -> None:
+    from tests.contract_check import parse_every_custom_resource
+
+    template = json.loads((consumer_out / "NetworkEdge.template.json").read_text())
+    assert parse_every_custom_resource(template) == {
+        "Custom::TrustgridCluster": 2,
+        "Custom::TrustgridNodeLicense": 4,
+        "Custom::TrustgridImage": 2,
+    }

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from aws_cdk import Stack
 from aws_cdk import aws_ec2 as ec2
 from constructs import Construct
 
@@ -71,6 +73,7 @@ def place(
     """The primary's and the secondary's subnets, in two different AZs."""
     wan = select(vpc, wan_selection or ec2.SubnetSelection(subnet_type=ec2.SubnetType.PUBLIC))
     lan = select(vpc, lan_selection or _private(vpc))
+    _refuse_foreign_zones(vpc, [*wan, *lan])
     if not wan:
         raise TrustgridConfigError("wan_subnets", "no subnets", "the VPC needs a public subnet in each of two AZs.")
     if not lan:
@@ -126,6 +129,23 @@ def managed_route_tables(placements: Sequence[Placement], extra: Sequence[str]) 
             tables.append(table_id)
     tables.extend(t for t in extra if t not in tables)
     return tables
+
+
+def _refuse_foreign_zones(vpc: ec2.IVpc, subnets: Sequence[ec2.ISubnet]) -> None:
+    """With a known region, every subnet's AZ must be one of that region (``us-east-1a``, a Local Zone
+    ``us-east-1-bos-1a``): an imported VPC described with another region's AZ names cannot deploy."""
+    region = Stack.of(vpc).region
+    if is_unresolved(region):
+        return
+    zone = re.compile(re.escape(region) + r"([a-z]|-[a-z]+-\d+[a-z])$")
+    foreign = sorted({s.availability_zone for s in subnets if not is_unresolved(s.availability_zone)} - {""})
+    problems = [
+        Problem("vpc", name, f"{name} is not an availability zone of the stack's region {region}.")
+        for name in foreign
+        if not zone.match(name)
+    ]
+    if problems:
+        raise TrustgridConfigError.of(problems)
 
 
 def _private(vpc: ec2.IVpc) -> ec2.SubnetSelection:

@@ -23,7 +23,16 @@ import urllib3
 from .contract import DEFAULT_API_URL
 from .log import JsonLogger
 
-__all__ = ["DEFAULT_API_URL", "ApiError", "Credentials", "NotFound", "OutcomeUnknown", "TrustgridClient"]
+__all__ = [
+    "DEFAULT_API_URL",
+    "ApiError",
+    "Credentials",
+    "NotFound",
+    "OutcomeUnknown",
+    "TrustgridClient",
+    "Unauthorized",
+    "Unavailable",
+]
 
 TRANSIENT_STATUSES = frozenset({429, 500, 502, 503, 504})
 #: Answers that prove the API did not act: a call that is not idempotent may be sent again after these.
@@ -57,6 +66,35 @@ class Unauthorized(ApiError):
 
 class OutcomeUnknown(ApiError):
     """A call that is not idempotent got no usable answer after it was sent: the API may have acted."""
+
+
+class Unavailable(ApiError):
+    """Transient failures (connection errors, timeouts, 429, 5xx) outlasted this invocation's retries: the API
+    or the network is down for now. A waiting handler tries again at its next poll."""
+
+
+@dataclass
+class _Call:
+    operation: str
+    method: str
+    path: str
+    url: str
+    headers: dict[str, str] = field(default_factory=dict)
+    payload: bytes | None = None
+    text: bool = False
+    idempotent: bool = True
+    timeout: float = 10.0
+
+    @property
+    def what(self) -> str:
+        return f"{self.method} {self.path}"
+
+
+class _Retry(Exception):
+    """A transient failure of one attempt: worth another."""
+
+    def __init__(self, status: int | None, problem: str, after: float | None) -> None:
+        self.status, self.problem, self.after = status, problem, after
 
 
 @dataclass(frozen=True)
@@ -146,82 +184,86 @@ class TrustgridClient:
     ) -> Any:
         """Send one call, retrying transient failures; a call that is not ``idempotent`` is sent again only
         when the failure proves the API did not act (no connection, 429, 503), else :class:`OutcomeUnknown`."""
-        url = self._base + path + (("?" + urlencode(query)) if query else "")
-        headers = {"Authorization": self._credentials.header(), "Accept": "text/plain" if text else "application/json"}
-        payload = None
+        call = _Call(operation, method, path, self._base + path + (("?" + urlencode(query)) if query else ""))
+        call.headers = {
+            "Authorization": self._credentials.header(),
+            "Accept": "text/plain" if text else "application/json",
+        }
         if body is not None:
-            payload = json.dumps(body).encode()
-            headers["Content-Type"] = "application/json"
-        policy = self._policy
+            call.payload = json.dumps(body).encode()
+            call.headers["Content-Type"] = "application/json"
+        call.text, call.idempotent, call.timeout = text, idempotent, timeout or self._policy.request_timeout
         attempt = 0
         while True:
-            remaining = self._budget()
-            if remaining <= 0:
-                raise ApiError(
-                    operation, None, "the time budget of this invocation ran out before the call could be made."
-                )
-            wait = max(0.5, min(timeout or policy.request_timeout, remaining))
-            status: int | None = None
-            retry_after: float | None = None
             try:
-                response = self._http.request(
-                    method,
-                    url,
-                    body=payload,
-                    headers=headers,
-                    timeout=urllib3.Timeout(connect=min(3.0, wait), read=wait),
-                    retries=False,
-                    redirect=False,
-                )
-                status = response.status
-                self._log.info(
-                    "api.call", operation=operation, method=method, path=path, status=status, attempt=attempt + 1
-                )
-                if status < 300:
-                    return self._decode(operation, response, text)
-                if status == 404:
-                    raise NotFound(operation, 404, f"{method} {path} found nothing.", _messages(response))
-                if status in (401, 403):
-                    raise Unauthorized(
+                return self._attempt(call, attempt + 1)
+            except _Retry as retry:
+                attempt += 1
+                delay = retry.after if retry.after is not None else self._policy.backoff(attempt, self._rng)
+                if attempt >= self._policy.max_attempts or delay >= self._budget() - 0.5:
+                    raise Unavailable(
                         operation,
-                        status,
-                        "the API key was refused. Check that the Secrets Manager secret holds a valid "
-                        "apiKeyId/apiKeySecret pair for this organization and API URL.",
-                    )
-                if status not in TRANSIENT_STATUSES:
-                    raise ApiError(operation, status, f"{method} {path} was refused.", _messages(response))
-                retry_after = _retry_after(response.headers.get("Retry-After"))
-                problem = f"HTTP {status}"
-                if not idempotent and status not in NOT_ACTED_STATUSES:
-                    raise OutcomeUnknown(operation, status, f"{method} {path} answered {status}; it may have acted.")
-            except urllib3.exceptions.HTTPError as exc:
-                problem = type(exc).__name__
-                if not idempotent and not isinstance(exc, urllib3.exceptions.ConnectTimeoutError):
-                    # the request was sent (read timeout, connection dropped): the API may have acted
-                    raise OutcomeUnknown(
-                        operation, None, f"{method} {path} got no answer ({problem}); it may have acted."
+                        retry.status,
+                        f"still failing after {attempt} attempt(s) (last: {retry.problem}); the API or the network "
+                        "is unavailable.",
                     ) from None
-                self._log.warning(
-                    "api.transport_error",
-                    operation=operation,
-                    method=method,
-                    path=path,
-                    error=problem,
-                    attempt=attempt + 1,
+                self._log.info(
+                    "api.retry", operation=operation, after_seconds=round(delay, 3), last=retry.problem, attempt=attempt
                 )
-            attempt += 1
-            delay = retry_after if retry_after is not None else policy.backoff(attempt, self._rng)
-            if attempt >= policy.max_attempts or delay >= self._budget() - 0.5:
-                raise ApiError(
-                    operation,
-                    status,
-                    f"still failing after {attempt} attempt(s) (last: {problem}); the API or the network is "
-                    "unavailable. CloudFormation can retry the deployment once it is back.",
-                )
-            self._log.info(
-                "api.retry", operation=operation, after_seconds=round(delay, 3), last=problem, attempt=attempt
+                self._sleep(delay)
+
+    def _attempt(self, call: _Call, attempt: int) -> Any:
+        """One try: the decoded answer, a final error, or :class:`_Retry`."""
+        remaining = self._budget()
+        if remaining <= 0:
+            raise Unavailable(call.operation, None, "the time budget of this invocation ran out before the call.")
+        wait = max(0.5, min(call.timeout, remaining))
+        try:
+            response = self._http.request(
+                call.method,
+                call.url,
+                body=call.payload,
+                headers=call.headers,
+                timeout=urllib3.Timeout(connect=min(3.0, wait), read=wait),
+                retries=False,
+                redirect=False,
             )
-            self._sleep(delay)
+        except urllib3.exceptions.HTTPError as exc:
+            problem = type(exc).__name__
+            if not call.idempotent and not isinstance(exc, urllib3.exceptions.ConnectTimeoutError):
+                # the request was sent (read timeout, connection dropped): the API may have acted
+                raise OutcomeUnknown(
+                    call.operation, None, f"{call.what} got no answer ({problem}); it may have acted."
+                ) from None
+            self._log.warning(
+                "api.transport_error", operation=call.operation, method=call.method, path=call.path, error=problem,
+                attempt=attempt,
+            )  # fmt: skip
+            raise _Retry(None, problem, None) from None
+        self._log.info(
+            "api.call", operation=call.operation, method=call.method, path=call.path, status=response.status,
+            attempt=attempt,
+        )  # fmt: skip
+        return self._answer(call, response)
+
+    def _answer(self, call: _Call, response: urllib3.BaseHTTPResponse) -> Any:
+        status = response.status
+        if status < 300:
+            return self._decode(call.operation, response, call.text)
+        if status == 404:
+            raise NotFound(call.operation, 404, f"{call.what} found nothing.", _messages(response))
+        if status in (401, 403):
+            raise Unauthorized(
+                call.operation,
+                status,
+                "the API key was refused. Check that the Secrets Manager secret holds a valid "
+                "apiKeyId/apiKeySecret pair for this organization and API URL.",
+            )
+        if status not in TRANSIENT_STATUSES:
+            raise ApiError(call.operation, status, f"{call.what} was refused.", _messages(response))
+        if not call.idempotent and status not in NOT_ACTED_STATUSES:
+            raise OutcomeUnknown(call.operation, status, f"{call.what} answered {status}; it may have acted.")
+        raise _Retry(status, f"HTTP {status}", _retry_after(response.headers.get("Retry-After")))
 
     @staticmethod
     def _decode(operation: str, response: urllib3.BaseHTTPResponse, text: bool) -> Any:

@@ -127,9 +127,6 @@ def mbps_problem(value: object) -> str | None:
     return "give a whole number of Mbit/s from 1 to 100000, or leave it unset for no limit."
 
 
-RESERVED_HEARTBEAT_PORTS = {DEFAULT_TUNNEL_PORT: "Trustgrid tunnel port (TCP/UDP 8443)"}
-
-
 # -- encoding: CloudFormation hands every scalar to a custom resource as a string ----------------
 #
 # On the construct side a value may be an unresolved token, which the construct has already turned
@@ -367,10 +364,9 @@ class ClusterProperties:
             _check("EdgeCidrs", cidr, cidr_problem(cidr, whole_internet=False))
         for table in self.route_table_ids:
             _check("RouteTableIds", table, route_table_problem(table))
-        _check("HeartbeatPort", self.heartbeat_port, port_problem(self.heartbeat_port, RESERVED_HEARTBEAT_PORTS))
         _check("TunnelPort", self.tunnel.port, port_problem(self.tunnel.port))
-        if self.heartbeat_port == self.tunnel.port:
-            raise PropertyError(f"property HeartbeatPort={self.heartbeat_port} is the tunnel port; choose another")
+        reserved = {self.tunnel.port: "tunnel port (tunnel_port)"} if isinstance(self.tunnel.port, int) else {}
+        _check("HeartbeatPort", self.heartbeat_port, port_problem(self.heartbeat_port, reserved))
         _check("MaxIngressMbps", self.tunnel.max_ingress_mbps, mbps_problem(self.tunnel.max_ingress_mbps))
         _check("MaxClientWriteMbps", self.tunnel.max_client_write_mbps, mbps_problem(self.tunnel.max_client_write_mbps))
         _check("WaitTimeoutSeconds", self.wait_timeout_seconds, wait_problem(self.wait_timeout_seconds))

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .api import Credentials, RetryPolicy, TrustgridClient
+from .api import Credentials, RetryPolicy, TrustgridClient, Unavailable
 from .cluster import CREATE_PLAN, ClusterReconciler, plan_update
 from .contract import (
     CLUSTER_TYPE,
@@ -192,6 +192,13 @@ def handle_is_complete(event: dict[str, Any], rt: Runtime) -> Response:
     reconciler = ClusterReconciler(rt.api(), rt.ec2, rt.log, rt.now)
     try:
         outcome = reconciler.converge(fqdn, spec, plan, old, deadline)
+    except Unavailable as exc:
+        if rt.now() < deadline:  # an outage of the API or the network: the next poll tries again
+            rt.log.warning("cluster.api_unavailable", detail=str(exc), seconds_left=round(deadline - rt.now()))
+            return {"IsComplete": False}
+        if plan.create:
+            _undo_create(reconciler, fqdn, spec, rt.log)
+        raise
     except Exception:
         if plan.create:
             # The Provider framework sends no Delete after a failed create: undo what was made here.

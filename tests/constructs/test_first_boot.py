@@ -184,3 +184,23 @@ def test_the_user_data_follows_the_vendor_first_boot_step_by_step() -> None:
     }
     assert "aws " not in script and "awscli" not in script and "snap install" not in script
     assert "set -euo pipefail" in script and "exec >>/var/log/trustgrid-first-boot.log 2>&1" in script
+
+
+def test_the_fetcher_in_process_too(aws: Aws, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    """The same program imported (so its lines count in coverage), with the same stand-ins."""
+    target = tmp_path / "license.txt"
+    for key, value in {
+        "TG_REGION": "us-east-1",
+        "TG_LICENSE_SECRET": SECRET_ARN,
+        "TG_LICENSE_FILE": str(target),
+        "TG_IMDS_ENDPOINT": aws.url,
+        "TG_SECRETS_ENDPOINT": aws.url,
+        "TG_MAX_ATTEMPTS": "3",
+        "TG_RETRY_SECONDS": "0",
+    }.items():
+        monkeypatch.setenv(key, value)
+    aws.answers = [(500, {"__type": "InternalServiceError"}), (200, {"SecretString": "not-a-license"})]
+    assert fetch_license.main() == 0 and target.read_text() == LICENSE + "\n"
+    log = capsys.readouterr().out
+    assert "HTTP 500 InternalServiceError" in log and "does not hold a Trustgrid license yet" in log
+    assert fetch_license.why(ValueError("x")) == "ValueError"

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from aws_cdk import App, Duration, Stack
+from aws_cdk import App, CfnParameter, Duration, Environment, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_secretsmanager as secretsmanager
+from aws_cdk.assertions import Template
 
 from trustgrid_ha import TrustgridConfigError, TrustgridHaCluster
 
@@ -173,3 +174,31 @@ def test_the_size_table_matches_the_ec2_api_model() -> None:
         if family in GEN2_FAMILIES or GEN3_FAMILY.match(family):
             known.setdefault(family, set()).add(size)
     assert {f: set(s) for f, s in SIZES.items()} == known
+
+
+def test_availability_zones_of_another_region_are_refused_when_the_region_is_known() -> None:
+    stack = Stack(App(), "S", env=Environment(account="123456789012", region="eu-west-1"))
+    api = secretsmanager.Secret.from_secret_name_v2(stack, "Api", "trustgrid/api")
+    with pytest.raises(TrustgridConfigError) as failure:
+        TrustgridHaCluster(
+            stack, "Gw", cluster_name="prod-gw", api_secret=api, edge_cidrs=["172.16.0.0/16"], vpc=imported_vpc(stack)
+        )
+    assert [p.value for p in failure.value.problems] == ["us-east-1a", "us-east-1b"]
+    assert "not an availability zone of the stack's region eu-west-1" in str(failure.value)
+
+
+def test_a_token_is_validated_at_deploy_time_not_refused_or_garbled() -> None:
+    stack = Stack(App(), "S")
+    api = secretsmanager.Secret.from_secret_name_v2(stack, "Api", "trustgrid/api")
+    port = CfnParameter(stack, "HeartbeatPort", type="Number", default=9000)
+    name = CfnParameter(stack, "ClusterName", type="String")
+    TrustgridHaCluster(
+        stack, "Gw", cluster_name=name.value_as_string, api_secret=api, edge_cidrs=["172.16.0.0/16"],
+        heartbeat_port=port.value_as_number, gateway_names=["gw-a", "gw-b"],
+    )  # fmt: skip
+    template = Template.from_stack(stack).to_json()
+    (cluster,) = (r for r in template["Resources"].values() if r["Type"] == "Custom::TrustgridCluster")
+    assert cluster["Properties"]["HeartbeatPort"] == {"Ref": "HeartbeatPort"}
+    assert cluster["Properties"]["ClusterName"] == {"Ref": "ClusterName"}
+    rules = [r for r in template["Resources"].values() if r["Type"] == "AWS::EC2::SecurityGroupIngress"]
+    assert rules[0]["Properties"]["FromPort"] == {"Ref": "HeartbeatPort"}

@@ -160,3 +160,18 @@ def test_secrets_and_licenses_never_reach_logs_or_errors(world: World) -> None:
         assert secret not in text
     assert "trustgrid-token" not in text
     assert all(isinstance(line, dict) and "event" in line for line in world.log_lines())
+
+
+def test_an_outage_during_one_poll_does_not_fail_the_create(world: World) -> None:
+    members = mint_and_register(world)
+    world.stub.inject("get_node", *[error(503)] * 6)  # more than one invocation's retries: the whole poll fails
+    world.cluster("Create", world.cluster_props(members))
+    assert world.stub.snapshot() == expected_state(world, members)
+    assert any(line["event"] == "cluster.api_unavailable" for line in world.log_lines())
+
+
+def test_an_outage_that_outlasts_the_deadline_fails_clearly(world: World) -> None:
+    members = mint_and_register(world)
+    world.stub.inject("get_node", *[error(503)] * 60)
+    with pytest.raises(ApiError, match="still failing after"):
+        world.cluster("Create", world.cluster_props(members, WaitTimeoutSeconds="60"), max_polls=5)

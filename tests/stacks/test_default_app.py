@@ -128,3 +128,17 @@ def test_the_lambda_asset_is_the_runtime_package_and_cdk_out_holds_no_secret(def
             assert "eyJ" not in text, f"a JWT-looking value in {path}"
             if path.suffix == ".json":
                 assert "apiKeySecret" not in text, f"an API key secret in {path}"
+
+
+@pytest.mark.parametrize("which", ["default_out", "two_out"])
+def test_every_custom_resource_of_the_app_parses_with_the_handlers_contract(which: str, request) -> None:
+    from tests.contract_check import parse_every_custom_resource
+
+    out: Path = request.getfixturevalue(which)
+    counts = parse_every_custom_resource(template(out))
+    clusters = 1 if which == "default_out" else 2
+    assert counts == {
+        "Custom::TrustgridCluster": clusters,
+        "Custom::TrustgridNodeLicense": 2 * clusters,
+        "Custom::TrustgridImage": clusters,
+    }
