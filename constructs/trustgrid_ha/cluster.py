@@ -378,11 +378,12 @@ class TrustgridHaCluster(Construct):
 
 def _refuse_conflicts(new: TrustgridHaCluster) -> None:
     """Clusters of one stack share a Trustgrid organization and often a VPC: names must differ, and edge CIDRs
-    of clusters in the same VPC must not overlap (the route tables could hold only one of them)."""
+    of clusters in the same VPC must not overlap (the route tables could hold only one of them). The stack's
+    clusters are kept on the stack object, so the check walks no construct tree."""
     problems: list[Problem] = []
-    for other in Stack.of(new).node.find_all():
-        if not isinstance(other, TrustgridHaCluster) or other is new or not hasattr(other, "config"):
-            continue
+    stack = Stack.of(new)
+    siblings: list[TrustgridHaCluster] = stack.__dict__.setdefault("_trustgrid_ha_clusters", [])
+    for other in siblings:
         if other.config.cluster_name == new.config.cluster_name:
             problems.append(Problem("cluster_name", new.config.cluster_name, f"{other.node.path} uses it already."))
         for index, name in enumerate(new.config.node_names):
@@ -393,6 +394,7 @@ def _refuse_conflicts(new: TrustgridHaCluster) -> None:
             problems += _overlaps(new.config.edge_cidrs, other)
     if problems:
         raise TrustgridConfigError.of(problems)
+    siblings.append(new)
 
 
 def _overlaps(edge_cidrs: Sequence[str], other: TrustgridHaCluster) -> list[Problem]:
