@@ -14,7 +14,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from trustgrid_ha.nag import acknowledge
+from trustgrid_ha import acknowledge
 
 from .gateway_cluster_stack import GatewayClusterStack
 from .settings import EnvironmentSettings, PipelineSettings

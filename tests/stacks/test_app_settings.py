@@ -167,3 +167,24 @@ def test_the_cli_prints_a_clean_message_and_exits_non_zero(app: str) -> None:
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     assert result.stderr.startswith("trustgrid-ha-cluster: ")
+
+
+def test_the_app_uses_only_the_librarys_public_api() -> None:
+    import ast
+
+    import trustgrid_ha
+
+    for path in [ROOT / "app.py", ROOT / "pipeline_app.py", *(ROOT / "stacks").glob("*.py")]:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("trustgrid_ha"):
+                assert node.module == "trustgrid_ha", f"{path.name} imports {node.module}"
+                assert {a.name for a in node.names} <= set(trustgrid_ha.__all__), path.name
+
+
+def test_the_readme_lists_every_app_setting() -> None:
+    readme = (ROOT / "README.md").read_text()
+    table = readme[readme.index("## Configuration reference") :]
+    for key in [*ClusterConfig.app_settings(), "removeNodesOnDelete", "waitTimeoutMinutes"]:
+        if key in ("clusterName",):
+            continue
+        assert f"`clusters[].{key}`" in table or f"`{key}`" in table, key
