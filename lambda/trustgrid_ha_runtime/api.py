@@ -350,6 +350,9 @@ class TrustgridClient:
     def delete_cluster(self, fqdn: str) -> None:
         self._request("delete cluster", "DELETE", f"/cluster/{quote(fqdn)}")
 
+    def set_cluster_tag(self, fqdn: str, name: str, value: str) -> None:
+        self._request("tag cluster", "PUT", f"/cluster/{quote(fqdn)}/tag/{quote(name)}", body={"value": value})
+
     def set_active_member(self, fqdn: str, uid: str) -> None:
         self._request("set active member", "PUT", f"/cluster/{quote(fqdn)}/active/{quote(uid)}")
 

@@ -183,14 +183,43 @@ def resolve_lan_nic(spec: ClusterProperties, nodes: Nodes) -> str:
     return names[0]
 
 
-class ClusterReconciler:
-    """Converges one cluster. ``now`` returns epoch seconds (injected for tests)."""
+#: The cluster tag that names the resource (stack and logical ID) that made a cluster.
+OWNER_TAG = "trustgrid-ha-cluster-owner"
 
-    def __init__(self, client: TrustgridClient, ec2: Ec2Reader, log: JsonLogger, now: Callable[[], float]) -> None:
+
+class ForeignCluster(RuntimeError):
+    """A cluster of that name exists and this resource did not make it."""
+
+
+def owned_by(cluster: Mapping[str, Any], owner: str) -> bool | None:
+    """True when the cluster carries our owner tag, False when another's, None when it has none."""
+    tag = (cluster.get("tags") or {}).get(OWNER_TAG)
+    return None if tag is None else tag == owner
+
+
+def is_empty(cluster: Mapping[str, Any], members: int) -> bool:
+    network = (cluster.get("config") or {}).get("network") or {}
+    return members == 0 and not network.get("interfaces")
+
+
+class ClusterReconciler:
+    """Converges one cluster. ``now`` returns epoch seconds (injected for tests); ``owner`` identifies the
+    resource, so that it adopts and deletes only a cluster it made."""
+
+    def __init__(
+        self,
+        client: TrustgridClient,
+        ec2: Ec2Reader,
+        log: JsonLogger,
+        now: Callable[[], float],
+        *,
+        owner: str = "",
+    ) -> None:
         self._client = client
         self._ec2 = ec2
         self._log = log
         self._now = now
+        self._owner = owner
 
     def converge(
         self, fqdn: str, spec: ClusterProperties, plan: Plan, previous: ClusterProperties | None, deadline: float
@@ -227,9 +256,19 @@ class ClusterReconciler:
             wrote = True
         return self._finish(fqdn, spec, plan, None if wrote else (cluster, nodes), deadline, log)
 
-    def delete(self, fqdn: str, spec: ClusterProperties) -> None:
-        """Remove both members, then the cluster; what is already gone counts as done."""
+    def delete(self, fqdn: str, spec: ClusterProperties, *, untagged: bool = True) -> None:
+        """Remove both members, then the cluster; what is already gone counts as done, and a cluster of that
+        name that another resource made is left alone. ``untagged``: also delete a cluster without an owner tag
+        (one made by version 0.1.0 of this library); undoing a failed create never does."""
         log = self._log.bind(cluster=fqdn)
+        cluster = self._client.find_cluster(fqdn)
+        if cluster is None:
+            log.info("cluster.already_gone")
+            return
+        owned = owned_by(cluster, self._owner) if self._owner else True
+        if owned is False or (owned is None and not untagged):
+            log.warning("cluster.not_ours", reason="not this resource's owner tag: left alone")
+            return
         for member in spec.members:
             if member.uid:
                 self._release_member(fqdn, member.uid, log)
@@ -299,22 +338,44 @@ class ClusterReconciler:
     # -- step 3: the cluster ----------------------------------------------------------------
 
     def _ensure_cluster(self, fqdn: str, spec: ClusterProperties, log: JsonLogger) -> tuple[dict[str, Any], bool]:
-        """The cluster's current model, and whether this call created it."""
+        """The cluster's current model, and whether this call created it (or wrote its owner tag)."""
         cluster = self._client.find_cluster(fqdn)
-        if cluster is not None:
-            log.info("cluster.adopt", reason="a cluster with this name exists (an earlier attempt or a retry)")
-            return cluster, False
-        log.info("cluster.create", name=spec.name)
-        try:
-            self._client.create_cluster(spec.name)
-        except ApiError as exc:
-            # Another attempt may have created it between our read and our write: adopt that one.
-            existing = self._client.find_cluster(fqdn) if exc.status == 422 else None
-            if existing is None:
-                raise
-            return existing, False
-        # A new cluster has no network config, the default mode and no health yet: no need to read it.
-        return {"name": spec.name, "fqdn": fqdn, "mode": "autoFailback", "health": "unknown", "config": {}}, True
+        if cluster is None:
+            log.info("cluster.create", name=spec.name)
+            try:
+                self._client.create_cluster(spec.name)
+            except ApiError as exc:
+                cluster = self._client.find_cluster(fqdn) if exc.status == 422 else None
+                if cluster is None:
+                    raise
+            else:  # a new cluster has no network config, the default mode and no health yet: not read back
+                cluster = {"name": spec.name, "fqdn": fqdn, "mode": "autoFailback", "health": "unknown", "config": {}}
+                self._tag(fqdn, cluster)
+                return cluster, True
+        return cluster, self._claim(fqdn, cluster, spec, log)
+
+    def _tag(self, fqdn: str, cluster: dict[str, Any]) -> None:
+        self._client.set_cluster_tag(fqdn, OWNER_TAG, self._owner)
+        cluster.setdefault("tags", {})[OWNER_TAG] = self._owner
+
+    def _claim(self, fqdn: str, cluster: dict[str, Any], spec: ClusterProperties, log: JsonLogger) -> bool:
+        """Make sure the cluster is ours: tagged by this resource, or an untagged empty one (what an attempt that
+        was interrupted right after creating it leaves). Anything else is refused before any write."""
+        owned = owned_by(cluster, self._owner)
+        if owned:
+            log.info("cluster.adopt", reason="made by an earlier attempt of this resource")
+            return False
+        members = [n for n in (self._client.find_node(m.uid) for m in spec.members) if n and n.get("cluster") == fqdn]
+        if owned is False or not is_empty(cluster, len(members)):
+            raise ForeignCluster(
+                f"A Trustgrid cluster named {spec.name!r} ({fqdn}) already exists and this stack did not make it "
+                f"({'another deployment owns it' if owned is False else 'it has members or configuration'}). "
+                "Nothing was written. Choose another cluster name, or delete that cluster in the portal if it is "
+                "unused."
+            )
+        log.info("cluster.claim", owner=self._owner, reason="untagged and empty: an interrupted attempt")
+        self._tag(fqdn, cluster)
+        return True
 
     def _members(self, fqdn: str, spec: ClusterProperties, nodes: Nodes, plan: Plan, log: JsonLogger) -> bool:
         wrote = False

@@ -31,6 +31,9 @@ VERSION_KEY = "ContractVersion"
 CLUSTER_TYPE = "Custom::TrustgridCluster"
 LICENSE_TYPE = "Custom::TrustgridNodeLicense"
 IMAGE_TYPE = "Custom::TrustgridImage"
+GUARD_TYPE = "Custom::TrustgridChangeGuard"
+GATE_TYPE = "Custom::TrustgridMemberReady"
+PROTECTION_TYPE = "Custom::TrustgridProtection"
 
 DEFAULT_API_URL = "https://api.trustgrid.io"
 DEFAULT_ENROLL_ENDPOINT = "https://keymaster.trustgrid.io/v2/enroll"
@@ -442,10 +445,135 @@ class ImageProperties:
         )
 
 
+@dataclass(frozen=True)
+class GuardedGateway:
+    """What a gateway cannot change in place: each of these replaces its instance, ENIs or license."""
+
+    slot: str
+    node_name: str
+    generation: str
+    image: str
+    root_volume_gib: int | str
+    wan_subnet_id: str
+    lan_subnet_id: str
+
+    def to_properties(self) -> dict[str, Any]:
+        return {
+            "Slot": self.slot,
+            "NodeName": self.node_name,
+            "Generation": self.generation,
+            "Image": self.image,
+            "RootVolumeGib": encode_int(self.root_volume_gib),
+            "WanSubnetId": self.wan_subnet_id,
+            "LanSubnetId": self.lan_subnet_id,
+        }
+
+    @classmethod
+    def parse(cls, raw: Any, index: int, *, strict: bool) -> GuardedGateway:
+        read = _Reader(raw, strict, f"Gateways[{index}].")
+        return cls(
+            slot=read.get("Slot", decode_str),
+            node_name=read.get("NodeName", decode_str),
+            generation=read.get("Generation", decode_str),
+            image=read.get("Image", decode_str),
+            root_volume_gib=read.get("RootVolumeGib", decode_int),
+            wan_subnet_id=read.get("WanSubnetId", decode_str),
+            lan_subnet_id=read.get("LanSubnetId", decode_str),
+        )
+
+
+@dataclass(frozen=True)
+class GuardProperties:
+    """The change guard: everything else of a cluster depends on it, so it sees an update first and refuses
+    one that would replace a running gateway, before anything changes."""
+
+    cluster_name: str
+    gateways: tuple[GuardedGateway, ...]
+
+    def to_properties(self) -> dict[str, Any]:
+        return {
+            VERSION_KEY: str(CONTRACT_VERSION),
+            "ClusterName": self.cluster_name,
+            "Gateways": [g.to_properties() for g in self.gateways],
+        }
+
+    @classmethod
+    def parse(cls, props: Mapping[str, Any], *, strict: bool = True) -> GuardProperties:
+        read = _Reader(props, strict)
+        raw = props.get("Gateways") if isinstance(props, Mapping) else None
+        gateways = tuple(GuardedGateway.parse(g, i, strict=strict) for i, g in enumerate(raw or []))
+        return cls(cluster_name=read.get("ClusterName", decode_str), gateways=gateways)
+
+
+@dataclass(frozen=True)
+class GateProperties:
+    """The gate between the two gateways: on an update it waits until the first is back and the cluster is
+    healthy; the second gateway's instance depends on it. ``fingerprint`` holds the first instance's
+    interrupting properties, so that any change of them updates the gate."""
+
+    cluster_name: str
+    node_uid: str
+    node_name: str
+    instance_id: str
+    fingerprint: Mapping[str, Any]
+    wait_timeout_seconds: int | str = DEFAULT_WAIT_SECONDS
+
+    def to_properties(self) -> dict[str, Any]:
+        return {
+            VERSION_KEY: str(CONTRACT_VERSION),
+            "ClusterName": self.cluster_name,
+            "NodeUid": self.node_uid,
+            "NodeName": self.node_name,
+            "InstanceId": self.instance_id,
+            "Fingerprint": dict(self.fingerprint),
+            "WaitTimeoutSeconds": encode_int(self.wait_timeout_seconds),
+        }
+
+    @classmethod
+    def parse(cls, props: Mapping[str, Any], *, strict: bool = True) -> GateProperties:
+        read = _Reader(props, strict)
+        fingerprint = props.get("Fingerprint") if isinstance(props, Mapping) else None
+        return cls(
+            cluster_name=read.get("ClusterName", decode_str),
+            node_uid=read.get("NodeUid", decode_str),
+            node_name=read.get("NodeName", decode_str),
+            instance_id=read.get("InstanceId", decode_str),
+            fingerprint=fingerprint if isinstance(fingerprint, Mapping) else {},
+            wait_timeout_seconds=read.get("WaitTimeoutSeconds", decode_int, default=DEFAULT_WAIT_SECONDS),
+        )
+
+
+@dataclass(frozen=True)
+class ProtectionProperties:
+    """EC2 termination protection of the gateways, applied once the cluster has verified. Deleted first on a
+    stack delete (it depends on everything else of the cluster), it refuses that delete while enabled."""
+
+    instance_ids: tuple[str, ...]
+    enabled: bool | str = True
+
+    def to_properties(self) -> dict[str, Any]:
+        return {
+            VERSION_KEY: str(CONTRACT_VERSION),
+            "InstanceIds": list(self.instance_ids),
+            "Enabled": encode_bool(self.enabled),
+        }
+
+    @classmethod
+    def parse(cls, props: Mapping[str, Any], *, strict: bool = True) -> ProtectionProperties:
+        read = _Reader(props, strict)
+        return cls(
+            instance_ids=read.get("InstanceIds", decode_list, default=()),
+            enabled=read.get("Enabled", decode_bool, default=True),
+        )
+
+
 PROPERTY_STRUCTS: dict[str, Any] = {
     CLUSTER_TYPE: ClusterProperties,
     LICENSE_TYPE: LicenseProperties,
     IMAGE_TYPE: ImageProperties,
+    GUARD_TYPE: GuardProperties,
+    GATE_TYPE: GateProperties,
+    PROTECTION_TYPE: ProtectionProperties,
 }
 
 

@@ -12,27 +12,48 @@ from __future__ import annotations
 
 import os
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .api import Credentials, RetryPolicy, TrustgridClient, Unavailable
+from .api import ApiError, Credentials, RetryPolicy, TrustgridClient, Unauthorized, Unavailable
 from .cluster import CREATE_PLAN, ClusterReconciler, plan_update
 from .contract import (
     CLUSTER_TYPE,
     DEFAULT_API_URL,
+    GATE_TYPE,
+    GUARD_TYPE,
     IMAGE_TYPE,
     LICENSE_TYPE,
+    PROTECTION_TYPE,
     ClusterProperties,
+    GateProperties,
+    GuardProperties,
     ImageProperties,
     LicenseProperties,
+    ProtectionProperties,
 )
 from .image import keeps_image, resolve_image
 from .license import LicenseManager, is_rolling_back, needs_new_license
+from .lifecycle import (
+    Superseded,
+    gate_wait,
+    guard_update,
+    protection_delete,
+    set_protection,
+    stack_status,
+    superseded,
+)
 from .log import JsonLogger
 
 Response = dict[str, Any]
 SAFETY_MARGIN_SECONDS = 15.0
+#: How long a cluster delete waits out an API outage or a refused key before it fails.
+DELETE_WAIT_SECONDS = 900
+OWNER_NAMESPACE = uuid.UUID("0b7e9a3c-5d41-4f5e-8f7e-2a1c9d3b6e10")
+#: CloudFormation shows at most 4 KB of a failure's reason.
+REASON_LIMIT = 3800
 
 
 @dataclass
@@ -56,7 +77,13 @@ class Runtime:
         deadline = time.monotonic() + context.get_remaining_time_in_millis() / 1000 - SAFETY_MARGIN_SECONDS
 
         def api() -> TrustgridClient:
-            secret = secrets.get_secret_value(SecretId=os.environ["TRUSTGRID_API_SECRET_ARN"])["SecretString"]
+            try:
+                secret = secrets.get_secret_value(SecretId=os.environ["TRUSTGRID_API_SECRET_ARN"])["SecretString"]
+            except Exception as exc:  # deleted, or no longer readable
+                raise SecretUnavailable(
+                    f"The Trustgrid API secret {os.environ['TRUSTGRID_API_SECRET_ARN']} cannot be read "
+                    f"({type(exc).__name__}). Restore it (or its read permission) and retry."
+                ) from None
             return TrustgridClient(
                 os.environ.get("TRUSTGRID_API_URL", DEFAULT_API_URL),
                 Credentials.from_secret_string(secret),
@@ -73,6 +100,10 @@ class Runtime:
             log=log,
             region=region,
         )
+
+
+class SecretUnavailable(RuntimeError):
+    """The Trustgrid API secret cannot be read (deleted, or its permission gone)."""
 
 
 def _once(factory: Callable[[], TrustgridClient]) -> Callable[[], TrustgridClient]:
@@ -105,6 +136,9 @@ def _entry(handle: Callable[[dict[str, Any], Runtime], Response], event: dict[st
         response = handle(event, Runtime.from_environment(context, log))
     except Exception as exc:
         log.error("request.failed", error=type(exc).__name__, message=str(exc))
+        message = str(exc)
+        if len(message) > REASON_LIMIT:  # the actionable part comes first; the log line above has it all
+            raise RuntimeError(message[: REASON_LIMIT - 40] + " … (the full message is in the log)") from None
         raise
     log.info("request.done", physical_id=response.get("PhysicalResourceId"), complete=response.get("IsComplete"))
     return response
@@ -122,40 +156,85 @@ def old_cluster_properties(event: dict[str, Any]) -> ClusterProperties | None:
 
 def handle_event(event: dict[str, Any], rt: Runtime) -> Response:
     kind = event["ResourceType"]
-    if kind == CLUSTER_TYPE:
-        return cluster_event(event, rt)
-    if kind == LICENSE_TYPE:
-        return license_event(event, rt)
-    if kind == IMAGE_TYPE:
-        return image_event(event, rt)
-    raise ValueError(f"This provider does not handle resource type {kind!r}")
+    handlers: dict[str, Callable[[dict[str, Any], Runtime], Response]] = {
+        CLUSTER_TYPE: cluster_event,
+        LICENSE_TYPE: license_event,
+        IMAGE_TYPE: image_event,
+        GUARD_TYPE: guard_event,
+        GATE_TYPE: gate_event,
+        PROTECTION_TYPE: protection_event,
+    }
+    if kind not in handlers:
+        raise ValueError(f"This provider does not handle resource type {kind!r}")
+    return handlers[kind](event, rt)
+
+
+def owner_of(event: dict[str, Any]) -> str:
+    """The identity of this cluster resource (stack and logical ID): the tag that proves a cluster is ours."""
+    return str(uuid.uuid5(OWNER_NAMESPACE, f"{event.get('StackId', '')}/{event.get('LogicalResourceId', '')}"))
+
+
+def _waiting(event: dict[str, Any], rt: Runtime, seconds: float) -> dict[str, str]:
+    """What every poll of this request needs: its deadline and the stack operation it belongs to."""
+    phase = stack_status(rt.cloudformation, event.get("StackId"), rt.log) or ""
+    return {"WaitDeadline": f"{rt.now() + seconds:.0f}", "Phase": phase}
 
 
 def cluster_event(event: dict[str, Any], rt: Runtime) -> Response:
     request = event["RequestType"]
     spec = ClusterProperties.parse(event["ResourceProperties"], strict=request != "Delete")
-    if request == "Delete":
-        fqdn = event["PhysicalResourceId"]
-        if "." in fqdn:  # anything else is the id of a create that never made a cluster
-            ClusterReconciler(rt.api(), rt.ec2, rt.log, rt.now).delete(fqdn, spec)
-        return {"PhysicalResourceId": fqdn}
+    if request == "Delete":  # done by the polls, which wait out an outage or a revoked key within the budget
+        return {"PhysicalResourceId": event["PhysicalResourceId"], "Data": _waiting(event, rt, DELETE_WAIT_SECONDS)}
     old = old_cluster_properties(event)
     if old is not None and old.name == spec.name:
         fqdn = event["PhysicalResourceId"]
-    else:  # a create, or a new name: a new cluster (CloudFormation then deletes the old one)
+    else:  # a create (a rename is refused by the change guard before it gets here)
         fqdn = f"{spec.name}.{rt.api().org_domain()}"
-    deadline = rt.now() + int(spec.wait_timeout_seconds)
-    return {"PhysicalResourceId": fqdn, "Data": {"ClusterFqdn": fqdn, "WaitDeadline": f"{deadline:.0f}"}}
+    data = {"ClusterFqdn": fqdn, **_waiting(event, rt, int(spec.wait_timeout_seconds))}
+    return {"PhysicalResourceId": fqdn, "Data": data}
+
+
+def guard_event(event: dict[str, Any], rt: Runtime) -> Response:
+    physical = event.get("PhysicalResourceId") or f"guard-{owner_of(event)}"
+    if event["RequestType"] == "Update":
+        new = GuardProperties.parse(event["ResourceProperties"])
+        old = GuardProperties.parse(event["OldResourceProperties"], strict=False)
+        if not is_rolling_back(rt.cloudformation, event.get("StackId", ""), rt.log):
+            guard_update(old, new, rt.log)
+    return {"PhysicalResourceId": physical}
+
+
+def gate_event(event: dict[str, Any], rt: Runtime) -> Response:
+    physical = event.get("PhysicalResourceId") or f"gate-{owner_of(event)}"
+    if event["RequestType"] != "Update":
+        return {"PhysicalResourceId": physical}  # a create boots both gateways: nothing runs yet
+    spec = GateProperties.parse(event["ResourceProperties"])
+    return {"PhysicalResourceId": physical, "Data": _waiting(event, rt, int(spec.wait_timeout_seconds))}
+
+
+def protection_event(event: dict[str, Any], rt: Runtime) -> Response:
+    request = event["RequestType"]
+    spec = ProtectionProperties.parse(event["ResourceProperties"], strict=request != "Delete")
+    physical = event.get("PhysicalResourceId") or f"protection-{owner_of(event)}"
+    if request == "Delete":
+        rolling_back = is_rolling_back(rt.cloudformation, event.get("StackId", ""), rt.log)
+        protection_delete(rt.ec2, spec.instance_ids, bool(spec.enabled), rolling_back, rt.log)
+    else:
+        set_protection(rt.ec2, spec.instance_ids, bool(spec.enabled), rt.log)
+    return {"PhysicalResourceId": physical}
 
 
 def license_event(event: dict[str, Any], rt: Runtime) -> Response:
     request = event["RequestType"]
     spec = LicenseProperties.parse(event["ResourceProperties"], strict=request != "Delete")
-    manager = LicenseManager(rt.api(), rt.secrets, rt.log)
     if request == "Delete":
         rolling_back = not spec.remove_node_on_delete and is_rolling_back(rt.cloudformation, event["StackId"], rt.log)
-        manager.remove(spec, event["PhysicalResourceId"], rolling_back=rolling_back)
+        if spec.remove_node_on_delete or rolling_back:  # only then is the API needed (and its secret read)
+            LicenseManager(rt.api(), rt.secrets, rt.log).remove(spec, event["PhysicalResourceId"], rolling_back=True)
+        else:
+            rt.log.info("license.node_record_kept", node=spec.node_name, reason="RemoveNodeOnDelete is false")
         return {"PhysicalResourceId": event["PhysicalResourceId"]}
+    manager = LicenseManager(rt.api(), rt.secrets, rt.log)
     old = LicenseProperties.parse(event["OldResourceProperties"], strict=False) if request == "Update" else None
     if old is not None and not needs_new_license(old, spec):
         uid = event["PhysicalResourceId"]
@@ -182,36 +261,84 @@ def image_event(event: dict[str, Any], rt: Runtime) -> Response:
 
 
 def handle_is_complete(event: dict[str, Any], rt: Runtime) -> Response:
-    if event["ResourceType"] != CLUSTER_TYPE or event["RequestType"] == "Delete":
+    kind, request = event["ResourceType"], event["RequestType"]
+    if kind not in (CLUSTER_TYPE, GATE_TYPE) or (kind == GATE_TYPE and request != "Update"):
         return {"IsComplete": True}
+    data = event.get("Data") or {}
+    current = stack_status(rt.cloudformation, event.get("StackId"), rt.log)
+    if superseded(data.get("Phase"), current):
+        rt.log.warning("request.superseded", recorded=data.get("Phase"), current=current)
+        raise Superseded(
+            f"This {request} request belongs to a stack operation that has ended ({data.get('Phase')}; the stack "
+            f"is now {current}): stopped without writing."
+        )
+    deadline = float(data["WaitDeadline"])
+    if kind == GATE_TYPE:
+        spec = GateProperties.parse(event["ResourceProperties"])
+        return _retrying(rt, deadline, lambda: gate_wait(rt.api(), spec, deadline, rt.now, rt.log))
+    if request == "Delete":
+        return _delete_cluster(event, rt, deadline)
+    return _converge_cluster(event, rt, deadline)
+
+
+def _retrying(
+    rt: Runtime, deadline: float, poll: Callable[[], bool], transient: tuple[type[Exception], ...] = (Unavailable,)
+) -> Response:
+    """One poll; an API outage before the deadline only means: try again next poll. Permanent errors (401, 403,
+    422) fail at once, except for a delete, which waits out a refused key too (it may be restored)."""
+    try:
+        done = poll()
+    except transient as exc:
+        if rt.now() >= deadline:
+            raise
+        rt.log.warning("api.unavailable_for_now", detail=str(exc), seconds_left=round(deadline - rt.now()))
+        return {"IsComplete": False}
+    return {"IsComplete": done}
+
+
+def _delete_cluster(event: dict[str, Any], rt: Runtime, deadline: float) -> Response:
+    fqdn = event["PhysicalResourceId"]
+    if "." not in fqdn:  # the id of a create that never made a cluster
+        return {"IsComplete": True}
+    spec = ClusterProperties.parse(event["ResourceProperties"], strict=False)
+
+    def delete() -> bool:
+        ClusterReconciler(rt.api(), rt.ec2, rt.log, rt.now, owner=owner_of(event)).delete(fqdn, spec)
+        return True
+
+    try:
+        return _retrying(rt, deadline, delete, (Unavailable, Unauthorized, SecretUnavailable))
+    except (Unavailable, Unauthorized, SecretUnavailable) as exc:
+        raise ApiError(
+            "delete cluster",
+            getattr(exc, "status", None),
+            f"The cluster {fqdn} could not be deleted before the deadline ({exc}). It still exists in Trustgrid. "
+            "Restore a valid API key in the API secret and retry the delete, or delete the cluster in the "
+            "Trustgrid portal and retry the stack delete retaining this resource.",
+        ) from None
+
+
+def _converge_cluster(event: dict[str, Any], rt: Runtime, deadline: float) -> Response:
     spec = ClusterProperties.parse(event["ResourceProperties"])
     fqdn = event["PhysicalResourceId"]
     old = old_cluster_properties(event)
     plan = CREATE_PLAN if old is None else plan_update(old, spec)
-    deadline = float(event["Data"]["WaitDeadline"])
-    reconciler = ClusterReconciler(rt.api(), rt.ec2, rt.log, rt.now)
+    reconciler = ClusterReconciler(rt.api(), rt.ec2, rt.log, rt.now, owner=owner_of(event))
     try:
-        outcome = reconciler.converge(fqdn, spec, plan, old, deadline)
-    except Unavailable as exc:
-        if rt.now() < deadline:  # an outage of the API or the network: the next poll tries again
-            rt.log.warning("cluster.api_unavailable", detail=str(exc), seconds_left=round(deadline - rt.now()))
-            return {"IsComplete": False}
-        if plan.create:
-            _undo_create(reconciler, fqdn, spec, rt.log)
-        raise
+        response = _retrying(rt, deadline, lambda: reconciler.converge(fqdn, spec, plan, old, deadline).complete)
     except Exception:
         if plan.create:
             # The Provider framework sends no Delete after a failed create: undo what was made here.
             _undo_create(reconciler, fqdn, spec, rt.log)
         raise
-    if not outcome.complete:
-        return {"IsComplete": False}
-    return {"IsComplete": True, "Data": {"ClusterFqdn": fqdn}}
+    if response["IsComplete"]:
+        response["Data"] = {"ClusterFqdn": fqdn}
+    return response
 
 
 def _undo_create(reconciler: ClusterReconciler, fqdn: str, spec: ClusterProperties, log: JsonLogger) -> None:
     log.warning("cluster.undo_create", cluster=fqdn)
     try:
-        reconciler.delete(fqdn, spec)
+        reconciler.delete(fqdn, spec, untagged=False)
     except Exception as exc:  # the original failure is the one to report
         log.error("cluster.undo_failed", cluster=fqdn, error=type(exc).__name__, message=str(exc))

@@ -17,7 +17,7 @@ from moto import mock_aws
 from tests.lambda_.trustgrid_stub import TrustgridStub
 from trustgrid_ha_runtime.api import Credentials, RetryPolicy, TrustgridClient
 from trustgrid_ha_runtime.contract import CLUSTER_TYPE, CONTRACT_VERSION, LICENSE_TYPE
-from trustgrid_ha_runtime.handler import Runtime, handle_event, handle_is_complete
+from trustgrid_ha_runtime.handler import Runtime, handle_event, handle_is_complete, owner_of
 from trustgrid_ha_runtime.log import JsonLogger
 
 REGION = "us-east-1"
@@ -144,15 +144,19 @@ class World:
     ) -> dict[str, Any]:
         """on_event, then is_complete until complete; between polls the nodes move on (booting, restarting)
         and the active member's route agent runs."""
-        event: dict[str, Any] = {"RequestType": request, "ResourceType": CLUSTER_TYPE, "ResourceProperties": props}
+        event: dict[str, Any] = {
+            "RequestType": request,
+            "ResourceType": CLUSTER_TYPE,
+            "ResourceProperties": props,
+            "StackId": self.stack_id,
+            "LogicalResourceId": "GatewaysCluster",
+        }
         if old is not None:
             event["OldResourceProperties"] = old
         if physical is not None:
             event["PhysicalResourceId"] = physical
         rt = runtime or self.runtime()
         response = handle_event(event, rt)
-        if request == "Delete":
-            return response
         event = {**event, **response}
         for _ in range(max_polls):
             result = handle_is_complete(event, rt)
@@ -187,6 +191,11 @@ class World:
                         self.ec2.create_route(
                             RouteTableId=table, DestinationCidrBlock=entry["route"], NetworkInterfaceId=eni
                         )
+
+    @property
+    def owner(self) -> str:
+        """The owner tag the cluster resource of these events writes."""
+        return owner_of({"StackId": self.stack_id, "LogicalResourceId": "GatewaysCluster"})
 
     def log_text(self) -> str:
         return self.logs.getvalue()

@@ -41,6 +41,7 @@ def expected_state(world: World, members: list[dict[str, str]]) -> dict:
                 "mode": "autoFailback",
                 "health": "healthy",
                 "configuredActive": members[0]["Uid"],
+                "tags": {"trustgrid-ha-cluster-owner": world.owner},
                 "config": {
                     "network": {
                         "interfaces": [
@@ -167,7 +168,7 @@ def test_an_outage_during_one_poll_does_not_fail_the_create(world: World) -> Non
     world.stub.inject("get_node", *[error(503)] * 6)  # more than one invocation's retries: the whole poll fails
     world.cluster("Create", world.cluster_props(members))
     assert world.stub.snapshot() == expected_state(world, members)
-    assert any(line["event"] == "cluster.api_unavailable" for line in world.log_lines())
+    assert any(line["event"] == "api.unavailable_for_now" for line in world.log_lines())
 
 
 def test_an_outage_that_outlasts_the_deadline_fails_clearly(world: World) -> None:

@@ -57,6 +57,7 @@ ROUTES = [
     ("DELETE", re.compile(r"^/cluster/(?P<fqdn>[^/]+)$"), "delete_cluster"),
     ("PUT", re.compile(r"^/cluster/(?P<fqdn>[^/]+)/active/(?P<uid>[^/]+)$"), "set_active"),
     ("PUT", re.compile(r"^/cluster/(?P<fqdn>[^/]+)/config/network$"), "put_cluster_network"),
+    ("PUT", re.compile(r"^/cluster/(?P<fqdn>[^/]+)/tag/(?P<tag>[^/]+)$"), "put_cluster_tag"),
 ]
 
 
@@ -500,7 +501,9 @@ class TrustgridStub:
         fqdn = f"{name}.{self.domain}"
         if fqdn in self.clusters:
             raise ApiFailure(422, [f"cluster {name} already exists"])
-        self.clusters[fqdn] = {"name": name, "fqdn": fqdn, "mode": "autoFailback", "config": {}, "active": None}
+        self.clusters[fqdn] = {
+            "name": name, "fqdn": fqdn, "mode": "autoFailback", "config": {}, "active": None, "tags": {},
+        }  # fmt: skip
         return 200, {"name": name, "fqdn": fqdn}
 
     def _get_cluster(self, fqdn: str, **_: Any) -> tuple[int, Any]:
@@ -508,7 +511,7 @@ class TrustgridStub:
 
     def _put_cluster(self, fqdn: str, body: Any, **_: Any) -> tuple[int, Any]:
         cluster = self._cluster(fqdn)
-        _refuse_fields(body, SERVER_CLUSTER_FIELDS, frozenset({"name", "mode", "config", "fqdn"}))
+        _refuse_fields(body, SERVER_CLUSTER_FIELDS | {"tgTags"}, frozenset({"name", "mode", "config", "fqdn", "tags"}))
         mode = (body or {}).get("mode")
         if mode not in ("autoFailback", "manualFailback"):
             raise ApiFailure(422, ["mode must be autoFailback or manualFailback"])
@@ -527,6 +530,12 @@ class TrustgridStub:
         if self._node(uid).get("cluster") != fqdn:
             raise ApiFailure(422, [f"node {uid} is not a member of {fqdn}"])
         cluster["active"] = uid
+        return 200, None
+
+    def _put_cluster_tag(self, fqdn: str, tag: str, body: Any, **_: Any) -> tuple[int, Any]:
+        if not isinstance(body, dict) or not isinstance(body.get("value"), str):
+            raise ApiFailure(422, ["value is required"])
+        self._cluster(fqdn).setdefault("tags", {})[tag] = body["value"]
         return 200, None
 
     def _put_cluster_network(self, fqdn: str, body: Any, **_: Any) -> tuple[int, Any]:

@@ -1,0 +1,168 @@
+"""The lifecycle resources that keep a running pair safe through CloudFormation's updates and deletes.
+
+- The **change guard** sees every update of a cluster first (everything else depends on it) and refuses a
+  change that would replace a running gateway or rename something, before anything changes.
+- The **gate** stands between the two gateways (the second instance depends on it): when the first gateway
+  was stopped and started by an update, it waits until that node is back online in Trustgrid and the
+  cluster is healthy, so CloudFormation never interrupts both gateways at once.
+- The **protection** applies EC2 termination protection once the cluster has verified, and, deleted first
+  on a stack delete, refuses that delete while protection is on, before anything is removed.
+
+And :func:`superseded`: whether a waiting request is still the one CloudFormation is applying.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from .api import TrustgridClient
+from .cluster import NODE_ADVICE, NodeState, node_state
+from .contract import GateProperties, GuardedGateway, GuardProperties
+from .log import JsonLogger
+
+REPLACE_PROCEDURE = (
+    "To get there without an outage, add a second cluster next to this one (a new construct ID, cluster name "
+    "and gateway names) with the new setting, deploy, move the edge sites to it, then remove the old cluster "
+    "from the app and deploy again. Running gateways take Trustgrid software upgrades in place (portal: node "
+    "upgrade), so a new image matters only for new gateways."
+)
+
+
+class ChangeRefused(RuntimeError):
+    """An update that cannot be done safely in place; nothing was changed."""
+
+
+class Superseded(RuntimeError):
+    """CloudFormation has moved on from this request (it timed out, was cancelled or is rolling back)."""
+
+
+def refused_changes(old: GuardProperties, new: GuardProperties) -> list[str]:
+    """What an update would do to running gateways that cannot be done safely, one sentence each."""
+    problems = []
+    if old.cluster_name != new.cluster_name:
+        problems.append(
+            f"renaming the cluster {old.cluster_name!r} to {new.cluster_name!r} would create a second Trustgrid "
+            "cluster that manages the same route tables and edge CIDRs while the first still does"
+        )
+    before = {g.slot: g for g in old.gateways}
+    for gateway in new.gateways:
+        previous = before.get(gateway.slot)
+        if previous is not None:
+            problems += _gateway_changes(previous, gateway)
+    return problems
+
+
+def _gateway_changes(old: GuardedGateway, new: GuardedGateway) -> list[str]:
+    label = f"{old.slot.lower()} gateway {old.node_name!r}"
+    found = []
+    if old.node_name != new.node_name:
+        found.append(
+            f"renaming the {label} to {new.node_name!r} needs a new one-time license and a new node that no "
+            "running instance would use"
+        )
+    reasons = [
+        (old.generation != new.generation, f"its instance generation ({old.generation} to {new.generation})"),
+        (old.image != new.image, "its image"),
+        (old.root_volume_gib != new.root_volume_gib, "its root volume (CloudFormation replaces the instance)"),
+        (old.wan_subnet_id != new.wan_subnet_id, "its WAN subnet"),
+        (old.lan_subnet_id != new.lan_subnet_id, "its LAN subnet"),
+    ]
+    for changed, what in reasons:
+        if changed:
+            found.append(f"changing {what} replaces the {label}, while its network interfaces are still attached")
+    return found
+
+
+def guard_update(old: GuardProperties, new: GuardProperties, log: JsonLogger) -> None:
+    problems = refused_changes(old, new)
+    if problems:
+        log.error("guard.refused", problems=problems)
+        raise ChangeRefused("Refused before anything changed: " + "; ".join(problems) + ". " + REPLACE_PROCEDURE)
+    log.info("guard.allowed")
+
+
+@dataclass
+class GateCheck:
+    """One look at whether the first gateway is back: its node state and the cluster's health."""
+
+    state: NodeState
+    health: str | None
+
+    @property
+    def ready(self) -> bool:
+        return self.state is NodeState.ONLINE and self.health in ("healthy", None)
+
+
+def gate_check(client: TrustgridClient, spec: GateProperties) -> GateCheck:
+    node = client.find_node(spec.node_uid)
+    fqdn = f"{spec.cluster_name}.{client.org_domain()}"
+    cluster = client.find_cluster(fqdn)
+    return GateCheck(node_state(node), None if cluster is None else str(cluster.get("health")))
+
+
+def gate_wait(
+    client: TrustgridClient, spec: GateProperties, deadline: float, now: Callable[[], float], log: JsonLogger
+) -> bool:
+    """True when the first gateway is back and the cluster healthy; raises past the deadline."""
+    check = gate_check(client, spec)
+    left = round(deadline - now())
+    log.info("gate.check", node=spec.node_name, state=check.state.value, health=check.health, seconds_left=left)
+    if check.ready:
+        return True
+    if left <= 0:
+        advice = NODE_ADVICE.get(check.state, "check both gateways' heartbeat and the cluster in the portal")
+        raise TimeoutError(
+            f"The gateway {spec.node_name} did not come back before the deadline ({check.state.value}, cluster "
+            f"health {check.health!r}), so the other gateway was left untouched: {advice}."
+        )
+    return False
+
+
+ROLLBACK = frozenset({"ROLLBACK_IN_PROGRESS", "UPDATE_ROLLBACK_IN_PROGRESS", "IMPORT_ROLLBACK_IN_PROGRESS"})
+
+
+def stack_status(cloudformation: Any, stack_id: str | None, log: JsonLogger) -> str | None:
+    if not stack_id:
+        return None
+    try:
+        return str(cloudformation.describe_stacks(StackName=stack_id)["Stacks"][0]["StackStatus"])
+    except Exception as exc:  # no answer: carry on as if current (the safe side for a waiter that must finish)
+        log.warning("stack.status_unknown", error=type(exc).__name__)
+        return None
+
+
+def superseded(recorded: str | None, current: str | None) -> bool:
+    """A request recorded in one stack operation (``CREATE_IN_PROGRESS``, ``UPDATE_IN_PROGRESS``, the rollback's
+    ``UPDATE_ROLLBACK_IN_PROGRESS``) is stale once the stack is in another: CloudFormation has moved on."""
+    return bool(recorded and current and recorded != current)
+
+
+GONE = frozenset({"InvalidInstanceID.NotFound", "InvalidInstanceID.Malformed"})
+
+
+def set_protection(ec2: Any, instance_ids: tuple[str, ...], enabled: bool, log: JsonLogger) -> None:
+    for instance_id in instance_ids:
+        try:
+            ec2.modify_instance_attribute(InstanceId=instance_id, DisableApiTermination={"Value": enabled})
+        except Exception as exc:  # botocore ClientError: an instance that is already gone needs no protection
+            code = getattr(exc, "response", {}).get("Error", {}).get("Code")
+            if enabled or code not in GONE:
+                raise
+            log.info("protection.instance_gone", instance=instance_id)
+            continue
+        log.info("protection.set", instance=instance_id, enabled=enabled)
+
+
+def protection_delete(
+    ec2: Any, instance_ids: tuple[str, ...], enabled: bool, rolling_back: bool, log: JsonLogger
+) -> None:
+    """On a stack delete with protection on: refuse, before anything else is removed. Otherwise release it."""
+    if enabled and not rolling_back:
+        raise ChangeRefused(
+            "Refused to delete the stack while termination protection is on; nothing was removed. Set "
+            "termination_protection=False (cdk.json: terminationProtection: false), deploy, then delete again. "
+            "The Trustgrid node records follow the removal policy (removeNodesOnDelete)."
+        )
+    set_protection(ec2, instance_ids, False, log)
