@@ -90,4 +90,7 @@ def test_every_custom_resource_of_the_consumer_parses_with_the_handlers_contract
         "Custom::TrustgridCluster": 2,
         "Custom::TrustgridNodeLicense": 4,
         "Custom::TrustgridImage": 2,
+        "Custom::TrustgridChangeGuard": 2,
+        "Custom::TrustgridMemberReady": 2,
+        "Custom::TrustgridProtection": 2,
     }

@@ -17,12 +17,19 @@ from trustgrid_ha_runtime.contract import (
     DEFAULT_ENROLL_ENDPOINT,
     DEFAULT_HEARTBEAT_PORT,
     DEFAULT_TUNNEL_PORT,
+    GATE_TYPE,
+    GUARD_TYPE,
     IMAGE_TYPE,
+    PROTECTION_TYPE,
     ClusterProperties,
     FailbackMode,
+    GateProperties,
+    GuardedGateway,
+    GuardProperties,
     HeartbeatInterface,
     ImageProperties,
     MemberProperties,
+    ProtectionProperties,
     TunnelProperties,
 )
 
@@ -30,7 +37,6 @@ from .config import ANYWHERE, CONTROL_PLANE_CIDRS, ClusterConfig
 from .errors import Problem, TrustgridConfigError, is_unresolved
 from .gateway import TrustgridGateway
 from .instance_types import IMAGE_NAME_PATTERNS, INTERFACE_NAMES, TRUSTGRID_AMI_OWNER, InterfaceNames, generation_of
-from .nag import acknowledge
 from .provider import SERVICE_TIMEOUT, TrustgridProvider
 from .security import heartbeat_security_group, lan_security_group, wan_security_group
 from .vpc import Placement, check_edges_outside, gateway_vpc, managed_route_tables, place, vpc_cidr_literal
@@ -206,12 +212,17 @@ class TrustgridHaCluster(Construct):
 
         self._security_groups(list(config.lan_source_cidrs or [vpc_cidr or self.vpc.vpc_cidr_block]))
         self.route_table_ids = managed_route_tables(placements, config.extra_route_table_ids)
-        self._gateway_role()
+        self.guard = self._guard(placements)
+        self.image_id_resource: CustomResource | None = None
         self.image_id = machine_image_id or self._image(config.image_refresh_token)
         self.gateways = self._gateways(placements, license_secrets, node_removal_policy)
         self.primary, self.secondary = self.gateways
+        self.roles = [g.role for g in self.gateways]
+        self.gate = self._gate()
         self.cluster = self._cluster(interface_names is not None)
         self.cluster_fqdn = self.cluster.get_att_string("ClusterFqdn")
+        self.protection = self._protection()
+        self._order()
 
     # -- what it builds ---------------------------------------------------------------------
 
@@ -225,38 +236,9 @@ class TrustgridHaCluster(Construct):
         on_lan = self.config.heartbeat_interface is HeartbeatInterface.LAN
         (self._lan_groups if on_lan else self._wan_groups).append(self.heartbeat_security_group)
 
-    def _gateway_role(self) -> None:
-        """One role for both gateways: the active member rewrites exactly the managed route tables."""
-        stack = Stack.of(self)
-        self.role = iam.Role(
-            self,
-            "GatewayRole",
-            assumed_by=iam.ServicePrincipal("ec2.amazonaws.com"),
-            description=f"Trustgrid {self.cluster_name} gateways: route failover in the managed route tables",
-        )
-        self.role.add_to_policy(
-            iam.PolicyStatement(sid="DescribeRouteTables", actions=["ec2:DescribeRouteTables"], resources=["*"])
-        )
-        self.role.add_to_policy(
-            iam.PolicyStatement(
-                sid="FailoverRoutes",
-                actions=["ec2:CreateRoute", "ec2:DeleteRoute"],
-                resources=[
-                    stack.format_arn(service="ec2", resource="route-table", resource_name=table_id)
-                    for table_id in self.route_table_ids
-                ],
-            )
-        )
-        self.instance_profile = iam.InstanceProfile(self, "GatewayInstanceProfile", role=self.role)
-        acknowledge(
-            self.role,
-            "ec2:DescribeRouteTables supports no resource-level permissions.",
-            "AwsSolutions-IAM5[Resource::*]",
-        )
-
     def _image(self, refresh_token: str | None) -> str:
         """The newest vendor image for the generation, resolved once by a custom resource."""
-        image = CustomResource(
+        self.image_id_resource = image = CustomResource(
             self,
             "Image",
             service_token=self.provider.service_token,
@@ -277,6 +259,11 @@ class TrustgridHaCluster(Construct):
         license_secrets: Sequence[secretsmanager.ISecret] | None,
         node_removal_policy: RemovalPolicy,
     ) -> list[TrustgridGateway]:
+        stack = Stack.of(self)
+        route_table_arns = [
+            stack.format_arn(service="ec2", resource="route-table", resource_name=table_id)
+            for table_id in self.route_table_ids
+        ]
         return [
             TrustgridGateway(
                 self,
@@ -288,12 +275,10 @@ class TrustgridHaCluster(Construct):
                 lan_subnet=placement.lan,
                 wan_security_groups=self._wan_groups,
                 lan_security_groups=self._lan_groups,
-                role=self.role,
-                instance_profile=self.instance_profile,
+                route_table_arns=route_table_arns,
                 provider=self.provider,
                 license_secret=license_secrets[index] if license_secrets is not None else None,
                 node_removal_policy=node_removal_policy,
-                termination_protection=self.config.termination_protection,
                 root_volume_size_gib=self.config.root_volume_size_gib,
                 enroll_endpoint=self.config.enroll_endpoint,
             )
@@ -347,6 +332,113 @@ class TrustgridHaCluster(Construct):
         for gateway in self.gateways:
             cluster.node.add_dependency(gateway.instance)
         return cluster
+
+    # -- the lifecycle: one gateway at a time, nothing replaced in place, protection once verified ---------
+
+    def _guard(self, placements: list[Placement]) -> CustomResource:
+        """Sees every update first (the cluster's other resources depend on it) and refuses one that would
+        replace a running gateway or rename something, before anything changes."""
+        config = self.config
+        resolved = f"resolved:{IMAGE_NAME_PATTERNS[self.generation]}:{config.image_refresh_token or ''}"
+        image = config.machine_image_id or resolved
+        gateways = tuple(
+            GuardedGateway(
+                slot=slot,
+                node_name=name,
+                generation=self.generation.value,
+                image=image,
+                root_volume_gib=_cfn_number(config.root_volume_size_gib),
+                wan_subnet_id=placement.wan.subnet_id,
+                lan_subnet_id=placement.lan.subnet_id,
+            )
+            for slot, name, placement in zip(("Primary", "Secondary"), config.node_names, placements, strict=True)
+        )
+        return self._lifecycle_resource("ChangeGuard", GUARD_TYPE, GuardProperties(config.cluster_name, gateways))
+
+    def _gate(self) -> CustomResource:
+        """Between the two gateways: when an update stopped and started the primary, the secondary's instance
+        is touched only once the primary is back online in Trustgrid and the cluster is healthy."""
+        primary = self.primary.instance
+        gate = self._lifecycle_resource(
+            "MemberReady",
+            GATE_TYPE,
+            GateProperties(
+                cluster_name=self.config.cluster_name,
+                node_uid=self.primary.node_uid,
+                node_name=self.primary.node_name,
+                instance_id=primary.ref,
+                # what stops and starts the primary (documented as "Some interruptions" for AWS::EC2::Instance)
+                fingerprint={"InstanceType": primary.instance_type, "UserData": primary.user_data or ""},
+                wait_timeout_seconds=_cfn_number(self.config.wait_timeout_seconds),
+            ),
+        )
+        self.secondary.instance.node.add_dependency(gate)
+        return gate
+
+    def _protection(self) -> CustomResource:
+        """EC2 termination protection, applied once the cluster has verified; deleted first on a stack delete
+        (it depends on everything of the cluster and its VPC), it refuses that delete while protection is on."""
+        instances = [g.instance for g in self.gateways]
+        protection = self._lifecycle_resource(
+            "Protection",
+            PROTECTION_TYPE,
+            ProtectionProperties(tuple(i.ref for i in instances), self.config.termination_protection),
+        )
+        stack = Stack.of(self)
+        policy = iam.Policy(
+            self,
+            "ProtectionPolicy",
+            roles=[self.provider.role],
+            statements=[
+                iam.PolicyStatement(
+                    sid="TerminationProtection",
+                    actions=["ec2:ModifyInstanceAttribute"],
+                    resources=[
+                        stack.format_arn(service="ec2", resource="instance", resource_name=i.ref) for i in instances
+                    ],
+                )
+            ],
+        )
+        protection.node.add_dependency(policy, self.cluster, self.vpc)
+        return protection
+
+    def _lifecycle_resource(self, construct_id: str, resource_type: str, properties: object) -> CustomResource:
+        return CustomResource(
+            self,
+            construct_id,
+            service_token=self.provider.service_token,
+            resource_type=resource_type,
+            service_timeout=SERVICE_TIMEOUT,
+            properties=properties.to_properties(),  # type: ignore[attr-defined]
+        )
+
+    def _order(self) -> None:
+        """The guard before everything an update could replace or rename; the protection after everything (and
+        so, on a stack delete, before everything). The license secrets stay out of the guard's dependants: the
+        provider's own policy refers to them."""
+        guarded: list[Construct] = [
+            self.gate,
+            self.cluster,
+            self.wan_security_group,  # their descriptions name the cluster: a rename would replace them
+            self.lan_security_group,
+            self.heartbeat_security_group,
+        ]
+        if self.image_id_resource is not None:
+            guarded.append(self.image_id_resource)
+        for gateway in self.gateways:
+            guarded += [
+                gateway.wan_interface,
+                gateway.lan_interface,
+                gateway.elastic_ip,
+                gateway.elastic_ip_association,
+                gateway.license,
+                gateway.instance,
+            ]
+        for construct in guarded:
+            construct.node.add_dependency(self.guard)
+        for child in self.node.children:
+            if child is not self.protection:
+                self.protection.node.add_dependency(child)
 
     # -- outputs, when the stack asks for them ----------------------------------------------
 

@@ -38,12 +38,10 @@ class TrustgridGateway(Construct):
         lan_subnet: ec2.ISubnet,
         wan_security_groups: list[ec2.ISecurityGroup],
         lan_security_groups: list[ec2.ISecurityGroup],
-        role: iam.IRole,
-        instance_profile: iam.IInstanceProfile,
+        route_table_arns: list[str],
         provider: TrustgridProvider,
         license_secret: secretsmanager.ISecret | None,
         node_removal_policy: RemovalPolicy,
-        termination_protection: bool,
         root_volume_size_gib: int,
         enroll_endpoint: str,
     ) -> None:
@@ -51,6 +49,10 @@ class TrustgridGateway(Construct):
         self.node_name = node_name
         self.wan_subnet = wan_subnet
         self.lan_subnet = lan_subnet
+        self.instance_type = instance_type
+        self.image_id = image_id
+        self.root_volume_size_gib = root_volume_size_gib
+        self.role, self.instance_profile = self._role(route_table_arns)
 
         self.wan_interface = ec2.CfnNetworkInterface(
             self,
@@ -90,7 +92,7 @@ class TrustgridGateway(Construct):
                 "AwsSolutions-SMG4",
             )
         provider.grant_license_secret(self.license_secret, write=not supplied)
-        self.license_secret.grant_read(role)
+        self.license_secret.grant_read(self.role)  # its own license only
         self.license = CustomResource(
             self,
             "License",
@@ -112,7 +114,7 @@ class TrustgridGateway(Construct):
             "Instance",
             image_id=image_id,
             instance_type=instance_type,
-            iam_instance_profile=instance_profile.instance_profile_name,
+            iam_instance_profile=self.instance_profile.instance_profile_name,
             network_interfaces=[
                 ec2.CfnInstance.NetworkInterfaceProperty(device_index="0", network_interface_id=self.wan_interface.ref),
                 ec2.CfnInstance.NetworkInterfaceProperty(device_index="1", network_interface_id=self.lan_interface.ref),
@@ -133,7 +135,9 @@ class TrustgridGateway(Construct):
                 if is_burstable(instance_type)
                 else None
             ),
-            disable_api_termination=termination_protection,
+            # Termination protection is applied by the cluster's Custom::TrustgridProtection once the cluster has
+            # verified, so that a failed first create can roll back (see TrustgridHaCluster).
+            disable_api_termination=False,
             monitoring=True,
             user_data=self._user_data(enroll_endpoint),
             tags=[{"key": "Name", "value": node_name}],
@@ -142,6 +146,13 @@ class TrustgridGateway(Construct):
         # the Elastic IP must be on the WAN interface so that first boot has internet through the WAN.
         self.instance.node.add_dependency(self.license, self.elastic_ip_association)
 
+        acknowledge(
+            self.instance,
+            "EC2 termination protection is turned on by the cluster's Custom::TrustgridProtection resource once the "
+            "cluster has verified (termination_protection, default on), not in the template, so that a failed "
+            "first create rolls back completely and a protected stack delete is refused before anything is removed.",
+            "AwsSolutions-EC29",
+        )
         self.recovery_alarm = self._instance_alarm(
             "SystemStatusRecovery",
             f"Recovers {node_name} when the EC2 system status check fails",
@@ -165,6 +176,27 @@ class TrustgridGateway(Construct):
                 comparison=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
                 missing=cloudwatch.TreatMissingData.NOT_BREACHING,
             )
+
+    def _role(self, route_table_arns: list[str]) -> tuple[iam.Role, iam.InstanceProfile]:
+        """This gateway's own role: route failover in exactly the managed route tables, and its own license."""
+        role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("ec2.amazonaws.com"),
+            description=f"Trustgrid {self.node_name}: route failover in the managed route tables",
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(sid="DescribeRouteTables", actions=["ec2:DescribeRouteTables"], resources=["*"])
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="FailoverRoutes", actions=["ec2:CreateRoute", "ec2:DeleteRoute"], resources=route_table_arns
+            )
+        )
+        acknowledge(
+            role, "ec2:DescribeRouteTables supports no resource-level permissions.", "AwsSolutions-IAM5[Resource::*]"
+        )
+        return role, iam.InstanceProfile(self, "InstanceProfile", role=role)
 
     def _instance_alarm(
         self,

@@ -116,8 +116,9 @@ class TrustgridProvider(Construct):
             )
         )
         api_secret.grant_read(self.role)
+        # The logs are kept when the stack goes (a rollback of a failed first create included): they explain it.
         log_group = logs.LogGroup(
-            self, "HandlerLogs", retention=logs.RetentionDays.THREE_MONTHS, removal_policy=RemovalPolicy.DESTROY
+            self, "HandlerLogs", retention=logs.RetentionDays.THREE_MONTHS, removal_policy=RemovalPolicy.RETAIN
         )
         log_group.grant_write(self.role)
         code = handler_code()
@@ -154,12 +155,12 @@ class TrustgridProvider(Construct):
             query_interval=Duration.seconds(30),
             total_timeout=PROVIDER_TOTAL_TIMEOUT,
             log_group=logs.LogGroup(
-                self, "FrameworkLogs", retention=logs.RetentionDays.THREE_MONTHS, removal_policy=RemovalPolicy.DESTROY
+                self, "FrameworkLogs", retention=logs.RetentionDays.THREE_MONTHS, removal_policy=RemovalPolicy.RETAIN
             ),
             disable_waiter_state_machine_logging=False,
             waiter_state_machine_log_options=cr.LogOptions(
                 destination=logs.LogGroup(
-                    self, "WaiterLogs", retention=logs.RetentionDays.THREE_MONTHS, removal_policy=RemovalPolicy.DESTROY
+                    self, "WaiterLogs", retention=logs.RetentionDays.THREE_MONTHS, removal_policy=RemovalPolicy.RETAIN
                 ),
                 level=sfn.LogLevel.ALL,
                 include_execution_data=False,

@@ -92,7 +92,7 @@ def test_two_gateways_in_two_azs_with_wan_and_lan_interfaces(stacks) -> None:
         }
         (volume,) = props["BlockDeviceMappings"]
         assert volume["Ebs"] == {"DeleteOnTermination": True, "Encrypted": True, "VolumeSize": 30, "VolumeType": "gp3"}
-        assert props["DisableApiTermination"] is True
+        assert props["DisableApiTermination"] is False  # applied by Custom::TrustgridProtection once verified
         assert props["InstanceType"] == "c6i.large"
         assert "CreditSpecification" not in props
         assert props["ImageId"] == {"Fn::GetAtt": [image_id, "ImageId"]}
@@ -177,33 +177,34 @@ def test_wan_and_lan_security_groups(stacks) -> None:
     assert [r["CidrIp"] for r in lan["Properties"]["SecurityGroupIngress"]] == ["10.0.0.0/16"]  # the VPC CIDR
 
 
-def test_route_permissions_scoped_to_the_managed_route_tables(stacks) -> None:
-    policies = resources(stacks["one"], "AWS::IAM::Policy")
-    statements = [s for p in policies.values() for s in p["Properties"]["PolicyDocument"]["Statement"]]
-    routes = [s for s in statements if s.get("Sid") == "FailoverRoutes"]
-    (route,) = routes
-    assert sorted(route["Action"]) == ["ec2:CreateRoute", "ec2:DeleteRoute"]
-    assert len(route["Resource"]) == 2
-    for arn in route["Resource"]:
-        text = json.dumps(arn)
-        assert ":route-table/" in text and "RouteTable" in text
-    describe = next(s for s in statements if s.get("Sid") == "DescribeRouteTables")
-    assert describe["Action"] == "ec2:DescribeRouteTables" and describe["Resource"] == "*"
-    gateway_role_actions = {
-        a
-        for p in policies.values()
-        if "GatewayRole" in json.dumps(p["Properties"]["Roles"])
-        for s in p["Properties"]["PolicyDocument"]["Statement"]
-        for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
-    }
-    assert gateway_role_actions == {
-        "ec2:DescribeRouteTables",
-        "ec2:CreateRoute",
-        "ec2:DeleteRoute",
-        "secretsmanager:GetSecretValue",
-        "secretsmanager:DescribeSecret",
-    }
-    stacks["one"].resource_count_is("AWS::IAM::InstanceProfile", 1)
+def test_route_permissions_scoped_to_the_managed_route_tables_and_each_gateway_reads_only_its_license(stacks) -> None:
+    t, cluster = stacks["one"], stacks["single"]
+    stack = Stack.of(cluster)
+    policies = resources(t, "AWS::IAM::Policy")
+    for gateway in cluster.gateways:
+        role_id = stack.get_logical_id(gateway.role.node.default_child)
+        (policy,) = (p for p in policies.values() if p["Properties"]["Roles"] == [{"Ref": role_id}])
+        statements = policy["Properties"]["PolicyDocument"]["Statement"]
+        (route,) = (s for s in statements if s.get("Sid") == "FailoverRoutes")
+        assert sorted(route["Action"]) == ["ec2:CreateRoute", "ec2:DeleteRoute"]
+        assert len(route["Resource"]) == 2
+        for arn in route["Resource"]:
+            text = json.dumps(arn)
+            assert ":route-table/" in text and "RouteTable" in text
+        describe = next(s for s in statements if s.get("Sid") == "DescribeRouteTables")
+        assert describe["Action"] == "ec2:DescribeRouteTables" and describe["Resource"] == "*"
+        (secret,) = (s for s in statements if "secretsmanager:GetSecretValue" in s["Action"])
+        own = stack.get_logical_id(gateway.license_secret.node.default_child)
+        assert secret["Resource"] == {"Ref": own}, "its own license, not the other gateway's"
+        actions = {a for s in statements for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
+        assert actions == {
+            "ec2:DescribeRouteTables",
+            "ec2:CreateRoute",
+            "ec2:DeleteRoute",
+            "secretsmanager:GetSecretValue",
+            "secretsmanager:DescribeSecret",
+        }
+    t.resource_count_is("AWS::IAM::InstanceProfile", 2)
 
 
 def test_extra_route_tables_are_managed(stacks) -> None:
@@ -305,3 +306,27 @@ def test_outputs_for_every_gateway_only_when_asked(stacks) -> None:
 def test_connections_expose_the_lan_security_group(stacks) -> None:
     cluster = stacks["single"]
     assert cluster.connections.security_groups == [cluster.lan_security_group]
+
+
+def test_the_handlers_logs_survive_a_rollback_or_a_delete(stacks) -> None:
+    groups = resources(stacks["one"], "AWS::Logs::LogGroup")
+    assert len(groups) == 3  # the handler's, the framework's and the waiter's
+    assert {g["DeletionPolicy"] for g in groups.values()} == {"Retain"}
+    assert {g["Properties"]["RetentionInDays"] for g in groups.values()} == {90}
+
+
+def test_the_handler_may_protect_exactly_the_two_instances(stacks) -> None:
+    t, cluster = stacks["one"], stacks["single"]
+    stack = Stack.of(cluster)
+    (policy,) = (p for k, p in resources(t, "AWS::IAM::Policy").items() if "ProtectionPolicy" in k)
+    (statement,) = policy["Properties"]["PolicyDocument"]["Statement"]
+    assert statement["Action"] == "ec2:ModifyInstanceAttribute"
+    ids = sorted(stack.get_logical_id(g.instance) for g in cluster.gateways)
+    assert sorted(json.dumps(r).split('"Ref": "')[1].split('"')[0] for r in statement["Resource"]) == ids
+    (protection,) = resources(t, "Custom::TrustgridProtection").values()
+    assert protection["Properties"]["Enabled"] == "true"
+    (west,) = (
+        p
+        for p in resources(stacks["two"], "Custom::TrustgridProtection").values()
+        if p["Properties"]["Enabled"] == "false"
+    )

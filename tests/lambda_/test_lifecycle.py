@@ -241,3 +241,12 @@ def test_a_delete_waits_out_a_revoked_key_or_an_outage_then_fails_clearly(
     assert f"The cluster {deployed.fqdn} could not be deleted before the deadline" in message
     assert "still exists in Trustgrid" in message and "retry" in message
     assert FQDN in world.stub.clusters
+
+
+def test_a_rolling_instance_type_change_never_has_both_gateways_down(world: World, deployed: Deployed) -> None:
+    from tests.lambda_.rolling import rolling_instance_type_change
+
+    rollout = rolling_instance_type_change(world, deployed, restart_polls=3)
+    assert rollout.most_down_at_once == 1
+    assert rollout.gate_polls == 3, "the gate held the secondary until the primary was back and healthy"
+    assert world.stub.snapshot()["clusters"][FQDN]["health"] == "healthy"

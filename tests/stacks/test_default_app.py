@@ -141,4 +141,7 @@ def test_every_custom_resource_of_the_app_parses_with_the_handlers_contract(whic
         "Custom::TrustgridCluster": clusters,
         "Custom::TrustgridNodeLicense": 2 * clusters,
         "Custom::TrustgridImage": clusters,
+        "Custom::TrustgridChangeGuard": clusters,
+        "Custom::TrustgridMemberReady": clusters,
+        "Custom::TrustgridProtection": clusters,
     }
