@@ -36,8 +36,14 @@ def rolling_instance_type_change(world: World, deployed: Deployed, restart_polls
     old = GateProperties("prod-gw", primary, "prod-gw-a", "i-primary", {"InstanceType": "c6i.large"}, 600)
     new = GateProperties("prod-gw", primary, "prod-gw-a", "i-primary", {"InstanceType": "c6i.xlarge"}, 600)
     rt = world.runtime()
-    event = {"RequestType": "Update", "ResourceType": GATE_TYPE, "ResourceProperties": new.to_properties(),
-             "OldResourceProperties": old.to_properties(), "PhysicalResourceId": "gate", "StackId": world.stack_id}  # fmt: skip
+    event = {
+        "RequestType": "Update",
+        "ResourceType": GATE_TYPE,
+        "ResourceProperties": new.to_properties(),
+        "OldResourceProperties": old.to_properties(),
+        "PhysicalResourceId": "gate",
+        "StackId": world.stack_id,
+    }
     event.update(handle_event(event, rt))
     gate_polls = 0
     while True:  # the Provider framework's waiter
