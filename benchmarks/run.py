@@ -173,12 +173,34 @@ def bench_custom_resource(repeats: int) -> dict[str, Any]:
 
     worlds.handle_event = timed("on_event", real_event)
     worlds.handle_is_complete = timed("is_complete", real_complete)
+    from tests.lambda_ import rolling
+
     calls: dict[str, tuple[int, int, int]] = {}
+    lifecycle: dict[str, Any] = {}
     with mock_aws():
         for _ in range(repeats):
             with worlds.make_world() as world:
                 calls = one_round(worlds, world, timings)
-    return {"calls": calls, "timings": timings}
+        with worlds.make_world() as world:
+            lifecycle["after_online"] = polls_after_both_online(worlds, world, timings)
+        with worlds.make_world() as world:
+            members = worlds.mint_and_register(world)
+            props = world.cluster_props(members)
+            fqdn = world.cluster("Create", props)["PhysicalResourceId"]
+            deployed = worlds.Deployed([m["Uid"] for m in members], members, props, fqdn)
+            lifecycle["rollout"] = rolling.rolling_instance_type_change(world, deployed, restart_polls=3)
+    return {"calls": calls, "timings": timings, "lifecycle": lifecycle}
+
+
+def polls_after_both_online(worlds: Any, world: Any, timings: dict[str, list[float]]) -> int:
+    """A create whose nodes register late: the polls after the first one that finds both online."""
+    members = worlds.mint(world)
+    for index, member in enumerate(members):
+        worlds.register(world, member, register_in=2 + index)
+    start = len(timings["is_complete"])
+    world.cluster("Create", world.cluster_props(members))
+    waiting = sum(1 for line in world.log_lines() if line["event"] == "cluster.waiting_for_nodes")
+    return len(timings["is_complete"]) - start - waiting - 1
 
 
 def one_round(worlds: Any, world: Any, timings: dict[str, list[float]]) -> dict[str, tuple[int, int, int]]:
@@ -388,9 +410,20 @@ def report(runs: int, synth_r: dict[str, list[Sample]], growth: dict, cr: dict, 
     for name, (reads, writes, polls) in cr["calls"].items():
         lines.append(f"| {name} | {reads} | {writes} | {polls} |")
     noop_writes = cr["calls"]["update: no-op"][1]
+    rollout, after_online = cr["lifecycle"]["rollout"], cr["lifecycle"]["after_online"]
     lines += [
         "",
         f"No-op update writes: {noop_writes}. Goal zero: {verdict(noop_writes == 0)}.",
+        "",
+        "Lifecycle (simulated with the stand-in: each instance stop and start keeps its node offline in Trustgrid "
+        "for 3 poll intervals, EC2 reports it running after 1):",
+        "",
+        f"- Rolling instance-type change: at most **{rollout.most_down_at_once}** gateway down at once "
+        f"(goal 1: {verdict(rollout.most_down_at_once == 1)}); {rollout.polls} poll intervals of 30 s in all, "
+        f"{rollout.gate_polls} of them the gate holding the secondary until the primary is back.",
+        f"- Create: {after_online} poll(s) after the first poll that finds both nodes online (it enables the gateway "
+        f"services and configures the cluster; the next verifies the restarted nodes and the routes). Goal 1: "
+        f"{verdict(after_online <= 1)}.",
         "",
         "| handler | invocations | median ms | p95 ms |",
         "|---|---|---|---|",
