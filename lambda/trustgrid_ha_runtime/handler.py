@@ -206,8 +206,8 @@ def guard_event(event: dict[str, Any], rt: Runtime) -> Response:
 
 def gate_event(event: dict[str, Any], rt: Runtime) -> Response:
     physical = event.get("PhysicalResourceId") or f"gate-{owner_of(event)}"
-    if event["RequestType"] != "Update":
-        return {"PhysicalResourceId": physical}  # a create boots both gateways: nothing runs yet
+    if event["RequestType"] == "Delete":
+        return {"PhysicalResourceId": physical}
     spec = GateProperties.parse(event["ResourceProperties"])
     return {"PhysicalResourceId": physical, "Data": _waiting(event, rt, int(spec.wait_timeout_seconds))}
 
@@ -262,7 +262,7 @@ def image_event(event: dict[str, Any], rt: Runtime) -> Response:
 
 def handle_is_complete(event: dict[str, Any], rt: Runtime) -> Response:
     kind, request = event["ResourceType"], event["RequestType"]
-    if kind not in (CLUSTER_TYPE, GATE_TYPE) or (kind == GATE_TYPE and request != "Update"):
+    if kind not in (CLUSTER_TYPE, GATE_TYPE) or (kind == GATE_TYPE and request == "Delete"):
         return {"IsComplete": True}
     data = event.get("Data") or {}
     current = stack_status(rt.cloudformation, event.get("StackId"), rt.log)
@@ -275,7 +275,8 @@ def handle_is_complete(event: dict[str, Any], rt: Runtime) -> Response:
     deadline = float(data["WaitDeadline"])
     if kind == GATE_TYPE:
         spec = GateProperties.parse(event["ResourceProperties"])
-        return _retrying(rt, deadline, lambda: gate_wait(rt.api(), spec, deadline, rt.now, rt.log))
+        first = request == "Create"
+        return _retrying(rt, deadline, lambda: gate_wait(rt.api(), spec, deadline, rt.now, rt.log, create=first))
     if request == "Delete":
         return _delete_cluster(event, rt, deadline)
     return _converge_cluster(event, rt, deadline)

@@ -103,9 +103,23 @@ def gate_check(client: TrustgridClient, spec: GateProperties) -> GateCheck:
 
 
 def gate_wait(
-    client: TrustgridClient, spec: GateProperties, deadline: float, now: Callable[[], float], log: JsonLogger
+    client: TrustgridClient,
+    spec: GateProperties,
+    deadline: float,
+    now: Callable[[], float],
+    log: JsonLogger,
+    *,
+    create: bool = False,
 ) -> bool:
-    """True when the first gateway is back and the cluster healthy; raises past the deadline."""
+    """True when the first gateway is back and the cluster healthy; raises past the deadline.
+
+    On ``create`` a node that has not registered means a new pair booting: nothing to wait for. A registered
+    one means the gate is new to a running pair (a stack of an older version of this library being updated,
+    which stops and starts the primary in the same update): it waits as on an update.
+    """
+    if create and client.find_node(spec.node_uid) is None:
+        log.info("gate.new_pair", node=spec.node_name)
+        return True
     check = gate_check(client, spec)
     left = round(deadline - now())
     log.info("gate.check", node=spec.node_name, state=check.state.value, health=check.health, seconds_left=left)

@@ -94,7 +94,7 @@ def test_the_gate_waits_until_the_first_gateway_is_back_and_the_cluster_healthy(
     created = handle_event(request(world, GATE_TYPE, "Create", gate(deployed, "c6i.large")), rt)
     assert handle_is_complete(request(world, GATE_TYPE, "Create", gate(deployed, "c6i.large"), **created), rt) == {
         "IsComplete": True
-    }  # a create boots both gateways at once
+    }  # the pair is up: nothing to wait for
     world.stub.set_online(deployed.uids[0], False)  # CloudFormation stopped the first gateway for its new type
     event = request(world, GATE_TYPE, "Update", gate(deployed, "c6i.xlarge"), old=gate(deployed, "c6i.large"),
                     PhysicalResourceId=created["PhysicalResourceId"])  # fmt: skip
@@ -104,7 +104,25 @@ def test_the_gate_waits_until_the_first_gateway_is_back_and_the_cluster_healthy(
     world.route_agent()
     assert handle_is_complete(event, rt) == {"IsComplete": True}
     checks = [line for line in world.log_lines() if line["event"] == "gate.check"]
-    assert [c["state"] for c in checks] == ["registered, offline", "online"]
+    assert [c["state"] for c in checks] == ["online", "registered, offline", "online"]
+
+
+def test_a_gate_new_to_a_running_pair_waits_too_but_not_for_a_pair_that_is_booting(world: World) -> None:
+    """Updating a stack of version 0.1.0 creates the gate in the same update that restarts the primary."""
+    members = mint_and_register(world)
+    deployed = Deployed([m["Uid"] for m in members], members, {}, FQDN)
+    world.cluster("Create", world.cluster_props(members))
+    rt = world.runtime()
+    world.stub.set_online(deployed.uids[0], False)
+    event = request(world, GATE_TYPE, "Create", gate(deployed, "c6i.large"))
+    event.update(handle_event(event, rt))
+    assert handle_is_complete(event, rt) == {"IsComplete": False}
+    world.stub.set_online(deployed.uids[0])
+    assert handle_is_complete(event, rt) == {"IsComplete": True}
+    booting = GateProperties("prod-gw", "not-registered-yet", "prod-gw-a", "i-1", {}, 600).to_properties()
+    fresh = request(world, GATE_TYPE, "Create", booting)
+    fresh.update(handle_event(fresh, rt))
+    assert handle_is_complete(fresh, rt) == {"IsComplete": True}
 
 
 def test_the_gate_times_out_and_leaves_the_second_gateway_alone(world: World, deployed: Deployed) -> None:
