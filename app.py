@@ -9,7 +9,7 @@ Bad settings end the synth with one message listing every problem, and no traceb
 import sys
 from collections.abc import Callable
 
-from aws_cdk import App, Validations
+from aws_cdk import App, Environment, Validations
 from cdk_nag import AwsSolutionsChecks
 
 from stacks.gateway_cluster_stack import GatewayClusterStack
@@ -26,10 +26,12 @@ def build_app(app: App) -> App:
             "refusing to deploy the example settings: set the 'trustgrid' context in cdk.json (see the README's "
             "configuration table) before `make deploy`.",
         )
+    env = Environment(account=settings.account, region=settings.region) if settings.account or settings.region else None
     GatewayClusterStack(
         app,
         "TrustgridGatewayCluster",
         settings=settings,
+        env=env,
         description="Trustgrid HA gateway cluster (trustgrid-ha-cluster)",
     )
     Validations.of(app).add_plugins(AwsSolutionsChecks(app))

@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 from aws_cdk import Annotations, Fn, Stack
+from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
@@ -33,11 +34,7 @@ class GatewayClusterStack(Stack):
             )
         where = settings.where
         problems: list[Problem] = []
-        try:
-            self.vpc = gateway_vpc(self, "Vpc", cidr=settings.vpc_cidr)
-        except TrustgridConfigError as exc:
-            raise TrustgridConfigError(f"{where}.vpcCidr", exc.value, exc.fix) from None
-        self.vpc.add_flow_log("FlowLog")
+        self.vpc = self._vpc(settings)
         api_secret = self._api_secret(f"{where}.apiSecretName", settings.api_secret_name)
         self.clusters: list[TrustgridHaCluster] = []
         for cluster in settings.clusters:
@@ -57,6 +54,29 @@ class GatewayClusterStack(Stack):
             self.clusters.append(built)
         if problems:
             raise TrustgridConfigError.of(problems)
+
+    def _vpc(self, settings: AppSettings) -> ec2.IVpc:
+        """A new two-AZ VPC (with a flow log), or the existing one: looked up by ID, or described by attributes."""
+        vpc = settings.vpc
+        if vpc.kind == "lookup":
+            return ec2.Vpc.from_lookup(self, "Vpc", vpc_id=vpc.vpc_id)
+        if vpc.kind == "attributes":
+            return ec2.Vpc.from_vpc_attributes(
+                self,
+                "Vpc",
+                vpc_id=str(vpc.vpc_id),
+                vpc_cidr_block=str(vpc.vpc_cidr),
+                availability_zones=list(vpc.availability_zones),
+                public_subnet_ids=list(vpc.public_subnet_ids),
+                private_subnet_ids=list(vpc.private_subnet_ids),
+                private_subnet_route_table_ids=list(vpc.private_route_table_ids) or None,
+            )
+        try:
+            created = gateway_vpc(self, "Vpc", cidr=vpc.cidr)
+        except TrustgridConfigError as exc:
+            raise TrustgridConfigError(f"{settings.where}.vpcCidr", exc.value, exc.fix) from None
+        created.add_flow_log("FlowLog")
+        return created
 
     def _api_secret(self, where: str, value: str) -> secretsmanager.ISecret:
         """The API key secret by name, by complete ARN (with the random suffix) or by partial ARN."""

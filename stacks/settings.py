@@ -47,8 +47,12 @@ EXAMPLE: dict[str, Any] = {
 #: Cluster keys of the app's own, with the construct setting each becomes.
 APP_ONLY = {"name": "cluster_name", "removeNodesOnDelete": "node_removal_policy", "waitTimeoutMinutes": "wait_timeout"}
 ENUMS: dict[str, type[Enum]] = {"heartbeat_interface": HeartbeatInterface, "failback_mode": FailbackMode}
-STACK_KEYS = {"apiSecretName", "apiUrl", "vpcCidr", "clusters"}
-_APP_KEYS = STACK_KEYS | {"pipeline"}
+STACK_KEYS = {"apiSecretName", "apiUrl", "vpcCidr", "vpc", "clusters"}
+_APP_KEYS = STACK_KEYS | {"pipeline", "account", "region", "availabilityZones"}
+VPC_ID = re.compile(r"^vpc-([0-9a-f]{8}|[0-9a-f]{17})$")
+SUBNET_ID = re.compile(r"^subnet-([0-9a-f]{8}|[0-9a-f]{17})$")
+ROUTE_TABLE_ID = re.compile(r"^rtb-([0-9a-f]{8}|[0-9a-f]{17})$")
+_VPC_KEYS = {"id", "cidr", "availabilityZones", "publicSubnetIds", "privateSubnetIds", "privateRouteTableIds"}
 
 
 def context(raw: Any) -> Any:
@@ -128,8 +132,11 @@ class ClusterSettings:
 
     def rename(self, setting: str) -> str:
         """A construct keyword as the user spelled it here (the API URL is a stack-wide setting)."""
+        root = self.where.rsplit(".clusters[", 1)[0]
         if setting == "api_url":
-            return self.where.rsplit(".clusters[", 1)[0] + ".apiUrl"
+            return root + ".apiUrl"
+        if setting in ("vpc", "lan_subnets", "wan_subnets"):  # the VPC is the stack's
+            return root + ".vpc"
         return f"{self.where}.{camel_key(setting)}"
 
 
@@ -151,6 +158,71 @@ def _translate(problems: _Problems, where: str, keyword: str, value: Any) -> Any
 
 
 @dataclass(frozen=True)
+class VpcSettings:
+    """Where the gateways go: a new VPC (``cidr``), an existing one looked up by ID (``vpc_id`` alone, with the
+    deployer's credentials, the result committed in cdk.context.json), or one described by attributes (offline)."""
+
+    cidr: str = DEFAULT_VPC_CIDR
+    vpc_id: str | None = None
+    vpc_cidr: str | None = None
+    availability_zones: tuple[str, ...] = ()
+    public_subnet_ids: tuple[str, ...] = ()
+    private_subnet_ids: tuple[str, ...] = ()
+    private_route_table_ids: tuple[str, ...] = ()
+
+    @property
+    def kind(self) -> str:
+        if self.vpc_id is None:
+            return "new"
+        return "attributes" if self.private_subnet_ids else "lookup"
+
+    @classmethod
+    def parse(cls, where: str, raw: Any, cidr: str, problems: _Problems) -> VpcSettings:
+        if raw is None:
+            return cls(cidr=cidr)
+        entry = _object(problems, where, raw, "{'id': 'vpc-…'} to look it up, or its attributes")
+        _unknown(problems, where, entry, _VPC_KEYS)
+        vpc_id = _matching(problems, f"{where}.id", entry.get("id"), VPC_ID, "a VPC ID such as 'vpc-0123456789abcdef0'")
+        if set(entry) <= {"id"}:
+            return cls(vpc_id=vpc_id)
+        lists = {}
+        for key, pattern, hint in (
+            ("availabilityZones", re.compile(r"^[a-z]{2}(-[a-z]+)+-\d[a-z]$"), "AZ names such as 'us-east-1a'"),
+            ("publicSubnetIds", SUBNET_ID, "subnet IDs"),
+            ("privateSubnetIds", SUBNET_ID, "subnet IDs"),
+            ("privateRouteTableIds", ROUTE_TABLE_ID, "route table IDs"),
+        ):
+            value = entry.get(key)
+            if (
+                not isinstance(value, list)
+                or not value
+                or not all(isinstance(v, str) and pattern.match(v) for v in value)
+            ):
+                problems.add(f"{where}.{key}", value, f"give a list of {hint}.")
+                value = []
+            lists[key] = tuple(value)
+        zones = len(lists["availabilityZones"]) or 1
+        for key in ("publicSubnetIds", "privateSubnetIds"):
+            if lists[key] and len(lists[key]) % zones:
+                problems.add(f"{where}.{key}", list(lists[key]), f"give the same number of subnets in each of the "
+                             f"{zones} availability zones, in the order of availabilityZones.")  # fmt: skip
+        if lists["privateRouteTableIds"] and len(lists["privateRouteTableIds"]) != len(lists["privateSubnetIds"]):
+            problems.add(f"{where}.privateRouteTableIds", list(lists["privateRouteTableIds"]),
+                         "give one route table ID per private subnet, in the same order.")  # fmt: skip
+        vpc_cidr = entry.get("cidr")
+        if not isinstance(vpc_cidr, str):
+            problems.add(f"{where}.cidr", vpc_cidr, "give the VPC's CIDR, such as '10.20.0.0/16'.")
+        return cls(
+            vpc_id=vpc_id,
+            vpc_cidr=vpc_cidr if isinstance(vpc_cidr, str) else None,
+            availability_zones=lists["availabilityZones"],
+            public_subnet_ids=lists["publicSubnetIds"],
+            private_subnet_ids=lists["privateSubnetIds"],
+            private_route_table_ids=lists["privateRouteTableIds"],
+        )
+
+
+@dataclass(frozen=True)
 class AppSettings:
     """What one gateway-cluster stack needs: the API secret, the VPC and the clusters."""
 
@@ -161,6 +233,9 @@ class AppSettings:
     is_example: bool
     where: str = CONTEXT_KEY
     availability_zones: list[str] | None = None
+    vpc: VpcSettings = field(default_factory=VpcSettings)
+    account: str | None = None
+    region: str | None = None
 
     @classmethod
     def from_context(cls, raw: Any) -> AppSettings:
@@ -177,12 +252,32 @@ class AppSettings:
                 "(trustgrid.pipeline configures only the pipeline app)."
             )
             problems.add(f"{CONTEXT_KEY}.clusters", None, fix)
+        account, region = data.get("account"), data.get("region")
+        if account is not None:
+            account = _matching(problems, f"{CONTEXT_KEY}.account", account, ACCOUNT, "a 12-digit AWS account ID")
+        if region is not None:
+            region = _matching(problems, f"{CONTEXT_KEY}.region", region, REGION, "an AWS region like 'us-east-1'")
+        zones = _zones(problems, CONTEXT_KEY, data.get("availabilityZones"), region or "")
         problems.raise_any()
-        return cls.parse(CONTEXT_KEY, {k: v for k, v in data.items() if k in STACK_KEYS}, is_example=False)
+        return cls.parse(
+            CONTEXT_KEY,
+            {k: v for k, v in data.items() if k in STACK_KEYS},
+            is_example=False,
+            availability_zones=zones,
+            account=account,
+            region=region,
+        )
 
     @classmethod
     def parse(
-        cls, where: str, data: dict[str, Any], *, is_example: bool, availability_zones: list[str] | None = None
+        cls,
+        where: str,
+        data: dict[str, Any],
+        *,
+        is_example: bool,
+        availability_zones: list[str] | None = None,
+        account: str | None = None,
+        region: str | None = None,
     ) -> AppSettings:
         problems = _Problems()
         clusters_raw = data.get("clusters")
@@ -204,6 +299,14 @@ class AppSettings:
         for key, value in texts.items():
             if not isinstance(value, str) or not value:
                 problems.add(f"{where}.{key}", value, "give a string.")
+        vpc = VpcSettings.parse(f"{where}.vpc", data.get("vpc"), str(texts["vpcCidr"]), problems)
+        if vpc.kind == "lookup" and not (account and region):
+            problems.add(f"{where}.vpc.id", vpc.vpc_id, "looking a VPC up needs the account and region "
+                         "(trustgrid.account and trustgrid.region), or give the VPC's attributes instead.")  # fmt: skip
+        if vpc.kind != "new" and "vpcCidr" in data:
+            problems.add(
+                f"{where}.vpcCidr", data["vpcCidr"], "vpcCidr is for a new VPC; an existing VPC is given by vpc."
+            )
         problems.raise_any()
         return cls(
             api_secret_name=texts["apiSecretName"],
@@ -213,7 +316,24 @@ class AppSettings:
             is_example=is_example,
             where=where,
             availability_zones=availability_zones,
+            vpc=vpc,
+            account=account,
+            region=region,
         )
+
+
+def _zones(problems: _Problems, where: str, zones: Any, region: str) -> list[str] | None:
+    """Two availability zones for a new VPC, of the region when it is known."""
+    if zones is None:
+        return None
+    if not isinstance(zones, list) or len(zones) != 2 or len(set(map(str, zones))) != 2:
+        problems.add(f"{where}.availabilityZones", zones, "give two different AZ names such as 'us-east-1a'.")
+        return None
+    for index, zone in enumerate(zones):
+        problem = zone_problem(zone, region) if region else (None if isinstance(zone, str) else "give AZ names.")
+        if problem:
+            problems.add(f"{where}.availabilityZones[{index}]", zone, problem)
+    return [str(z) for z in zones]
 
 
 ACCOUNT = re.compile(r"^\d{12}$")
@@ -276,15 +396,7 @@ class EnvironmentSettings:
         entry = _object(problems, where, raw, "with name, account, region and the cluster settings")
         _unknown(problems, where, entry, _ENVIRONMENT_KEYS)
         region = _matching(problems, f"{where}.region", entry.get("region"), REGION, "an AWS region like 'us-east-1'")
-        zones = entry.get("availabilityZones")
-        if zones is not None:
-            if not isinstance(zones, list) or len(zones) != 2 or len(set(map(str, zones))) != 2:
-                problems.add(f"{where}.availabilityZones", zones, "give two different AZ names such as 'us-east-1a'.")
-            else:
-                for index, zone in enumerate(zones):
-                    problem = zone_problem(zone, region)
-                    if problem:
-                        problems.add(f"{where}.availabilityZones[{index}]", zone, problem)
+        zones = _zones(problems, where, entry.get("availabilityZones"), region)
         name = _matching(problems, f"{where}.name", entry.get("name"), STAGE_NAME, "a stage name (letters, digits, -)")
         account = _matching(problems, f"{where}.account", entry.get("account"), ACCOUNT, "a 12-digit AWS account ID")
         production = entry.get("production", False)
@@ -292,7 +404,12 @@ class EnvironmentSettings:
             problems.add(f"{where}.production", production, "give true or false.")
         try:
             stack = AppSettings.parse(
-                where, {k: v for k, v in entry.items() if k in STACK_KEYS}, is_example=False, availability_zones=zones
+                where,
+                {k: v for k, v in entry.items() if k in STACK_KEYS},
+                is_example=False,
+                availability_zones=zones,
+                account=account,
+                region=region,
             )
         except TrustgridConfigError as exc:
             problems.extend(exc)

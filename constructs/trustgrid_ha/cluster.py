@@ -89,6 +89,7 @@ class TrustgridHaCluster(Construct):
         https_egress_cidrs: Sequence[str] = ANYWHERE,
         package_mirror_cidrs: Sequence[str] = ANYWHERE,
         dns_server_cidrs: Sequence[str] = (),
+        route_table_ids: Sequence[str] | None = None,
         extra_route_table_ids: Sequence[str] = (),
         failback_mode: FailbackMode = FailbackMode.AUTO,
         cluster_ip_failover: bool | None = None,
@@ -147,8 +148,11 @@ class TrustgridHaCluster(Construct):
             from. @default - anywhere (the mirrors have no fixed addresses).
         :param dns_server_cidrs: Custom DNS servers the gateways use (outbound TCP and UDP 53). The VPC's own
             resolver needs no rule. @default - none.
-        :param extra_route_table_ids: More route tables in the same VPC whose edge-CIDR routes the active
-            member manages. @default - none: only the LAN subnets' route tables.
+        :param route_table_ids: The route tables whose edge-CIDR routes the active member manages (and may
+            rewrite), all in the VPC. Every route table of a subnet that must reach the edge sites belongs here.
+            @default - the route table of every private (LAN-side) subnet of the VPC, in every AZ.
+        :param extra_route_table_ids: More route tables to manage on top of ``route_table_ids``.
+            @default - none.
         :param failback_mode: @default - ``FailbackMode.AUTO``.
         :param cluster_ip_failover: No longer supported: Trustgrid's cluster-IP failover needs both members in
             one availability zone, and this construct places them in two. Setting it true is refused.
@@ -190,6 +194,7 @@ class TrustgridHaCluster(Construct):
             https_egress_cidrs=https_egress_cidrs,
             package_mirror_cidrs=package_mirror_cidrs,
             dns_server_cidrs=dns_server_cidrs,
+            route_table_ids=route_table_ids,
             extra_route_table_ids=extra_route_table_ids,
             failback_mode=failback_mode,
             termination_protection=termination_protection,
@@ -211,7 +216,9 @@ class TrustgridHaCluster(Construct):
         self.provider = TrustgridProvider.of(self, api_secret=api_secret, api_url=config.api_url)
 
         self._security_groups(list(config.lan_source_cidrs or [vpc_cidr or self.vpc.vpc_cidr_block]))
-        self.route_table_ids = managed_route_tables(placements, config.extra_route_table_ids)
+        self.route_table_ids = managed_route_tables(
+            self.vpc, placements, config.route_table_ids, config.extra_route_table_ids
+        )
         self.guard = self._guard(placements)
         self.image_id_resource: CustomResource | None = None
         self.image_id = machine_image_id or self._image(config.image_refresh_token)

@@ -98,6 +98,7 @@ class ClusterConfig:
     https_egress_cidrs: tuple[str, ...] = setting(CIDRS, ANYWHERE)
     package_mirror_cidrs: tuple[str, ...] = setting(CIDRS, ANYWHERE)
     dns_server_cidrs: tuple[str, ...] = setting(CIDRS, ())
+    route_table_ids: tuple[str, ...] | None = setting(TABLES, optional=True)
     extra_route_table_ids: tuple[str, ...] = setting(TABLES, ())
     failback_mode: FailbackMode = setting(FAILBACK_MODE, FailbackMode.AUTO)
     termination_protection: bool = setting(BOOL, True)
@@ -156,8 +157,11 @@ class ClusterConfig:
         rule("heartbeat_port", self.heartbeat_port, contract.port_problem(self.heartbeat_port, reserved))
         rule("max_ingress_mbps", self.max_ingress_mbps, contract.mbps_problem(self.max_ingress_mbps))
         rule("max_client_write_mbps", self.max_client_write_mbps, contract.mbps_problem(self.max_client_write_mbps))
-        for index, table in enumerate(self.extra_route_table_ids or ()):
-            rule(f"extra_route_table_ids[{index}]", table, contract.route_table_problem(table))
+        for name in ("route_table_ids", "extra_route_table_ids"):
+            for index, table in enumerate(getattr(self, name) or ()):
+                rule(f"{name}[{index}]", table, contract.route_table_problem(table))
+        if self.route_table_ids is not None and not is_unresolved(self.route_table_ids) and not self.route_table_ids:
+            found.append(Problem("route_table_ids", [], "give at least one route table, or leave it unset."))
         try:
             generation_of(self.instance_type)
         except TrustgridConfigError as exc:

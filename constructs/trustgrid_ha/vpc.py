@@ -110,32 +110,50 @@ def place(
     return [Placement(wan_by_az[az], lan_subnet) for az, lan_subnet in list(lan_by_az.items())[:2]]
 
 
-def managed_route_tables(placements: Sequence[Placement], extra: Sequence[str]) -> list[str]:
-    """The LAN subnets' route tables, then the extra ones; each once."""
-    tables: list[str] = []
-    for placement in placements:
-        try:
-            table_id = placement.lan.route_table.route_table_id
-        except RuntimeError:  # an imported subnet whose route table was not given
-            table_id = None
-        if not table_id:
-            raise TrustgridConfigError(
-                "lan_subnets",
-                placement.lan.subnet_id,
-                "the subnet has no known route table. When importing a VPC, pass the private subnets' "
-                "route table IDs (private_subnet_route_table_ids or isolated_subnet_route_table_ids).",
-            )
-        if table_id not in tables:
-            tables.append(table_id)
+def managed_route_tables(
+    vpc: ec2.IVpc, placements: Sequence[Placement], explicit: Sequence[str] | None, extra: Sequence[str]
+) -> list[str]:
+    """The route tables whose edge-CIDR routes the active member manages: by default the route table of every
+    private (LAN-side) subnet of the VPC, in every AZ, not only the gateways' own; ``explicit`` replaces that
+    list, ``extra`` extends it. Each once."""
+    if explicit is not None:
+        tables = list(dict.fromkeys(explicit))
+    else:
+        lan_side = [*vpc.private_subnets, *vpc.isolated_subnets]
+        gateway_lans = [p.lan for p in placements]
+        tables = list(dict.fromkeys(_route_table(s) for s in [*gateway_lans, *lan_side]))
     tables.extend(t for t in extra if t not in tables)
     return tables
+
+
+def _route_table(subnet: ec2.ISubnet) -> str:
+    try:
+        table_id = subnet.route_table.route_table_id
+    except RuntimeError:  # an imported subnet whose route table was not given
+        table_id = None
+    if not table_id:
+        raise TrustgridConfigError(
+            "lan_subnets",
+            subnet.subnet_id,
+            "the subnet has no known route table. When importing a VPC, pass the private subnets' route table "
+            "IDs (private_subnet_route_table_ids or isolated_subnet_route_table_ids), or give route_table_ids.",
+        )
+    return table_id
+
+
+#: What ``Vpc.from_lookup`` answers while the lookup has not run yet (the CLI runs it, then synthesizes again).
+PENDING_LOOKUP_VPC_ID = "vpc-12345"
+
+
+def pending_lookup(vpc: ec2.IVpc) -> bool:
+    return vpc.vpc_id == PENDING_LOOKUP_VPC_ID
 
 
 def _refuse_foreign_zones(vpc: ec2.IVpc, subnets: Sequence[ec2.ISubnet]) -> None:
     """With a known region, every subnet's AZ must be one of that region (``us-east-1a``, a Local Zone
     ``us-east-1-bos-1a``): an imported VPC described with another region's AZ names cannot deploy."""
     region = Stack.of(vpc).region
-    if is_unresolved(region):
+    if is_unresolved(region) or pending_lookup(vpc):
         return
     zone = re.compile(re.escape(region) + r"([a-z]|-[a-z]+-\d+[a-z])$")
     foreign = sorted({s.availability_zone for s in subnets if not is_unresolved(s.availability_zone)} - {""})
@@ -175,9 +193,9 @@ def select(vpc: ec2.IVpc, selection: ec2.SubnetSelection) -> list[ec2.ISubnet]:
 def check_edges_outside(edge_cidrs: Sequence[str], vpc_cidr: str | None) -> None:
     """The edge CIDRs are the edge sites' address space: AWS cannot route any of it to the gateways from
     inside the VPC's own range."""
-    if vpc_cidr is None or is_unresolved(edge_cidrs):
+    if vpc_cidr is None or is_unresolved(edge_cidrs) or vpc_cidr == "1.2.3.4/5":  # a pending lookup's dummy
         return
-    vpc = ipaddress.ip_network(vpc_cidr)
+    vpc = ipaddress.ip_network(vpc_cidr, strict=False)
     problems = [
         Problem(
             f"edge_cidrs[{index}]",
