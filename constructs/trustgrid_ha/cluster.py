@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Sequence
 
+import jsii
 from aws_cdk import CfnOutput, CustomResource, Duration, RemovalPolicy, Stack, Token
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
@@ -46,8 +47,14 @@ __all__ = ["DEFAULT_API_URL", "FailbackMode", "HeartbeatInterface", "TrustgridHa
 DEFAULT_WAIT = Duration.minutes(45)
 
 
+@jsii.implements(ec2.IConnectable)
 class TrustgridHaCluster(Construct):
     """Two Trustgrid gateways in two availability zones, configured as one HA cluster.
+
+    It is ``ec2.IConnectable``: ``connections`` controls the LAN security group, that is, traffic between
+    the LAN-side networks and the gateways' LAN interfaces (``app.connections.allow_to(cluster, port)``).
+    Traffic that the VPC routes *through* the gateways to the edge CIDRs is also checked by that group: by
+    default it accepts the VPC CIDR (``lan_source_cidrs``).
 
     Creates both gateways (WAN and LAN interfaces, Elastic IPs, IMDSv2,
     encrypted gp3 root volumes, auto-recovery alarms), the WAN, LAN and
@@ -231,13 +238,18 @@ class TrustgridHaCluster(Construct):
         self.protection = self._protection()
         self._order()
 
+    @property
+    def connections(self) -> ec2.Connections:
+        """The LAN security group: traffic between the LAN-side networks and the gateways (``ec2.IConnectable``)."""
+        return self._connections
+
     # -- what it builds ---------------------------------------------------------------------
 
     def _security_groups(self, lan_cidrs: list[str]) -> None:
         self.wan_security_group = wan_security_group(self, self.vpc, self.config)
         self.lan_security_group = lan_security_group(self, self.vpc, self.config, lan_cidrs)
         self.heartbeat_security_group = heartbeat_security_group(self, self.vpc, self.config)
-        self.connections = ec2.Connections(security_groups=[self.lan_security_group])
+        self._connections = ec2.Connections(security_groups=[self.lan_security_group])
         self._wan_groups: list[ec2.ISecurityGroup] = [self.wan_security_group]
         self._lan_groups: list[ec2.ISecurityGroup] = [self.lan_security_group]
         on_lan = self.config.heartbeat_interface is HeartbeatInterface.LAN

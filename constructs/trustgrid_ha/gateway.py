@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aws_cdk import CustomResource, Duration, Fn, RemovalPolicy
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
@@ -198,6 +200,45 @@ class TrustgridGateway(Construct):
         )
         return role, iam.InstanceProfile(self, "InstanceProfile", role=role)
 
+    # -- metrics ------------------------------------------------------------------------------
+
+    def metric(
+        self, metric_name: str, *, statistic: str = "Average", period: Duration | None = None, **props: Any
+    ) -> cloudwatch.Metric:
+        """An ``AWS/EC2`` metric of this gateway's instance (``props``: the rest of ``cloudwatch.MetricProps``)."""
+        return cloudwatch.Metric(
+            namespace="AWS/EC2",
+            metric_name=metric_name,
+            dimensions_map={"InstanceId": self.instance.ref},
+            statistic=statistic,
+            period=period or Duration.minutes(5),
+            **props,
+        )
+
+    def metric_status_check_failed(self, **props: Any) -> cloudwatch.Metric:
+        """1 while the instance or system status check fails. @default - maximum over 1 minute."""
+        return self.metric("StatusCheckFailed", **{"statistic": "Maximum", "period": Duration.minutes(1), **props})
+
+    def metric_cpu_utilization(self, **props: Any) -> cloudwatch.Metric:
+        """CPU utilization in percent. @default - average over 5 minutes."""
+        return self.metric("CPUUtilization", **props)
+
+    def metric_cpu_credit_balance(self, **props: Any) -> cloudwatch.Metric:
+        """Earned CPU credits left (burstable types). @default - minimum over 5 minutes."""
+        return self.metric("CPUCreditBalance", **{"statistic": "Minimum", **props})
+
+    def metric_cpu_surplus_credit_balance(self, **props: Any) -> cloudwatch.Metric:
+        """Surplus (charged) CPU credits spent (burstable types in unlimited mode). @default - maximum."""
+        return self.metric("CPUSurplusCreditBalance", **{"statistic": "Maximum", **props})
+
+    def metric_network_in(self, **props: Any) -> cloudwatch.Metric:
+        """Bytes received on all interfaces. @default - sum over 5 minutes."""
+        return self.metric("NetworkIn", **{"statistic": "Sum", **props})
+
+    def metric_network_out(self, **props: Any) -> cloudwatch.Metric:
+        """Bytes sent on all interfaces. @default - sum over 5 minutes."""
+        return self.metric("NetworkOut", **{"statistic": "Sum", **props})
+
     def _instance_alarm(
         self,
         construct_id: str,
@@ -215,13 +256,7 @@ class TrustgridGateway(Construct):
             self,
             construct_id,
             alarm_description=description,
-            metric=cloudwatch.Metric(
-                namespace="AWS/EC2",
-                metric_name=metric_name,
-                dimensions_map={"InstanceId": self.instance.ref},
-                statistic="Maximum",
-                period=period,
-            ),
+            metric=self.metric(metric_name, statistic="Maximum", period=period),
             evaluation_periods=evaluation_periods,
             threshold=threshold,
             comparison_operator=comparison,

@@ -1,0 +1,85 @@
+"""The construct behaves like an aws-cdk-lib L2: IConnectable, metric methods, tags everywhere."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from aws_cdk import App, Stack, Tags
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_secretsmanager as secretsmanager
+from aws_cdk.assertions import Template
+
+from tests.cfn_model import SCHEMAS
+from trustgrid_ha import TrustgridHaCluster
+
+
+@pytest.fixture(scope="module")
+def built() -> dict[str, Any]:
+    app = App()
+    stack = Stack(app, "Habits")
+    api = secretsmanager.Secret.from_secret_name_v2(stack, "Api", "trustgrid/api")
+    cluster = TrustgridHaCluster(stack, "Gw", cluster_name="prod-gw", api_secret=api, edge_cidrs=["172.16.0.0/16"])
+    workloads = ec2.SecurityGroup(stack, "Workloads", vpc=cluster.vpc, allow_all_outbound=False)
+    workloads.connections.allow_to(cluster, ec2.Port.tcp(443), "to the edge sites through the gateways")
+    Tags.of(stack).add("team", "network-edge")
+    return {
+        "stack": stack,
+        "cluster": cluster,
+        "workloads": workloads,
+        "template": Template.from_stack(stack).to_json(),
+    }
+
+
+def test_the_cluster_is_iconnectable_through_its_lan_security_group(built) -> None:
+    cluster, workloads, template = built["cluster"], built["workloads"], built["template"]
+    assert ec2.IConnectable in type(cluster).__jsii_ifaces__  # jsii.implements
+    stack = Stack.of(cluster)
+    lan = {"Fn::GetAtt": [stack.get_logical_id(cluster.lan_security_group.node.default_child), "GroupId"]}
+    apps = {"Fn::GetAtt": [stack.get_logical_id(workloads.node.default_child), "GroupId"]}
+    ingress = [r["Properties"] for r in template["Resources"].values() if r["Type"] == "AWS::EC2::SecurityGroupIngress"]
+    assert any(r["GroupId"] == lan and r["SourceSecurityGroupId"] == apps and r["FromPort"] == 443 for r in ingress)
+    egress = [r["Properties"] for r in template["Resources"].values() if r["Type"] == "AWS::EC2::SecurityGroupEgress"]
+    assert any(r["GroupId"] == apps and r["DestinationSecurityGroupId"] == lan for r in egress)
+
+
+def test_metric_methods_return_cloudwatch_metrics_of_each_gateway(built) -> None:
+    cluster = built["cluster"]
+    stack = Stack.of(cluster)
+    for gateway in cluster.gateways:
+        for method, name, statistic in [
+            (gateway.metric_status_check_failed, "StatusCheckFailed", "Maximum"),
+            (gateway.metric_cpu_utilization, "CPUUtilization", "Average"),
+            (gateway.metric_cpu_credit_balance, "CPUCreditBalance", "Minimum"),
+            (gateway.metric_network_in, "NetworkIn", "Sum"),
+            (gateway.metric_network_out, "NetworkOut", "Sum"),
+        ]:
+            metric = method()
+            assert isinstance(metric, cloudwatch.Metric)
+            assert (metric.namespace, metric.metric_name, metric.statistic) == ("AWS/EC2", name, statistic)
+            assert stack.resolve(metric.dimensions["InstanceId"]) == {"Ref": stack.get_logical_id(gateway.instance)}
+    assert cluster.primary.metric_cpu_utilization(statistic="Maximum").statistic == "Maximum"
+
+
+def taggable(resource_type: str) -> bool:
+    index = json.loads((SCHEMAS / "providers" / "us-east-1.json").read_text())
+    if resource_type not in index:
+        return False
+    schema = json.loads((SCHEMAS / "resources" / f"{index[resource_type]}.json").read_text())
+    return "Tags" in schema.get("properties", {})
+
+
+def test_tags_reach_every_resource_the_construct_causes_the_shared_provider_included(built) -> None:
+    untagged = []
+    for logical, resource in built["template"]["Resources"].items():
+        if not taggable(resource["Type"]):
+            continue
+        tags = resource.get("Properties", {}).get("Tags", [])
+        tags = tags.items() if isinstance(tags, dict) else [(t.get("Key"), t.get("Value")) for t in tags]
+        if ("team", "network-edge") not in list(tags):
+            untagged.append(f"{logical} ({resource['Type']})")
+    assert untagged == []
+    provider = [k for k in built["template"]["Resources"] if k.startswith("TrustgridProvider")]
+    assert provider, "the provider is in the stack"
