@@ -26,9 +26,18 @@ HEALTH_CHECK_ATTEMPTS = 10
 HEALTH_CHECK_INTERVAL_SECONDS = 30
 
 
+def pinned(package: str = "aws-cdk") -> str:
+    """The version package.json pins for an npm tool (the CDK CLI, cdk-assets): the pipeline uses the same."""
+    return str(json.loads((ROOT / "package.json").read_text())["devDependencies"][package])
+
+
 def pinned_cli_version() -> str:
-    """The CDK CLI version package.json pins: the pipeline's self-mutation uses the same one."""
-    return str(json.loads((ROOT / "package.json").read_text())["devDependencies"]["aws-cdk"])
+    return pinned("aws-cdk")
+
+
+#: What every CodeBuild step runs on: a pinned image and pinned runtime versions.
+BUILD_IMAGE = codebuild.LinuxBuildImage.STANDARD_7_0
+RUNTIME_VERSIONS = {"python": "3.11", "nodejs": "20"}
 
 
 class GatewayClusterStage(Stage):
@@ -77,19 +86,18 @@ class PipelineStack(Stack):
             pipeline_type=codepipeline.PipelineType.V2,
             self_mutation=True,
             cli_version=pinned_cli_version(),
+            cdk_assets_cli_version=pinned("cdk-assets"),
             cross_account_keys=True,
             enable_key_rotation=True,
             docker_enabled_for_synth=False,
             code_build_defaults=pipelines.CodeBuildOptions(
-                build_environment=codebuild.BuildEnvironment(build_image=codebuild.LinuxBuildImage.STANDARD_7_0)
+                build_environment=codebuild.BuildEnvironment(build_image=BUILD_IMAGE),
+                partial_build_spec=codebuild.BuildSpec.from_object(
+                    {"phases": {"install": {"runtime-versions": RUNTIME_VERSIONS}}}
+                ),
             ),
         )
-        self.health_secret_arn = self.format_arn(
-            service="secretsmanager",
-            resource="secret",
-            resource_name=f"{settings.api_secret_name}-??????",
-            arn_format=ArnFormat.COLON_RESOURCE_NAME,
-        )
+        self.connection_arns = connection_arns(settings.connection_arn)
         self.stages: dict[str, GatewayClusterStage] = {}
         for environment in settings.environments:
             stage = GatewayClusterStage(self, environment.name, environment=environment)
@@ -105,6 +113,7 @@ class PipelineStack(Stack):
             )
             self.pipeline.add_stage(stage, pre=pre, post=[self._health_check(environment, stage, settings)])
         self.pipeline.build_pipeline()
+        self._grant_connection()
         self._acknowledge_pipeline_findings()
         # cfn-lint E3703 checks a deploy action's RoleArn as an IAM role ARN and cannot read the Fn::Join that
         # CDK Pipelines writes for the target account's bootstrap role (a false positive on generated code).
@@ -113,11 +122,28 @@ class PipelineStack(Stack):
         assert isinstance(pipeline_resource, CfnResource)
         pipeline_resource.add_metadata("cfn-lint", {"config": {"ignore_checks": ["E3703"]}})
 
+    def _grant_connection(self) -> None:
+        """The pinned aws-cdk-lib grants ``codestar-connections:UseConnection``; AWS renamed the service to
+        ``codeconnections`` and new connections have ``arn:aws:codeconnections:`` ARNs. The source action's role
+        may use the connection under both names."""
+        roles = [
+            r for r in self.pipeline.pipeline.node.find_all() if isinstance(r, iam.Role) and "/Source/" in r.node.path
+        ]
+        for role in roles:
+            role.add_to_principal_policy(
+                iam.PolicyStatement(
+                    sid="UseConnection",
+                    actions=["codestar-connections:UseConnection", "codeconnections:UseConnection"],
+                    resources=self.connection_arns,
+                )
+            )
+
     def _health_check(
         self, environment: EnvironmentSettings, stage: GatewayClusterStage, settings: PipelineSettings
     ) -> pipelines.CodeBuildStep:
         outputs = {f"CLUSTER_FQDN_{i}": c.fqdn_output for i, c in enumerate(stage.stack.clusters)}
         clusters = " ".join(f'"${name}"' for name in outputs)
+        secret = environment.health_check_secret_name or settings.api_secret_name
         return pipelines.CodeBuildStep(
             "TrustgridHealthCheck",
             input=self.source,
@@ -126,7 +152,7 @@ class PipelineStack(Stack):
                 "python3 -m pip install --quiet -r requirements-runtime.txt",
                 "python3 -m pip install --quiet --no-deps .",
                 "python3 -m trustgrid_ha_runtime.healthcheck "
-                f"--secret-id {shlex.quote(settings.api_secret_name)} "
+                f"--secret-id {shlex.quote(secret)} "
                 f"--api-url {shlex.quote(environment.stack.api_url)} "
                 f"--attempts {HEALTH_CHECK_ATTEMPTS} --interval {HEALTH_CHECK_INTERVAL_SECONDS} {clusters}",
             ],
@@ -134,9 +160,19 @@ class PipelineStack(Stack):
                 iam.PolicyStatement(
                     sid="ReadTrustgridApiSecret",
                     actions=["secretsmanager:GetSecretValue"],
-                    resources=[self.health_secret_arn],
+                    resources=[self._secret_arn(secret)],  # this environment's key alone
                 )
             ],
+        )
+
+    def _secret_arn(self, name_or_arn: str) -> str:
+        if name_or_arn.startswith("arn:"):
+            return name_or_arn
+        return self.format_arn(
+            service="secretsmanager",
+            resource="secret",
+            resource_name=f"{name_or_arn}-??????",
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
         )
 
     def _acknowledge_pipeline_findings(self) -> None:
@@ -192,3 +228,10 @@ def wildcard_findings(stack: Stack, policy: iam.CfnPolicy) -> list[str]:
                 if "*" in text and finding not in findings:
                     findings.append(finding)
     return findings
+
+
+def connection_arns(arn: str) -> list[str]:
+    """The connection's ARN under both service names (``codestar-connections`` and ``codeconnections``)."""
+    tail = arn.split(":", 3)[3]
+    partition = arn.split(":")[1]
+    return [f"arn:{partition}:{service}:{tail}" for service in ("codestar-connections", "codeconnections")]

@@ -364,7 +364,14 @@ EXAMPLE_PIPELINE: dict[str, Any] = {
     ],
 }
 _PIPELINE_KEYS = {"connectionArn", "repository", "branch", "account", "region", "apiSecretName", "environments"}
-_ENVIRONMENT_KEYS = {"name", "account", "region", "production", "availabilityZones"} | STACK_KEYS
+_ENVIRONMENT_KEYS = {
+    "name",
+    "account",
+    "region",
+    "production",
+    "availabilityZones",
+    "healthCheckSecretName",
+} | STACK_KEYS
 
 
 def _matching(problems: _Problems, where: str, value: Any, pattern: re.Pattern[str], hint: str) -> str:
@@ -390,6 +397,8 @@ class EnvironmentSettings:
     region: str
     production: bool
     stack: AppSettings
+    #: The pipeline account's copy of this environment's API key (its health check reads it, and only it).
+    health_check_secret_name: str | None = None
 
     @classmethod
     def parse(cls, where: str, raw: Any, problems: _Problems) -> EnvironmentSettings | None:
@@ -414,7 +423,17 @@ class EnvironmentSettings:
         except TrustgridConfigError as exc:
             problems.extend(exc)
             return None
-        return cls(name=name, account=account, region=region, production=production is True, stack=stack)
+        health = entry.get("healthCheckSecretName")
+        if health is not None and (not isinstance(health, str) or not health):
+            problems.add(f"{where}.healthCheckSecretName", health, "give a secret name or ARN.")
+        return cls(
+            name=name,
+            account=account,
+            region=region,
+            production=production is True,
+            stack=stack,
+            health_check_secret_name=health if isinstance(health, str) else None,
+        )
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,7 @@ PIPELINE = {
             "region": "eu-west-1",
             "production": True,
             "apiSecretName": "trustgrid/prod-api",
+            "healthCheckSecretName": "trustgrid/pipeline-prod-api",  # another Trustgrid organization
             "clusters": [CLUSTERS[0], {"name": "partner-gw", "edgeCidrs": ["172.24.0.0/16"]}],
         },
     ],
@@ -116,7 +117,11 @@ def test_health_check_runs_after_each_deploy_with_the_cluster_outputs(template) 
     assert len(checks) == 3
     commands = [" ".join(spec["phases"]["build"]["commands"]) for spec in checks.values()]
     assert sum('"$CLUSTER_FQDN_0" "$CLUSTER_FQDN_1"' in c for c in commands) == 1  # prod has two clusters
-    assert all("--secret-id trustgrid/pipeline-api" in c for c in commands)
+    assert sorted(c.split("--secret-id ")[1].split()[0] for c in commands) == [
+        "trustgrid/pipeline-api",
+        "trustgrid/pipeline-api",
+        "trustgrid/pipeline-prod-api",
+    ]
     for env in ("dev", "test", "prod"):
         actions = stages(template)[env]
         check = next(a for a in actions if a["Name"] == "TrustgridHealthCheck")
@@ -133,9 +138,10 @@ def test_health_check_reads_only_its_secret(template) -> None:
     ]
     secret_statements = [s for s in statements if "secretsmanager" in json.dumps(s["Action"])]
     assert len(secret_statements) == 3
+    resources = sorted(json.dumps(s["Resource"]).split(":secret:")[1].split('"')[0] for s in secret_statements)
+    assert resources == ["trustgrid/pipeline-api-??????"] * 2 + ["trustgrid/pipeline-prod-api-??????"]
     for statement in secret_statements:
         assert statement["Action"] == "secretsmanager:GetSecretValue"
-        assert ":secret:trustgrid/pipeline-api-??????" in json.dumps(statement["Resource"])
     health_roles = {
         json.dumps(p["Properties"]["Roles"])
         for p in of_type(template, "AWS::IAM::Policy").values()
@@ -209,3 +215,30 @@ def test_bad_pipeline_settings_are_refused(change: dict[str, Any], setting: str)
     with pytest.raises(TrustgridConfigError) as failure:
         PipelineSettings.from_context({"pipeline": {**PIPELINE, **change}})
     assert failure.value.setting == setting
+
+
+def test_every_tool_a_step_installs_is_pinned_and_so_is_the_build_environment(template) -> None:
+    projects = of_type(template, "AWS::CodeBuild::Project")
+    for project in projects.values():
+        spec = project["Properties"]["Source"]["BuildSpec"]
+        assert "@latest" not in spec
+        assert project["Properties"]["Environment"]["Image"] == "aws/codebuild/standard:7.0"
+        assert json.loads(spec)["phases"]["install"]["runtime-versions"] == {"python": "3.11", "nodejs": "20"}
+    publishing = [p for p in projects.values() if "cdk-assets" in p["Properties"]["Source"]["BuildSpec"]]
+    assert publishing and all("cdk-assets@4.7.3" in p["Properties"]["Source"]["BuildSpec"] for p in publishing)
+
+
+def test_the_source_may_use_the_connection_under_both_service_names(template) -> None:
+    statements = [
+        s
+        for p in of_type(template, "AWS::IAM::Policy").values()
+        for s in p["Properties"]["PolicyDocument"]["Statement"]
+        if s.get("Sid") == "UseConnection"
+    ]
+    assert statements
+    (statement,) = statements
+    assert sorted(statement["Action"]) == ["codeconnections:UseConnection", "codestar-connections:UseConnection"]
+    assert sorted(statement["Resource"]) == [
+        "arn:aws:codeconnections:eu-west-1:111111111111:connection/abc-123",
+        "arn:aws:codestar-connections:eu-west-1:111111111111:connection/abc-123",
+    ]
