@@ -5,25 +5,26 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := .make
+# Stamps live inside what they stand for: deleting .venv or node_modules makes `make` install again.
+PY_STAMP := $(VENV)/.installed
+NODE_STAMP := node_modules/.installed
 export PATH := $(CURDIR)/$(BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DISABLE_VERSION_CHECK := 1
 export AWS_EC2_METADATA_DISABLED := true
+PIPELINE_APP := JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 python3 pipeline_app.py
 
 .PHONY: install synth synth-pipeline test lint typecheck unit integration coverage bench deploy deploy-pipeline diff clean
 
-install: $(STAMP)/python $(STAMP)/node
+install: $(PY_STAMP) $(NODE_STAMP)
 
-$(STAMP)/python: requirements.txt requirements-dev.txt requirements-runtime.txt pyproject.toml
-	@mkdir -p $(STAMP)
+$(PY_STAMP): requirements.txt requirements-dev.txt requirements-runtime.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	@touch $@
 
-$(STAMP)/node: package.json package-lock.json
-	@mkdir -p $(STAMP)
+$(NODE_STAMP): package.json package-lock.json
 	npm ci --silent --no-audit --no-fund
 	@touch $@
 
@@ -34,7 +35,7 @@ synth: install
 
 # The pipeline app alone (the pipeline's own build step runs this).
 synth-pipeline: install
-	cdk synth --quiet --app "python3 pipeline_app.py" --output cdk.out.pipeline
+	cdk synth --quiet --app "$(PIPELINE_APP)" --output cdk.out.pipeline
 
 lint: install
 	ruff check .
@@ -69,7 +70,7 @@ deploy: install
 	cdk deploy TrustgridGatewayCluster --require-approval broadening -c trustgrid-deploy=true
 
 deploy-pipeline: install
-	cdk deploy --app "python3 pipeline_app.py" --output cdk.out.pipeline TrustgridPipeline --require-approval broadening
+	cdk deploy --app "$(PIPELINE_APP)" --output cdk.out.pipeline TrustgridPipeline --require-approval broadening
 
 clean:
-	rm -rf $(VENV) node_modules cdk.out cdk.out.pipeline $(STAMP) build dist *.egg-info
+	rm -rf $(VENV) node_modules cdk.out cdk.out.pipeline .make build dist *.egg-info

@@ -94,3 +94,16 @@ def test_every_custom_resource_of_the_consumer_parses_with_the_handlers_contract
         "Custom::TrustgridMemberReady": 2,
         "Custom::TrustgridProtection": 2,
     }
+
+
+def test_the_wheel_describes_the_construct_with_its_license(wheel: Path) -> None:
+    with zipfile.ZipFile(wheel) as archive:
+        metadata = next(archive.read(n).decode() for n in archive.namelist() if n.endswith(".dist-info/METADATA"))
+        names = archive.namelist()
+    assert "License-Expression: Apache-2.0" in metadata
+    assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names)
+    assert "Classifier: Framework :: AWS CDK :: 2" in metadata and "Project-URL: Trustgrid documentation" in metadata
+    description = metadata.split("\n\n", 1)[1]
+    assert description.startswith("# trustgrid-ha-cluster") and "TrustgridHaCluster(" in description
+    assert "make synth" not in description, "about the construct, not the repository"
+    assert (ROOT / "LICENSE").read_text().lstrip().startswith("Apache License")

@@ -188,3 +188,26 @@ def test_the_readme_lists_every_app_setting() -> None:
         if key in ("clusterName",):
             continue
         assert f"`clusters[].{key}`" in table or f"`{key}`" in table, key
+
+
+def test_make_installs_again_when_the_venv_or_node_modules_are_gone() -> None:
+    for override, step in (
+        ("PY_STAMP=/nonexistent/.venv/.installed", "-m venv"),
+        ("NODE_STAMP=/nonexistent/.installed", "npm ci"),
+    ):
+        plan = subprocess.run(["make", "-n", "install", override], cwd=ROOT, capture_output=True, text=True)
+        assert step in plan.stdout, plan.stdout + plan.stderr
+    makefile = (ROOT / "Makefile").read_text()
+    assert "PY_STAMP := $(VENV)/.installed" in makefile and "NODE_STAMP := node_modules/.installed" in makefile
+
+
+def test_the_cli_runs_the_apps_without_the_node_end_of_life_banner() -> None:
+    app = json.loads((ROOT / "cdk.json").read_text())["app"]
+    assert app.startswith("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 ")
+    env = {k: v for k, v in os.environ.items() if k != "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION"}
+    env["PATH"] = f"{Path(sys.executable).parent}:{env.get('PATH', '')}"  # python3 as make's PATH has it
+    result = subprocess.run(
+        ["sh", "-c", app], cwd=ROOT, env={**env, "CDK_OUTDIR": "/tmp/trustgrid-banner"}, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    assert "end-of-life" not in result.stderr
