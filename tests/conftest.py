@@ -32,3 +32,12 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         path = item.path.as_posix()
         if any(part in path for part in INTEGRATION):
             item.add_marker(pytest.mark.integration)
+
+
+def cdk_json_context(**extra: object) -> dict[str, object]:
+    """The context `cdk synth` gives the apps: cdk.json's feature flags, plus ``extra``."""
+    import json
+    from pathlib import Path
+
+    flags = json.loads((Path(__file__).resolve().parents[1] / "cdk.json").read_text())["context"]
+    return {**flags, **extra}
