@@ -107,3 +107,17 @@ def test_the_wheel_describes_the_construct_with_its_license(wheel: Path) -> None
     assert description.startswith("# trustgrid-ha-cluster") and "TrustgridHaCluster(" in description
     assert "make synth" not in description, "about the construct, not the repository"
     assert (ROOT / "LICENSE").read_text().lstrip().startswith("Apache License")
+
+
+def test_the_consumer_uses_the_new_options(consumer_out: Path) -> None:
+    template = json.loads((consumer_out / "NetworkEdge.template.json").read_text())
+    clusters = {
+        c["Properties"]["ClusterName"]: c["Properties"]["RouteTableIds"]
+        for c in template["Resources"].values()
+        if c["Type"] == "Custom::TrustgridCluster"
+    }
+    assert clusters["prod-gw"] == ["rtb-0eee5555eeee5555e", "rtb-0fff6666ffff6666f", "rtb-0abc7777abcd7777a"]
+    assert clusters["partner-gw"] == ["rtb-0eee5555eeee5555e", "rtb-0fff6666ffff6666f"]
+    kinds = [r["Type"] for r in template["Resources"].values()]
+    assert kinds.count("AWS::CloudWatch::Alarm") >= 5  # the consumer's CPU alarm besides the recovery alarms
+    assert any("ProductionClusterFqdn" in k for k in template.get("Outputs", {}))
