@@ -309,6 +309,10 @@ class TrustgridClient:
         except NotFound:
             return None
 
+    def list_cluster_nodes(self, fqdn: str) -> list[dict[str, Any]]:
+        """The members of a cluster (``GET /node?cluster=``; their config is not included)."""
+        return list(self._request("list cluster members", "GET", "/node", query={"cluster": fqdn}) or [])
+
     def find_node_by_fqdn(self, fqdn: str) -> dict[str, Any] | None:
         """The registered node of that FQDN, or None (also while a minted license has not registered yet)."""
         try:

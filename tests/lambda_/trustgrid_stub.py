@@ -44,6 +44,7 @@ NAME = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
 ROUTES = [
     ("GET", re.compile(r"^/org/mine$"), "org"),
     ("GET", re.compile(r"^/node/license$"), "license"),
+    ("GET", re.compile(r"^/node$"), "list_nodes"),
     ("GET", re.compile(r"^/node/by-fqdn/(?P<fqdn>[^/]+)$"), "node_by_fqdn"),
     ("GET", re.compile(r"^/node/(?P<uid>[^/]+)$"), "get_node"),
     ("DELETE", re.compile(r"^/node/(?P<uid>[^/]+)$"), "delete_node"),
@@ -417,6 +418,11 @@ class TrustgridStub:
         token = f"{header}.{claims}.{base64.urlsafe_b64encode(b'signature-' + uid.encode()).decode().rstrip('=')}"
         self.licenses[uid] = token
         return 200, token
+
+    def _list_nodes(self, query: dict[str, str], **_: Any) -> tuple[int, Any]:
+        members = [n for n in self.nodes.values() if "cluster" not in query or n.get("cluster") == query["cluster"]]
+        # without a projection the list carries no config
+        return 200, [{k: v for k, v in self._node_view(n).items() if k != "config"} for n in members]
 
     def _node_by_fqdn(self, fqdn: str, **_: Any) -> tuple[int, Any]:
         node = next((n for n in self.nodes.values() if n["fqdn"] == fqdn), None)

@@ -1,0 +1,82 @@
+"""Continuous health: the scheduled check that publishes each cluster's status as CloudWatch metrics.
+
+An EventBridge rule invokes :func:`handler` every few minutes with ``{"clusters": [{"name", "fqdn"}]}``. It
+runs the status logic of :mod:`trustgrid_ha_runtime.status` (read only: it never writes to Trustgrid or to a
+route table) and publishes, per cluster (dimension ``ClusterName``) in the namespace ``Trustgrid/HA``:
+
+- ``ClusterHealthy``: 1 when Trustgrid reports the cluster healthy, else 0;
+- ``RoutesOnActiveMember``: 1 when every managed route table sends every edge CIDR to the active member;
+- ``MembersOnline``: how many members are online (2 is whole);
+- ``GatewayServiceEnabled``: how many members have their gateway service enabled.
+
+When Trustgrid cannot be asked, nothing is published for that cluster: its alarms treat missing data as
+breaching.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from .log import JsonLogger
+from .status import ClusterStatus, client_from_secret, cluster_status
+
+NAMESPACE = "Trustgrid/HA"
+METRICS = ("ClusterHealthy", "RoutesOnActiveMember", "MembersOnline", "GatewayServiceEnabled")
+
+
+def metric_values(status: ClusterStatus) -> dict[str, float]:
+    routes_ok = bool(status.routes) and all(r.on_active_member for r in status.routes)
+    return {
+        "ClusterHealthy": 1.0 if status.health == "healthy" else 0.0,
+        "RoutesOnActiveMember": 1.0 if routes_ok else 0.0,
+        "MembersOnline": float(sum(m.online for m in status.members)),
+        "GatewayServiceEnabled": float(sum(m.gateway_enabled for m in status.members)),
+    }
+
+
+def publish(cloudwatch: Any, name: str, values: dict[str, float]) -> None:
+    cloudwatch.put_metric_data(
+        Namespace=NAMESPACE,
+        MetricData=[
+            {
+                "MetricName": metric,
+                "Dimensions": [{"Name": "ClusterName", "Value": name}],
+                "Value": value,
+                "Unit": "Count",
+            }
+            for metric, value in values.items()
+        ],
+    )
+
+
+def check(clusters: list[dict[str, str]], client: Any, ec2: Any, cloudwatch: Any, log: JsonLogger) -> dict[str, Any]:
+    results: dict[str, Any] = {}
+    for cluster in clusters:
+        try:
+            status = cluster_status(client, ec2, cluster["fqdn"])
+        except Exception as exc:  # Trustgrid or EC2 unavailable: publish nothing, the alarms see missing data
+            log.error("monitor.check_failed", cluster=cluster["fqdn"], error=type(exc).__name__, message=str(exc))
+            results[cluster["name"]] = None
+            continue
+        values = metric_values(status)
+        publish(cloudwatch, cluster["name"], values)
+        log.info("monitor.published", cluster=cluster["fqdn"], problems=status.problems, **values)
+        results[cluster["name"]] = values
+    return results
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    import boto3  # the Lambda runtime provides boto3
+
+    log = JsonLogger()
+    region = os.environ.get("AWS_REGION")
+    secrets = boto3.client("secretsmanager", region_name=region)
+    client = client_from_secret(secrets, os.environ["TRUSTGRID_API_SECRET_ARN"], os.environ["TRUSTGRID_API_URL"], log)
+    return check(
+        list(event.get("clusters") or []),
+        client,
+        boto3.client("ec2", region_name=region),
+        boto3.client("cloudwatch", region_name=region),
+        log,
+    )
