@@ -73,7 +73,7 @@ def test_installed_wheel_synthesizes_two_clusters_with_one_provider(consumer_out
     resources = template["Resources"].values()
     clusters = [r for r in resources if r["Type"] == "Custom::TrustgridCluster"]
     assert sorted(c["Properties"]["ClusterName"] for c in clusters) == ["partner-gw", "prod-gw"]
-    handlers = [r for r in resources if "trustgrid_ha_runtime" in r.get("Properties", {}).get("Handler", "")]
+    handlers = [r for r in resources if "trustgrid_ha_runtime.handler" in r.get("Properties", {}).get("Handler", "")]
     assert len(handlers) == 2
     (bucket_key,) = {h["Properties"]["Code"]["S3Key"] for h in handlers}
     asset = consumer_out / ("asset." + bucket_key.removesuffix(".zip"))
@@ -121,3 +121,12 @@ def test_the_consumer_uses_the_new_options(consumer_out: Path) -> None:
     kinds = [r["Type"] for r in template["Resources"].values()]
     assert kinds.count("AWS::CloudWatch::Alarm") >= 5  # the consumer's CPU alarm besides the recovery alarms
     assert any("ProductionClusterFqdn" in k for k in template.get("Outputs", {}))
+
+
+def test_the_construct_imports_nothing_from_the_runtime_beyond_its_standard_library_contract() -> None:
+    import ast
+
+    for path in (ROOT / "constructs" / "trustgrid_ha").glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("trustgrid_ha_runtime"):
+                assert node.module in ("trustgrid_ha_runtime", "trustgrid_ha_runtime.contract"), path.name

@@ -10,6 +10,7 @@ from aws_cdk import CfnOutput, CustomResource, Duration, RemovalPolicy, Stack, T
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_secretsmanager as secretsmanager
+from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from trustgrid_ha_runtime.contract import (
@@ -38,6 +39,7 @@ from .config import ANYWHERE, CONTROL_PLANE_CIDRS, ClusterConfig
 from .errors import Problem, TrustgridConfigError, is_unresolved
 from .gateway import TrustgridGateway
 from .instance_types import IMAGE_NAME_PATTERNS, INTERFACE_NAMES, TRUSTGRID_AMI_OWNER, InterfaceNames, generation_of
+from .monitoring import TrustgridClusterMonitoring
 from .provider import SERVICE_TIMEOUT, TrustgridProvider
 from .security import heartbeat_security_group, lan_security_group, wan_security_group
 from .vpc import Placement, check_edges_outside, gateway_vpc, managed_route_tables, place, vpc_cidr_literal
@@ -109,6 +111,9 @@ class TrustgridHaCluster(Construct):
         verify_health: bool = True,
         verify_routes: bool = True,
         wait_timeout: Duration | None = None,
+        monitoring: bool = True,
+        monitoring_interval: Duration | None = None,
+        alarm_topic: sns.ITopic | None = None,
     ) -> None:
         """
         :param cluster_name: Trustgrid cluster name: lowercase letters, digits and dashes. Its FQDN is
@@ -177,6 +182,11 @@ class TrustgridHaCluster(Construct):
             a member's LAN interface. @default - true.
         :param wait_timeout: How long a deployment waits for the nodes to register and the cluster to
             verify. At most 50 minutes. @default - 45 minutes.
+        :param monitoring: A scheduled, read-only health check that publishes the cluster's metrics
+            (``Trustgrid/HA``), alarms on them and a CloudWatch dashboard of the cluster and its gateways.
+            @default - true.
+        :param monitoring_interval: How often the health check runs (whole minutes). @default - 5 minutes.
+        :param alarm_topic: An SNS topic the health alarms notify (alarm and OK). @default - none.
         """
         super().__init__(scope, construct_id)
         self.config = _validated(
@@ -235,6 +245,7 @@ class TrustgridHaCluster(Construct):
         self.gate = self._gate()
         self.cluster = self._cluster(interface_names is not None)
         self.cluster_fqdn = self.cluster.get_att_string("ClusterFqdn")
+        self.monitoring = self._monitoring(monitoring, monitoring_interval, alarm_topic, api_secret)
         self.protection = self._protection()
         self._order()
 
@@ -420,6 +431,29 @@ class TrustgridHaCluster(Construct):
         )
         protection.node.add_dependency(policy, self.cluster, self.vpc)
         return protection
+
+    def _monitoring(
+        self, enabled: bool, interval: Duration | None, topic: sns.ITopic | None, api_secret: secretsmanager.ISecret
+    ) -> TrustgridClusterMonitoring | None:
+        if not enabled:
+            return None
+        interval = interval or Duration.minutes(5)
+        minutes = interval.to_minutes() if not Token.is_unresolved(interval.to_seconds()) else 5
+        if minutes < 1 or minutes != int(minutes):
+            raise TrustgridConfigError(
+                "monitoring_interval", interval.to_human_string(), "give whole minutes, 1 or more."
+            )
+        return TrustgridClusterMonitoring(
+            self,
+            "Monitoring",
+            cluster_name=self.cluster_name,
+            cluster_fqdn=self.cluster_fqdn,
+            gateways=self.gateways,
+            api_secret=api_secret,
+            api_url=self.config.api_url,
+            interval=interval,
+            alarm_topic=topic,
+        )
 
     def _lifecycle_resource(self, construct_id: str, resource_type: str, properties: object) -> CustomResource:
         return CustomResource(

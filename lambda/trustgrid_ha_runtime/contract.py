@@ -40,6 +40,8 @@ DEFAULT_ENROLL_ENDPOINT = "https://keymaster.trustgrid.io/v2/enroll"
 #: Where the first-boot script on each gateway logs, and where the vendor playbook writes its output.
 FIRST_BOOT_LOG = "/var/log/trustgrid-first-boot.log"
 PLAYBOOK_LOG = "/bootstrap.out"
+#: The namespace of the scheduled health check's CloudWatch metrics.
+METRICS_NAMESPACE = "Trustgrid/HA"
 DEFAULT_HEARTBEAT_PORT = 9000
 DEFAULT_TUNNEL_PORT = 8443
 #: How long a cluster waits at most: the Provider framework gives up at 55 minutes, CloudFormation at 60.

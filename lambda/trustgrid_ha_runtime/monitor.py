@@ -18,10 +18,11 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from .contract import METRICS_NAMESPACE
 from .log import JsonLogger
 from .status import ClusterStatus, client_from_secret, cluster_status
 
-NAMESPACE = "Trustgrid/HA"
+NAMESPACE = METRICS_NAMESPACE
 METRICS = ("ClusterHealthy", "RoutesOnActiveMember", "MembersOnline", "GatewayServiceEnabled")
 
 

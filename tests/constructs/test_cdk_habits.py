@@ -10,6 +10,7 @@ from aws_cdk import App, Stack, Tags
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_secretsmanager as secretsmanager
+from aws_cdk import aws_sns as sns
 from aws_cdk.assertions import Template
 
 from tests.cfn_model import SCHEMAS
@@ -21,7 +22,15 @@ def built() -> dict[str, Any]:
     app = App()
     stack = Stack(app, "Habits")
     api = secretsmanager.Secret.from_secret_name_v2(stack, "Api", "trustgrid/api")
-    cluster = TrustgridHaCluster(stack, "Gw", cluster_name="prod-gw", api_secret=api, edge_cidrs=["172.16.0.0/16"])
+    topic = sns.Topic(stack, "Pager", enforce_ssl=True)
+    cluster = TrustgridHaCluster(
+        stack, "Gw", cluster_name="prod-gw", api_secret=api, edge_cidrs=["172.16.0.0/16"], alarm_topic=topic,
+        instance_type="t3.medium",
+    )  # fmt: skip
+    TrustgridHaCluster(
+        stack, "Quiet", cluster_name="quiet-gw", api_secret=api, edge_cidrs=["172.17.0.0/16"], vpc=cluster.vpc,
+        monitoring=False,
+    )  # fmt: skip
     workloads = ec2.SecurityGroup(stack, "Workloads", vpc=cluster.vpc, allow_all_outbound=False)
     workloads.connections.allow_to(cluster, ec2.Port.tcp(443), "to the edge sites through the gateways")
     Tags.of(stack).add("team", "network-edge")
@@ -83,3 +92,48 @@ def test_tags_reach_every_resource_the_construct_causes_the_shared_provider_incl
     assert untagged == []
     provider = [k for k in built["template"]["Resources"] if k.startswith("TrustgridProvider")]
     assert provider, "the provider is in the stack"
+
+
+def test_continuous_health_schedule_alarms_and_dashboard(built) -> None:
+    template, cluster = built["template"], built["cluster"]
+    stack = Stack.of(cluster)
+    resources = template["Resources"]
+    (rule,) = [r for r in resources.values() if r["Type"] == "AWS::Events::Rule"]  # the quiet cluster has none
+    assert rule["Properties"]["ScheduleExpression"] == "rate(5 minutes)"
+    (target,) = rule["Properties"]["Targets"]
+    cluster_id = stack.get_logical_id(cluster.cluster.node.default_child)
+    assert json.dumps({"Fn::GetAtt": [cluster_id, "ClusterFqdn"]}) in json.dumps(target["Input"])
+    alarms = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::CloudWatch::Alarm"
+              and r["Properties"].get("Namespace") == "Trustgrid/HA"]  # fmt: skip
+    assert sorted(a["MetricName"] for a in alarms) == sorted(
+        ["ClusterHealthy", "RoutesOnActiveMember", "MembersOnline", "GatewayServiceEnabled"]
+    )
+    topic = {"Ref": stack.get_logical_id(built["stack"].node.find_child("Pager").node.default_child)}
+    assert all(a["AlarmActions"] == [topic] and a["TreatMissingData"] == "breaching" for a in alarms)
+    (dashboard,) = [r for r in resources.values() if r["Type"] == "AWS::CloudWatch::Dashboard"]
+    body = json.dumps(dashboard["Properties"]["DashboardBody"])
+    for title in ["Cluster healthy", "prod-gw-a: CPU %", "prod-gw-b: network in / out", "prod-gw-a: CPU credits"]:
+        assert title in body
+
+
+def test_the_health_check_is_read_only(built) -> None:
+    resources = built["template"]["Resources"]
+    (function,) = [r for r in resources.values() if r["Type"] == "AWS::Lambda::Function"
+                   and "monitor.handler" in r["Properties"].get("Handler", "")]  # fmt: skip
+    role = function["Properties"]["Role"]["Fn::GetAtt"][0]
+    actions = {
+        a
+        for p in resources.values()
+        if p["Type"] == "AWS::IAM::Policy" and {"Ref": role} in p["Properties"]["Roles"]
+        for s in p["Properties"]["PolicyDocument"]["Statement"]
+        for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
+    }
+    assert actions == {
+        "ec2:DescribeRouteTables",
+        "ec2:DescribeNetworkInterfaces",
+        "cloudwatch:PutMetricData",
+        "secretsmanager:GetSecretValue",
+        "secretsmanager:DescribeSecret",
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+    }

@@ -105,7 +105,7 @@ def test_burstable_gateways_get_unlimited_credits_and_a_credit_alarm(stacks) -> 
         props = t.to_json()["Resources"][Stack.of(west).get_logical_id(gateway.instance)]["Properties"]
         assert props["CreditSpecification"] == {"CPUCredits": "unlimited"}
         assert props["DisableApiTermination"] is False
-    t.resource_count_is("AWS::CloudWatch::Alarm", 2 + 2 + 2)  # recovery x4, credit alarms x2
+    t.resource_count_is("AWS::CloudWatch::Alarm", 2 + 2 + 2 + 2 * 4)  # recovery x4, credit x2, health 4 per cluster
 
 
 def test_auto_recovery_alarm_on_the_system_status_check(stacks) -> None:
@@ -278,7 +278,7 @@ def test_licenses_come_from_the_custom_resource_through_secrets_manager(stacks) 
 def test_one_provider_per_stack_shared_by_every_cluster(stacks) -> None:
     two = stacks["two"]
     functions = resources(two, "AWS::Lambda::Function")
-    ours = [f for f in functions.values() if "trustgrid_ha_runtime" in f["Properties"].get("Handler", "")]
+    ours = [f for f in functions.values() if "trustgrid_ha_runtime.handler" in f["Properties"].get("Handler", "")]
     assert len(ours) == 2  # on_event and is_complete
     tokens = {json.dumps(c["Properties"]["ServiceToken"]) for c in resources(two, "Custom::TrustgridCluster").values()}
     assert len(tokens) == 1
@@ -310,7 +310,7 @@ def test_connections_expose_the_lan_security_group(stacks) -> None:
 
 def test_the_handlers_logs_survive_a_rollback_or_a_delete(stacks) -> None:
     groups = resources(stacks["one"], "AWS::Logs::LogGroup")
-    assert len(groups) == 3  # the handler's, the framework's and the waiter's
+    assert len(groups) == 4  # the handler's, the framework's, the waiter's and the health check's
     assert {g["DeletionPolicy"] for g in groups.values()} == {"Retain"}
     assert {g["Properties"]["RetentionInDays"] for g in groups.values()} == {90}
 

@@ -76,7 +76,8 @@ def test_two_clusters_in_one_stack_share_one_provider(two_out: Path) -> None:
     clusters = [r for r in resources.values() if r["Type"] == "Custom::TrustgridCluster"]
     assert sorted(c["Properties"]["ClusterName"] for c in clusters) == ["east-gw", "west-gw"]
     handlers = [r for r in resources.values() if r["Type"] == "AWS::Lambda::Function"]
-    assert sum("trustgrid_ha_runtime" in h["Properties"].get("Handler", "") for h in handlers) == 2
+    assert sum("trustgrid_ha_runtime.handler" in h["Properties"].get("Handler", "") for h in handlers) == 2
+    assert sum("trustgrid_ha_runtime.monitor" in h["Properties"].get("Handler", "") for h in handlers) == 1
     west = next(c for c in clusters if c["Properties"]["ClusterName"] == "west-gw")["Properties"]
     assert (west["HeartbeatPort"], west["HeartbeatInterface"], west["FailbackMode"]) == (
         "9200",

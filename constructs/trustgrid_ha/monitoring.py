@@ -1,0 +1,209 @@
+"""Continuous health: a scheduled check per cluster, its CloudWatch metrics, alarms and a dashboard.
+
+One read-only function per stack (the provider's code package, ``trustgrid_ha_runtime.monitor``), invoked
+by one EventBridge schedule per cluster. It never writes to Trustgrid or to a route table: it reads the API
+key, describes route tables and network interfaces, and publishes metrics in ``Trustgrid/HA``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cw_actions
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_secretsmanager as secretsmanager
+from aws_cdk import aws_sns as sns
+from constructs import Construct
+
+from trustgrid_ha_runtime.contract import METRICS_NAMESPACE as NAMESPACE
+
+from .gateway import TrustgridGateway
+from .instance_types import is_burstable
+from .nag import acknowledge
+from .provider import RUNTIME_PACKAGE, handler_code
+
+MONITOR_ID = "TrustgridMonitor"
+#: metric -> (the least healthy value, what its alarm says)
+THRESHOLDS = {
+    "ClusterHealthy": (1, "Trustgrid does not report the cluster healthy"),
+    "RoutesOnActiveMember": (1, "an edge route does not point at the active member"),
+    "MembersOnline": (2, "a member is offline"),
+    "GatewayServiceEnabled": (2, "a member's gateway service is not enabled"),
+}
+
+
+class TrustgridMonitorFunction(Construct):
+    """The stack's one scheduled-check function. Use :meth:`of`."""
+
+    def __init__(
+        self, scope: Construct, construct_id: str, *, api_secret: secretsmanager.ISecret, api_url: str
+    ) -> None:
+        super().__init__(scope, construct_id)
+        role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description="Trustgrid HA cluster health check: read-only Trustgrid and EC2, CloudWatch metrics",
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="ReadOnlyEc2",
+                actions=["ec2:DescribeRouteTables", "ec2:DescribeNetworkInterfaces"],
+                resources=["*"],
+            )
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="PublishHealth",
+                actions=["cloudwatch:PutMetricData"],
+                resources=["*"],
+                conditions={"StringEquals": {"cloudwatch:namespace": NAMESPACE}},
+            )
+        )
+        api_secret.grant_read(role)
+        acknowledge(
+            role,
+            "ec2:Describe* and cloudwatch:PutMetricData support no resource-level permissions; PutMetricData is "
+            f"limited to the {NAMESPACE} namespace by a condition.",
+            "AwsSolutions-IAM5[Resource::*]",
+        )
+        log_group = logs.LogGroup(
+            self, "Logs", retention=logs.RetentionDays.THREE_MONTHS, removal_policy=RemovalPolicy.RETAIN
+        )
+        log_group.grant_write(role)
+        self.function = lambda_.Function(
+            self,
+            "Function",
+            runtime=lambda_.Runtime.PYTHON_3_14,
+            code=handler_code(),
+            handler=f"{RUNTIME_PACKAGE}.monitor.handler",
+            role=role,
+            timeout=Duration.minutes(1),
+            memory_size=256,
+            environment={"TRUSTGRID_API_URL": api_url, "TRUSTGRID_API_SECRET_ARN": api_secret.secret_arn},
+            log_group=log_group,
+            description="Trustgrid HA cluster: scheduled, read-only health check that publishes metrics",
+        )
+
+    @classmethod
+    def of(cls, scope: Construct, *, api_secret: secretsmanager.ISecret, api_url: str) -> TrustgridMonitorFunction:
+        stack = Stack.of(scope)
+        existing = stack.node.try_find_child(MONITOR_ID)
+        if isinstance(existing, TrustgridMonitorFunction):
+            return existing
+        return cls(stack, MONITOR_ID, api_secret=api_secret, api_url=api_url)
+
+
+class TrustgridClusterMonitoring(Construct):
+    """The schedule, alarms and dashboard of one cluster. Created by :class:`TrustgridHaCluster`."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        cluster_name: str,
+        cluster_fqdn: str,
+        gateways: Sequence[TrustgridGateway],
+        api_secret: secretsmanager.ISecret,
+        api_url: str,
+        interval: Duration,
+        alarm_topic: sns.ITopic | None,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.cluster_name = cluster_name
+        self.interval = interval
+        function = TrustgridMonitorFunction.of(self, api_secret=api_secret, api_url=api_url).function
+        self.rule = events.Rule(
+            self,
+            "Schedule",
+            schedule=events.Schedule.rate(interval),
+            description=f"Trustgrid {cluster_name}: scheduled health check",
+            targets=[
+                targets.LambdaFunction(
+                    function,
+                    event=events.RuleTargetInput.from_object(
+                        {"clusters": [{"name": cluster_name, "fqdn": cluster_fqdn}]}
+                    ),
+                    retry_attempts=0,
+                )
+            ],
+        )
+        self.alarms = {
+            name: self._alarm(name, threshold, why, alarm_topic) for name, (threshold, why) in THRESHOLDS.items()
+        }
+        self.dashboard = self._dashboard(gateways)
+
+    def metric(
+        self, metric_name: str, *, statistic: str = "Minimum", period: Duration | None = None
+    ) -> cloudwatch.Metric:
+        """One of the scheduled check's metrics of this cluster (``ClusterHealthy``, ``RoutesOnActiveMember``,
+        ``MembersOnline``, ``GatewayServiceEnabled``). @default - minimum over the check's interval."""
+        return cloudwatch.Metric(
+            namespace=NAMESPACE,
+            metric_name=metric_name,
+            dimensions_map={"ClusterName": self.cluster_name},
+            statistic=statistic,
+            period=period or self.interval,
+        )
+
+    def _alarm(self, name: str, threshold: float, why: str, topic: sns.ITopic | None) -> cloudwatch.Alarm:
+        alarm = cloudwatch.Alarm(
+            self,
+            f"{name}Alarm",
+            alarm_description=f"Trustgrid {self.cluster_name}: {why} (or the health check could not ask Trustgrid)",
+            metric=self.metric(name),
+            threshold=threshold,
+            comparison_operator=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+            evaluation_periods=2,
+            treat_missing_data=cloudwatch.TreatMissingData.BREACHING,
+        )
+        if topic is not None:
+            alarm.add_alarm_action(cw_actions.SnsAction(topic))
+            alarm.add_ok_action(cw_actions.SnsAction(topic))
+        return alarm
+
+    def _dashboard(self, gateways: Sequence[TrustgridGateway]) -> cloudwatch.Dashboard:
+        dashboard = cloudwatch.Dashboard(self, "Dashboard")
+        dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title="Cluster healthy / routes on the active member",
+                left=[self.metric("ClusterHealthy"), self.metric("RoutesOnActiveMember")],
+                width=12,
+            ),
+            cloudwatch.GraphWidget(
+                title="Members online / gateway services enabled",
+                left=[self.metric("MembersOnline"), self.metric("GatewayServiceEnabled")],
+                width=12,
+            ),
+        )
+        for gateway in gateways:
+            widgets: list[cloudwatch.IWidget] = [
+                cloudwatch.GraphWidget(
+                    title=f"{gateway.node_name}: status checks", left=[gateway.metric_status_check_failed()], width=6
+                ),
+                cloudwatch.GraphWidget(
+                    title=f"{gateway.node_name}: CPU %", left=[gateway.metric_cpu_utilization()], width=6
+                ),
+                cloudwatch.GraphWidget(
+                    title=f"{gateway.node_name}: network in / out",
+                    left=[gateway.metric_network_in(), gateway.metric_network_out()],
+                    width=6,
+                ),
+            ]
+            if is_burstable(gateway.instance_type):
+                widgets.append(
+                    cloudwatch.GraphWidget(
+                        title=f"{gateway.node_name}: CPU credits",
+                        left=[gateway.metric_cpu_credit_balance(), gateway.metric_cpu_surplus_credit_balance()],
+                        width=6,
+                    )
+                )
+            dashboard.add_widgets(*widgets)
+        return dashboard
