@@ -15,6 +15,7 @@ import pytest
 from moto import mock_aws
 
 from tests.lambda_.trustgrid_stub import TrustgridStub
+from trustgrid_ha_runtime import api as api_module
 from trustgrid_ha_runtime.api import Credentials, RetryPolicy, TrustgridClient
 from trustgrid_ha_runtime.contract import CLUSTER_TYPE, CONTRACT_VERSION, LICENSE_TYPE
 from trustgrid_ha_runtime.handler import Runtime, handle_event, handle_is_complete, owner_of
@@ -215,6 +216,7 @@ def aws() -> Iterator[None]:
 def make_world() -> Iterator[World]:
     """A fresh API stand-in and a fresh VPC (two subnets in two AZs, route tables, LAN ENIs) in moto."""
     stub = TrustgridStub().start()
+    api_module._ORG_DOMAINS.clear()  # a warm container's cache: a new stub may get an earlier one's port
     ec2 = boto3.client("ec2", region_name=REGION)
     secrets = boto3.client("secretsmanager", region_name=REGION)
     vpc_id = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
