@@ -35,17 +35,17 @@ from .contract import (
     ProtectionProperties,
 )
 from .image import keeps_image, resolve_image
-from .license import LicenseManager, is_rolling_back, needs_new_license
+from .license import LicenseManager, needs_new_license
 from .lifecycle import (
     Superseded,
     gate_wait,
     guard_update,
     protection_delete,
     set_protection,
-    stack_status,
     superseded,
 )
 from .log import JsonLogger
+from .stack import is_rolling_back, stack_status
 
 Response = dict[str, Any]
 SAFETY_MARGIN_SECONDS = 15.0

@@ -42,26 +42,6 @@ def license_uid(token: str) -> str:
     return uid
 
 
-ROLLBACK_STATUSES = frozenset(
-    {
-        "ROLLBACK_IN_PROGRESS",
-        "UPDATE_ROLLBACK_IN_PROGRESS",
-        "UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS",
-        "IMPORT_ROLLBACK_IN_PROGRESS",
-    }
-)
-
-
-def is_rolling_back(cloudformation: Any, stack_id: str, log: JsonLogger) -> bool:
-    """Whether the stack is undoing a failed deployment (so what it deletes now, it made in that deployment)."""
-    try:
-        status = cloudformation.describe_stacks(StackName=stack_id)["Stacks"][0]["StackStatus"]
-    except Exception as exc:  # no answer: keep the record, the safe side
-        log.warning("license.stack_status_unknown", error=type(exc).__name__)
-        return False
-    return status in ROLLBACK_STATUSES
-
-
 def _uid_or_none(token: str | None) -> str | None:
     try:
         return license_uid(token) if token else None

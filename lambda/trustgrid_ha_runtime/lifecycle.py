@@ -134,19 +134,6 @@ def gate_wait(
     return False
 
 
-ROLLBACK = frozenset({"ROLLBACK_IN_PROGRESS", "UPDATE_ROLLBACK_IN_PROGRESS", "IMPORT_ROLLBACK_IN_PROGRESS"})
-
-
-def stack_status(cloudformation: Any, stack_id: str | None, log: JsonLogger) -> str | None:
-    if not stack_id:
-        return None
-    try:
-        return str(cloudformation.describe_stacks(StackName=stack_id)["Stacks"][0]["StackStatus"])
-    except Exception as exc:  # no answer: carry on as if current (the safe side for a waiter that must finish)
-        log.warning("stack.status_unknown", error=type(exc).__name__)
-        return None
-
-
 def superseded(recorded: str | None, current: str | None) -> bool:
     """A request recorded in one stack operation (``CREATE_IN_PROGRESS``, ``UPDATE_IN_PROGRESS``, the rollback's
     ``UPDATE_ROLLBACK_IN_PROGRESS``) is stale once the stack is in another: CloudFormation has moved on."""
