@@ -42,6 +42,7 @@ from .instance_types import IMAGE_NAME_PATTERNS, INTERFACE_NAMES, TRUSTGRID_AMI_
 from .monitoring import TrustgridClusterMonitoring
 from .provider import SERVICE_TIMEOUT, TrustgridProvider
 from .security import heartbeat_security_group, lan_security_group, wan_security_group
+from .user_data import script_fingerprint
 from .vpc import Placement, check_edges_outside, gateway_vpc, managed_route_tables, place, vpc_cidr_literal
 
 __all__ = ["DEFAULT_API_URL", "FailbackMode", "HeartbeatInterface", "TrustgridHaCluster"]
@@ -397,8 +398,14 @@ class TrustgridHaCluster(Construct):
                 node_uid=self.primary.node_uid,
                 node_name=self.primary.node_name,
                 instance_id=primary.ref,
-                # what stops and starts the primary (documented as "Some interruptions" for AWS::EC2::Instance)
-                fingerprint={"InstanceType": primary.instance_type, "UserData": primary.user_data or ""},
+                # what stops and starts the primary (documented as "Some interruptions" for AWS::EC2::Instance):
+                # its type and its user data (the script, and the values filled into it)
+                fingerprint={
+                    "InstanceType": primary.instance_type,
+                    "UserDataScript": script_fingerprint(),
+                    "EnrollEndpoint": self.config.enroll_endpoint,
+                    "LicenseSecretArn": self.primary.license_secret.secret_arn,
+                },
                 wait_timeout_seconds=_cfn_number(self.config.wait_timeout_seconds),
             ),
         )

@@ -15,6 +15,7 @@ redeploy does not touch a running gateway's user data.
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 from aws_cdk import Fn
@@ -59,6 +60,11 @@ def script_template() -> str:
     return (
         _SCRIPT.replace("__LOG__", FIRST_BOOT_LOG).replace("__LICENSE__", LICENSE_FILE).replace("__FETCHER__", fetcher)
     )
+
+
+def script_fingerprint() -> str:
+    """A short digest of the script's text (without the values ``Fn::Sub`` fills in)."""
+    return hashlib.sha256(script_template().encode()).hexdigest()[:16]
 
 
 def first_boot_script(*, license_secret_arn: str, enroll_endpoint: str = DEFAULT_ENROLL_ENDPOINT) -> str:
