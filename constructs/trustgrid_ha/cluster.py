@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Sequence
 
 import jsii
@@ -33,6 +32,7 @@ from trustgrid_ha_runtime.contract import (
     MemberProperties,
     ProtectionProperties,
     TunnelProperties,
+    cidrs_overlap,
 )
 
 from .config import ANYWHERE, CONTROL_PLANE_CIDRS, ClusterConfig
@@ -553,17 +553,12 @@ def _overlaps(edge_cidrs: Sequence[str], other: TrustgridHaCluster) -> list[Prob
     found = []
     for index, cidr in enumerate(edge_cidrs):
         for theirs in other.config.edge_cidrs:
-            if not is_unresolved(cidr) and not is_unresolved(theirs) and _overlap(cidr, theirs):
+            if not is_unresolved(cidr) and not is_unresolved(theirs) and cidrs_overlap(cidr, theirs):
                 fix = (
                     f"it overlaps {theirs} of {other.node.path} in the same VPC; give each cluster its own edge space."
                 )
                 found.append(Problem(f"edge_cidrs[{index}]", cidr, fix))
     return found
-
-
-def _overlap(a: str, b: str) -> bool:
-    first, second = ipaddress.ip_network(a), ipaddress.ip_network(b)
-    return first.version == second.version and first.overlaps(second)
 
 
 def _validated(

@@ -15,7 +15,6 @@ sees every mistake in one synth.
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
@@ -214,23 +213,16 @@ class ClusterConfig:
         self._overlapping_edges(found)
 
     def _overlapping_edges(self, found: list[Problem]) -> None:
-        seen: list[tuple[int, ipaddress.IPv4Network | ipaddress.IPv6Network]] = []
-        for index, value in enumerate(self.edge_cidrs):
-            if is_unresolved(value) or contract.cidr_problem(value) is not None:
-                continue
-            network = ipaddress.ip_network(value)
-            if network.prefixlen == 0:
-                continue
-            for other_index, other in seen:
-                if network.version == other.version and network.overlaps(other):
-                    found.append(
-                        Problem(
-                            f"edge_cidrs[{index}]",
-                            value,
-                            f"it overlaps edge_cidrs[{other_index}] ({other}); give each edge network once.",
-                        )
-                    )
-            seen.append((index, network))
+        valid = [
+            (index, value)
+            for index, value in enumerate(self.edge_cidrs)
+            if not is_unresolved(value) and contract.cidr_problem(value, whole_internet=False) is None
+        ]
+        for position, (index, value) in enumerate(valid):
+            for other_index, other in valid[:position]:
+                if contract.cidrs_overlap(value, other):
+                    fix = f"it overlaps edge_cidrs[{other_index}] ({other}); give each edge network once."
+                    found.append(Problem(f"edge_cidrs[{index}]", value, fix))
 
     @classmethod
     def app_settings(cls) -> Mapping[str, str]:

@@ -11,6 +11,8 @@ from aws_cdk import Stack
 from aws_cdk import aws_ec2 as ec2
 from constructs import Construct
 
+from trustgrid_ha_runtime.contract import cidrs_overlap
+
 from .errors import Problem, TrustgridConfigError, is_unresolved
 
 DEFAULT_VPC_CIDR = "10.0.0.0/16"  # the CIDR aws-cdk-lib gives a Vpc by default
@@ -50,7 +52,9 @@ def gateway_vpc(scope: Construct, construct_id: str, *, cidr: str = DEFAULT_VPC_
 
 
 def vpc_cidr_literal(vpc: ec2.IVpc) -> str | None:
-    """The VPC CIDR as a literal, when it is known at synth time."""
+    """The VPC CIDR as a literal, when it is known at synth time (not the dummy of a pending lookup)."""
+    if pending_lookup(vpc):
+        return None
     cidr = vpc.vpc_cidr_block
     if not is_unresolved(cidr):
         return cidr
@@ -193,9 +197,8 @@ def select(vpc: ec2.IVpc, selection: ec2.SubnetSelection) -> list[ec2.ISubnet]:
 def check_edges_outside(edge_cidrs: Sequence[str], vpc_cidr: str | None) -> None:
     """The edge CIDRs are the edge sites' address space: AWS cannot route any of it to the gateways from
     inside the VPC's own range."""
-    if vpc_cidr is None or is_unresolved(edge_cidrs) or vpc_cidr == "1.2.3.4/5":  # a pending lookup's dummy
+    if vpc_cidr is None or is_unresolved(edge_cidrs):
         return
-    vpc = ipaddress.ip_network(vpc_cidr, strict=False)
     problems = [
         Problem(
             f"edge_cidrs[{index}]",
@@ -204,8 +207,7 @@ def check_edges_outside(edge_cidrs: Sequence[str], vpc_cidr: str | None) -> None
             "outside the VPC, or AWS cannot route it to the gateways.",
         )
         for index, cidr in enumerate(edge_cidrs)
-        if not is_unresolved(cidr) and ipaddress.ip_network(cidr).version == vpc.version
-        and ipaddress.ip_network(cidr).overlaps(vpc)
-    ]  # fmt: skip
+        if not is_unresolved(cidr) and cidrs_overlap(cidr, vpc_cidr)
+    ]
     if problems:
         raise TrustgridConfigError.of(problems)

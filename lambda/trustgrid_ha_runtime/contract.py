@@ -111,6 +111,16 @@ def cidr_problem(value: object, *, whole_internet: bool = True) -> str | None:
     return None
 
 
+def cidrs_overlap(a: str, b: str) -> bool:
+    """Whether two networks share addresses (networks of different IP versions never do). A value that is not
+    a network (checked elsewhere) overlaps nothing."""
+    try:
+        first, second = ipaddress.ip_network(a, strict=False), ipaddress.ip_network(b, strict=False)
+    except ValueError:
+        return False
+    return first.version == second.version and first.overlaps(second)
+
+
 def route_table_problem(value: object) -> str | None:
     if isinstance(value, str) and ROUTE_TABLE_PATTERN.match(value):
         return None

@@ -227,14 +227,11 @@ def protection_event(event: dict[str, Any], rt: Runtime) -> Response:
 def license_event(event: dict[str, Any], rt: Runtime) -> Response:
     request = event["RequestType"]
     spec = LicenseProperties.parse(event["ResourceProperties"], strict=request != "Delete")
+    manager = LicenseManager(rt.api, rt.secrets, rt.log)  # the API (and its secret) only when a call needs it
     if request == "Delete":
         rolling_back = not spec.remove_node_on_delete and is_rolling_back(rt.cloudformation, event["StackId"], rt.log)
-        if spec.remove_node_on_delete or rolling_back:  # only then is the API needed (and its secret read)
-            LicenseManager(rt.api(), rt.secrets, rt.log).remove(spec, event["PhysicalResourceId"], rolling_back=True)
-        else:
-            rt.log.info("license.node_record_kept", node=spec.node_name, reason="RemoveNodeOnDelete is false")
+        manager.remove(spec, event["PhysicalResourceId"], rolling_back=rolling_back)
         return {"PhysicalResourceId": event["PhysicalResourceId"]}
-    manager = LicenseManager(rt.api(), rt.secrets, rt.log)
     old = LicenseProperties.parse(event["OldResourceProperties"], strict=False) if request == "Update" else None
     if old is not None and not needs_new_license(old, spec):
         uid = event["PhysicalResourceId"]

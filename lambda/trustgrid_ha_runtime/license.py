@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import json
 import uuid
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from .api import ApiError, NotFound, OutcomeUnknown, TrustgridClient
@@ -67,10 +68,19 @@ def needs_new_license(old: LicenseProperties, new: LicenseProperties) -> bool:
 
 
 class LicenseManager:
-    def __init__(self, client: TrustgridClient, secrets: SecretStore, log: JsonLogger) -> None:
-        self._client = client
+    """``client`` builds the API client when a call needs it: a delete that keeps the record reads no API secret."""
+
+    def __init__(self, client: Callable[[], TrustgridClient], secrets: SecretStore, log: JsonLogger) -> None:
+        self._client_factory = client
+        self._made: TrustgridClient | None = None
         self._secrets = secrets
         self._log = log
+
+    @property
+    def _client(self) -> TrustgridClient:
+        if self._made is None:
+            self._made = self._client_factory()
+        return self._made
 
     def provide(self, spec: LicenseProperties) -> tuple[str, dict[str, str]]:
         """Mint (or read) the license, make it available to the instance; the uid and attributes."""
