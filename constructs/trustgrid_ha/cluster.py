@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any, Protocol
 
 import jsii
 from aws_cdk import CfnOutput, CustomResource, Duration, RemovalPolicy, Stack, Token
@@ -48,6 +49,12 @@ from .vpc import Placement, check_edges_outside, gateway_vpc, managed_route_tabl
 __all__ = ["DEFAULT_API_URL", "FailbackMode", "HeartbeatInterface", "TrustgridHaCluster"]
 
 DEFAULT_WAIT = Duration.minutes(45)
+
+
+class _Properties(Protocol):
+    """A property struct of the contract."""
+
+    def to_properties(self) -> dict[str, Any]: ...
 
 
 @jsii.implements(ec2.IConnectable)
@@ -462,14 +469,14 @@ class TrustgridHaCluster(Construct):
             alarm_topic=topic,
         )
 
-    def _lifecycle_resource(self, construct_id: str, resource_type: str, properties: object) -> CustomResource:
+    def _lifecycle_resource(self, construct_id: str, resource_type: str, properties: _Properties) -> CustomResource:
         return CustomResource(
             self,
             construct_id,
             service_token=self.provider.service_token,
             resource_type=resource_type,
             service_timeout=SERVICE_TIMEOUT,
-            properties=properties.to_properties(),  # type: ignore[attr-defined]
+            properties=properties.to_properties(),
         )
 
     def _order(self) -> None:

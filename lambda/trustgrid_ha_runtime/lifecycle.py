@@ -117,10 +117,10 @@ def gate_wait(
     one means the gate is new to a running pair (a stack of an older version of this library being updated,
     which stops and starts the primary in the same update): it waits as on an update.
     """
-    if create and client.find_node(spec.node_uid) is None:
+    check = gate_check(client, spec)
+    if create and check.state is NodeState.NOT_REGISTERED:
         log.info("gate.new_pair", node=spec.node_name)
         return True
-    check = gate_check(client, spec)
     left = round(deadline - now())
     log.info("gate.check", node=spec.node_name, state=check.state.value, health=check.health, seconds_left=left)
     if check.ready:

@@ -16,6 +16,7 @@ from aws_cdk import App
 
 from app import build_app
 from pipeline_app import build_pipeline_app
+from tests.conftest import cdk_json_context
 
 ROOT = Path(__file__).resolve().parents[2]
 #: The flags cdk.json carried before the recommended set (version 0.1.0).
@@ -35,10 +36,6 @@ def recommended() -> dict[str, Any]:
         member = archive.extractfile("package/recommended-feature-flags.json")
         assert member is not None
         return dict(json.load(member))
-
-
-def cdk_json_context() -> dict[str, Any]:
-    return dict(json.loads((ROOT / "cdk.json").read_text())["context"])
 
 
 def test_cdk_json_has_every_recommended_flag_of_the_pinned_library() -> None:
