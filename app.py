@@ -17,7 +17,9 @@ from stacks.settings import CONTEXT_KEY, DEPLOY_CONTEXT_KEY, AppSettings
 from trustgrid_ha import TrustgridConfigError
 
 
-def build_app(app: App) -> App:
+def build_app(app: App, *, nag: bool = True) -> App:
+    """The app's stack from the ``trustgrid`` context, checked by cdk-nag unless ``nag`` is false (benchmarks
+    measure what the check costs that way)."""
     settings = AppSettings.from_context(app.node.try_get_context(CONTEXT_KEY))
     if settings.is_example and app.node.try_get_context(DEPLOY_CONTEXT_KEY):
         raise TrustgridConfigError(
@@ -34,7 +36,8 @@ def build_app(app: App) -> App:
         env=env,
         description="Trustgrid HA gateway cluster (trustgrid-ha-cluster)",
     )
-    Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    if nag:
+        Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     return app
 
 

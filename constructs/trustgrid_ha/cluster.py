@@ -452,7 +452,7 @@ class TrustgridHaCluster(Construct):
         if not enabled:
             return None
         interval = interval or Duration.minutes(5)
-        minutes = interval.to_minutes() if not Token.is_unresolved(interval.to_seconds()) else 5
+        minutes = interval.to_minutes() if not is_unresolved(interval.to_seconds()) else 5
         if minutes < 1 or minutes != int(minutes):
             raise TrustgridConfigError(
                 "monitoring_interval", interval.to_human_string(), "give whole minutes, 1 or more."
@@ -503,9 +503,7 @@ class TrustgridHaCluster(Construct):
             ]
         for construct in guarded:
             construct.node.add_dependency(self.guard)
-        for child in self.node.children:
-            if child is not self.protection:
-                self.protection.node.add_dependency(child)
+        self.protection.node.add_dependency(*(child for child in self.node.children if child is not self.protection))
 
     # -- outputs, when the stack asks for them ----------------------------------------------
 
@@ -596,7 +594,7 @@ def _validated(
     seconds = wait_timeout.to_seconds()
     try:
         config = ClusterConfig.validated(
-            **settings, wait_timeout_seconds=seconds if Token.is_unresolved(seconds) else int(seconds)
+            **settings, wait_timeout_seconds=seconds if is_unresolved(seconds) else int(seconds)
         )
     except TrustgridConfigError as exc:
         raise TrustgridConfigError.of([*problems, *exc.problems]) from None

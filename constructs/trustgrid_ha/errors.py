@@ -47,8 +47,25 @@ class TrustgridConfigError(ValueError):
         return TrustgridConfigError.of([Problem(rename(p.setting), p.value, p.fix) for p in self.problems])
 
 
+#: CDK encodes a string token as ``${Token[…]}`` and a list token as a one-item list of ``#{Token[…]}``.
+_TOKEN_MARKER = "{Token["
+#: A number token is a double far outside the range of exact integers (about -1.9e289).
+_PLAIN_NUMBERS = 2.0**53
+
+
 def is_unresolved(value: object) -> bool:
-    """Whether ``value`` is (or holds) a token that CloudFormation resolves at deploy time."""
-    if isinstance(value, tuple):
-        value = list(value)
-    return Token.is_unresolved(value) if isinstance(value, (str, int, float, list, dict)) else False
+    """Whether ``value`` is (or holds) a token that CloudFormation resolves at deploy time.
+
+    A plain value that cannot hold one of CDK's encoded tokens is answered here; only a candidate is
+    asked of CDK (``Token.is_unresolved``), which keeps the construct's many checks off the jsii bridge.
+    """
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, (int, float)):
+        return abs(value) >= _PLAIN_NUMBERS and Token.is_unresolved(value)
+    if isinstance(value, str):
+        return _TOKEN_MARKER in value and Token.is_unresolved(value)
+    if isinstance(value, (list, tuple)):
+        candidate = len(value) == 1 and isinstance(value[0], str) and _TOKEN_MARKER in value[0]
+        return candidate and Token.is_unresolved(list(value))
+    return False

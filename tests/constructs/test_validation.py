@@ -202,3 +202,26 @@ def test_a_token_is_validated_at_deploy_time_not_refused_or_garbled() -> None:
     assert cluster["Properties"]["ClusterName"] == {"Ref": "ClusterName"}
     rules = [r for r in template["Resources"].values() if r["Type"] == "AWS::EC2::SecurityGroupIngress"]
     assert rules[0]["Properties"]["FromPort"] == {"Ref": "HeartbeatPort"}
+
+
+def test_token_check_agrees_with_cdk_and_asks_it_only_about_candidates(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``is_unresolved`` answers plain values itself and gives CDK's answer for every kind of token."""
+    from aws_cdk import Token
+
+    from trustgrid_ha.errors import is_unresolved
+
+    stack = Stack(App(), "Tokens")
+    number = CfnParameter(stack, "N", type="Number").value_as_number
+    text = CfnParameter(stack, "S").value_as_string
+    items = CfnParameter(stack, "L", type="CommaDelimitedList").value_as_list
+    tokens = [number, text, items, f"prefix-{text}", Token.as_string(number), Duration.seconds(number).to_seconds()]
+    plain = [0, 9000, -1, 2.5, 1e300, True, "", "c6i.large", "${Token", ["a"], ["a", text], ("x",), (), {"k": text}]
+    for value in [*tokens, *plain]:
+        expected = Token.is_unresolved(list(value) if isinstance(value, tuple) else value)
+        assert is_unresolved(value) is expected, value
+    asked: list[object] = []
+    real = Token.is_unresolved
+    monkeypatch.setattr(Token, "is_unresolved", staticmethod(lambda value: asked.append(value) or real(value)))
+    for value in [0, 9000, 2.5, True, "", "c6i.large", ["a"], ["a", "b"], ()]:
+        assert not is_unresolved(value)
+    assert asked == []
