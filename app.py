@@ -10,7 +10,6 @@ import sys
 from collections.abc import Callable
 
 from aws_cdk import App, Environment, Validations
-from cdk_nag import AwsSolutionsChecks
 
 from stacks.gateway_cluster_stack import GatewayClusterStack
 from stacks.settings import CONTEXT_KEY, DEPLOY_CONTEXT_KEY, AppSettings
@@ -37,6 +36,8 @@ def build_app(app: App, *, nag: bool = True) -> App:
         description="Trustgrid HA gateway cluster (trustgrid-ha-cluster)",
     )
     if nag:
+        from cdk_nag import AwsSolutionsChecks  # loading cdk-nag loads the rules and every module they inspect
+
         Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     return app
 
