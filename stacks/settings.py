@@ -150,7 +150,8 @@ def _translate(problems: _Problems, where: str, keyword: str, value: Any) -> Any
             problems.add(where, value, "give true or false.")
         return RemovalPolicy.DESTROY if value is True else RemovalPolicy.RETAIN
     if keyword == "wait_timeout":
-        if not isinstance(value, int) or isinstance(value, bool):
+        # the range is the construct's rule; a negative amount is refused here because no Duration can hold it
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
             problems.add(where, value, "give a whole number of minutes from 1 to 50.")
             return None
         return Duration.minutes(value)
@@ -342,6 +343,11 @@ CONNECTION_ARN = re.compile(
     r"^arn:aws[a-z-]*:(codestar-connections|codeconnections):[a-z0-9-]+:\d{12}:connection/[\w-]+$"
 )
 REPOSITORY = re.compile(r"^[\w.-]+/[\w.-]+$")
+#: A branch name `git check-ref-format --branch` accepts, in the usual characters.
+BRANCH = re.compile(r"^(?![-/.])(?!.*(\.\.|//|@\{|/\.|\.lock$|[./]$))[\w./@+-]+$")
+SECRET_HINT = "a Secrets Manager secret name (letters, digits and /_+=.@-) or a secret ARN"
+#: A Secrets Manager secret by name (letters, digits and /_+=.@-, up to 512) or by ARN.
+SECRET = re.compile(r"^([\w/+=.@-]{1,512}|arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[\w/+=.@-]+)$")
 STAGE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,63}$")
 
 EXAMPLE_PIPELINE: dict[str, Any] = {
@@ -379,6 +385,11 @@ def _matching(problems: _Problems, where: str, value: Any, pattern: re.Pattern[s
         problems.add(where, value, f"give {hint}.")
         return ""
     return value
+
+
+def _optional(problems: _Problems, where: str, value: Any, pattern: re.Pattern[str], hint: str, default: str) -> str:
+    """A setting that may be left out (or null) for its default."""
+    return default if value is None else _matching(problems, where, value, pattern, hint)
 
 
 def zone_problem(zone: Any, region: str) -> str | None:
@@ -423,16 +434,16 @@ class EnvironmentSettings:
         except TrustgridConfigError as exc:
             problems.extend(exc)
             return None
-        health = entry.get("healthCheckSecretName")
-        if health is not None and (not isinstance(health, str) or not health):
-            problems.add(f"{where}.healthCheckSecretName", health, "give a secret name or ARN.")
+        health = _optional(
+            problems, f"{where}.healthCheckSecretName", entry.get("healthCheckSecretName"), SECRET, SECRET_HINT, ""
+        )
         return cls(
             name=name,
             account=account,
             region=region,
             production=production is True,
             stack=stack,
-            health_check_secret_name=health if isinstance(health, str) else None,
+            health_check_secret_name=health or None,
         )
 
 
@@ -481,10 +492,19 @@ class PipelineSettings:
             repository=_matching(
                 problems, f"{where}.repository", pipeline.get("repository"), REPOSITORY, "'owner/repository'"
             ),
-            branch=str(pipeline.get("branch", "main")),
+            branch=_optional(
+                problems, f"{where}.branch", pipeline.get("branch"), BRANCH, "a git branch name like 'main'", "main"
+            ),
             account=_matching(problems, f"{where}.account", pipeline.get("account"), ACCOUNT, "a 12-digit account ID"),
             region=_matching(problems, f"{where}.region", pipeline.get("region"), REGION, "an AWS region"),
-            api_secret_name=str(pipeline.get("apiSecretName", DEFAULT_API_SECRET)),
+            api_secret_name=_optional(
+                problems,
+                f"{where}.apiSecretName",
+                pipeline.get("apiSecretName"),
+                SECRET,
+                SECRET_HINT,
+                DEFAULT_API_SECRET,
+            ),
             environments=environments,
             is_example=is_example,
         )

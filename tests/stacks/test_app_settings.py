@@ -53,6 +53,7 @@ CASES = [
     (cluster(terminationProtection="yes"), "trustgrid.clusters[0].terminationProtection", "true or false"),
     (cluster(removeNodesOnDelete="yes"), "trustgrid.clusters[0].removeNodesOnDelete", "true or false"),
     (cluster(waitTimeoutMinutes=90), "trustgrid.clusters[0].waitTimeoutMinutes", "between 1 and 50 minutes"),
+    (cluster(waitTimeoutMinutes=-1), "trustgrid.clusters[0].waitTimeoutMinutes", "from 1 to 50"),
     (cluster(gatewayNames="a-1"), "trustgrid.clusters[0].gatewayNames", "a list of two node names"),
     (cluster(enrollEndpoint="https://x.io/enroll; rm -rf /"), "trustgrid.clusters[0].enrollEndpoint", "https://"),
     ({**cluster(), "apiUrl": "http://api.trustgrid.io"}, "trustgrid.apiUrl", "travel in clear"),
@@ -89,6 +90,30 @@ def test_bad_settings_are_refused_naming_the_setting_the_value_and_the_fix(
     assert setting in [p.setting for p in error.problems], error
     problem = next(p for p in error.problems if p.setting == setting)
     assert fix in problem.fix, problem
+
+
+#: JSON values of every type, and numbers a Duration, a port or a size cannot hold.
+WRONG_VALUES: list[Any] = ["x", "", -1, 1.5, 1e20, 2**70, True, [], [1], ["x"], {}, {"a": 1}]
+
+
+def test_no_value_of_any_type_in_any_setting_ends_in_anything_but_a_clear_refusal() -> None:
+    """Every app setting, given every kind of JSON value: a valid one synthesizes (without the synth itself),
+    any other is a TrustgridConfigError naming that setting. No other exception, so no traceback."""
+    keys = [*ClusterConfig.app_settings(), "removeNodesOnDelete", "waitTimeoutMinutes", "name"]
+    keys.remove("clusterName")  # the app spells it "name"
+    stack_keys = ["apiSecretName", "apiUrl", "vpcCidr", "vpc", "account", "region", "availabilityZones", "clusters"]
+    contexts = [(f"trustgrid.clusters[0].{key}", cluster(**{key: value})) for key in keys for value in WRONG_VALUES]
+    contexts += [(f"trustgrid.{key}", {**cluster(), key: value}) for key in stack_keys for value in WRONG_VALUES]
+    contexts += [("trustgrid.clusters[0]", {"clusters": [value]}) for value in WRONG_VALUES]
+    crashes = []
+    for setting, context in contexts:
+        try:
+            build_app(App(context={"trustgrid": context}), nag=False)
+        except TrustgridConfigError as exc:
+            assert setting in str(exc), (setting, str(exc))
+        except Exception as exc:  # anything else is what this test exists to find
+            crashes.append(f"{setting}={context}: {type(exc).__name__}: {exc}")
+    assert crashes == []
 
 
 def test_every_problem_is_reported_at_once() -> None:

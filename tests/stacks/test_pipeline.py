@@ -212,12 +212,47 @@ def test_stage_stacks_need_no_lookup_and_hardcode_no_zone(out: Path) -> None:
             "trustgrid.pipeline.environments[0].account",
         ),
         ({"environments": [{**PIPELINE["environments"][0], "colour": 1}]}, "trustgrid.pipeline.environments[0].colour"),
+        ({"branch": ""}, "trustgrid.pipeline.branch"),
+        ({"branch": ["main"]}, "trustgrid.pipeline.branch"),
+        ({"branch": "feature..x"}, "trustgrid.pipeline.branch"),
+        ({"branch": "-main"}, "trustgrid.pipeline.branch"),
+        ({"branch": "main.lock"}, "trustgrid.pipeline.branch"),
+        ({"branch": "my branch"}, "trustgrid.pipeline.branch"),
+        ({"apiSecretName": 5}, "trustgrid.pipeline.apiSecretName"),
+        ({"apiSecretName": "trustgrid api key"}, "trustgrid.pipeline.apiSecretName"),
+        (
+            {"environments": [{**PIPELINE["environments"][0], "healthCheckSecretName": {"name": "x"}}]},
+            "trustgrid.pipeline.environments[0].healthCheckSecretName",
+        ),
     ],
 )
 def test_bad_pipeline_settings_are_refused(change: dict[str, Any], setting: str) -> None:
     with pytest.raises(TrustgridConfigError) as failure:
         PipelineSettings.from_context({"pipeline": {**PIPELINE, **change}})
     assert failure.value.setting == setting
+
+
+def test_pipeline_settings_left_out_or_null_take_their_defaults_and_good_ones_pass() -> None:
+    defaults = PipelineSettings.from_context({"pipeline": {**PIPELINE, "branch": None, "apiSecretName": None}})
+    assert (defaults.branch, defaults.api_secret_name) == ("main", "trustgrid/api-key")
+    arn = "arn:aws:secretsmanager:us-east-1:111111111111:secret:trustgrid/api-key-AbCdEf"
+    given = PipelineSettings.from_context({"pipeline": {**PIPELINE, "branch": "release/2.1", "apiSecretName": arn}})
+    assert (given.branch, given.api_secret_name) == ("release/2.1", arn)
+
+
+@pytest.mark.parametrize("value", [None, "", -1, 1.5, True, [], [1], ["x"], {}, {"a": 1}, 2**70])
+def test_no_value_of_any_type_in_any_pipeline_setting_ends_in_anything_but_a_clear_refusal(value: Any) -> None:
+    environment = PIPELINE["environments"][0]
+    changes = [({key: value}, f"trustgrid.pipeline.{key}") for key in PIPELINE]
+    changes += [
+        ({"environments": [{**environment, key: value}]}, f"trustgrid.pipeline.environments[0].{key}")
+        for key in [*environment, "availabilityZones", "healthCheckSecretName", "vpc", "apiUrl"]
+    ]
+    for change, setting in changes:
+        try:
+            PipelineSettings.from_context({"pipeline": {**PIPELINE, **change}})
+        except TrustgridConfigError as exc:
+            assert setting in str(exc), (setting, str(exc))
 
 
 def test_every_tool_a_step_installs_is_pinned_and_so_is_the_build_environment(template) -> None:
