@@ -41,6 +41,7 @@ from .errors import Problem, TrustgridConfigError, is_unresolved
 from .gateway import TrustgridGateway
 from .instance_types import IMAGE_NAME_PATTERNS, INTERFACE_NAMES, TRUSTGRID_AMI_OWNER, InterfaceNames, generation_of
 from .monitoring import TrustgridClusterMonitoring
+from .object_settings import object_problems
 from .provider import SERVICE_TIMEOUT, TrustgridProvider
 from .security import heartbeat_security_group, lan_security_group, wan_security_group
 from .user_data import script_fingerprint
@@ -198,9 +199,20 @@ class TrustgridHaCluster(Construct):
         """
         super().__init__(scope, construct_id)
         self.config = _validated(
-            cluster_ip_failover=cluster_ip_failover,
-            license_secrets=license_secrets,
-            wait_timeout=wait_timeout or DEFAULT_WAIT,
+            {
+                "api_secret": api_secret,
+                "vpc": vpc,
+                "wan_subnets": wan_subnets,
+                "lan_subnets": lan_subnets,
+                "interface_names": interface_names,
+                "license_secrets": license_secrets,
+                "node_removal_policy": node_removal_policy,
+                "wait_timeout": wait_timeout,
+                "monitoring": monitoring,
+                "monitoring_interval": monitoring_interval,
+                "alarm_topic": alarm_topic,
+                "cluster_ip_failover": cluster_ip_failover,
+            },
             cluster_name=cluster_name,
             edge_cidrs=edge_cidrs,
             gateway_names=gateway_names,
@@ -566,32 +578,21 @@ def _overlaps(edge_cidrs: Sequence[str], other: TrustgridHaCluster) -> list[Prob
     return found
 
 
-def _validated(
-    *,
-    cluster_ip_failover: bool | None,
-    license_secrets: Sequence[secretsmanager.ISecret] | None,
-    wait_timeout: Duration,
-    **settings: object,
-) -> ClusterConfig:
-    """The settings as one validated config; every problem, of the plain settings and the others, at once."""
-    problems: list[Problem] = []
-    if cluster_ip_failover:
+def _validated(objects: dict[str, object], **settings: object) -> ClusterConfig:
+    """The settings as one validated config; every problem, of the plain settings and the objects, at once."""
+    problems = object_problems(objects)
+    if objects["cluster_ip_failover"] is True:
         problems.append(
             Problem(
                 "cluster_ip_failover",
-                cluster_ip_failover,
+                True,
                 "Trustgrid's cluster-IP failover works only when both members sit in the same availability "
                 "zone, and this construct places them in two. Remove the setting: the edge CIDRs follow the "
                 "active member through the managed route tables instead.",
             )
         )
-    if license_secrets is not None and len(license_secrets) != 2:
-        problems.append(
-            Problem(
-                "license_secrets", len(license_secrets), "give two secrets, one license per gateway, primary first."
-            )
-        )
-    seconds = wait_timeout.to_seconds()
+    wait_timeout = objects["wait_timeout"]
+    seconds = (wait_timeout if isinstance(wait_timeout, Duration) else DEFAULT_WAIT).to_seconds()
     try:
         config = ClusterConfig.validated(
             **settings, wait_timeout_seconds=seconds if is_unresolved(seconds) else int(seconds)

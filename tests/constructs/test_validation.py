@@ -225,3 +225,71 @@ def test_token_check_agrees_with_cdk_and_asks_it_only_about_candidates(monkeypat
     for value in [0, 9000, 2.5, True, "", "c6i.large", ["a"], ["a", "b"], ()]:
         assert not is_unresolved(value)
     assert asked == []
+
+
+#: Values of every kind, none of them right for an object setting (a VPC, a secret, a Duration, a topic).
+WRONG_KINDS: list[Any] = ["x", "", -1, 1.5, True, [], [1], {}, {"a": 1}, object()]
+
+
+def test_no_value_of_any_kind_in_any_keyword_ends_in_anything_but_a_clear_refusal() -> None:
+    """Every keyword, given every kind of value: a valid one builds, any other is a TrustgridConfigError naming
+    that keyword. No other exception, so no traceback from deep inside CDK."""
+    import inspect
+
+    keywords = [
+        p.name
+        for p in inspect.signature(TrustgridHaCluster.__init__).parameters.values()
+        if p.kind is p.KEYWORD_ONLY and p.name != "api_secret"
+    ]
+    crashes = []
+    for keyword in keywords:
+        for value in WRONG_KINDS:
+            try:
+                build(**{keyword: value})
+            except TrustgridConfigError as exc:
+                assert keyword in str(exc), (keyword, value, str(exc))
+            except Exception as exc:  # anything else is what this test exists to find
+                crashes.append(f"{keyword}={value!r}: {type(exc).__name__}: {exc}")
+    assert crashes == []
+
+
+@pytest.mark.parametrize(
+    ("keyword", "value", "fix"),
+    [
+        ("vpc", "vpc-0123456789abcdef0", "give an ec2.IVpc"),
+        ("wan_subnets", ["subnet-1"], "give an ec2.SubnetSelection"),
+        ("license_secrets", ["a", "b"], "two Secrets Manager secrets"),
+        ("wait_timeout", 45, "a Duration"),
+        ("monitoring", None, "True or False"),
+        ("node_removal_policy", "DESTROY", "RemovalPolicy.RETAIN or RemovalPolicy.DESTROY"),
+        ("alarm_topic", "arn:aws:sns:us-east-1:111111111111:t", "an SNS topic"),
+        ("api_secret", "trustgrid/api", "a Secrets Manager secret"),
+    ],
+)
+def test_object_settings_of_the_wrong_kind_are_refused_by_keyword(keyword: str, value: Any, fix: str) -> None:
+    with pytest.raises(TrustgridConfigError) as failure:
+        build(**{keyword: value})
+    assert failure.value.setting == keyword and fix in failure.value.fix
+
+
+def test_object_settings_of_the_right_kind_pass_as_cdk_and_jsii_hand_them_over() -> None:
+    """Imported objects come back from jsii as dynamic proxies: they pass the kind check as CDK's classes do."""
+    from aws_cdk import RemovalPolicy
+    from aws_cdk import aws_sns as sns
+
+    stack = Stack(App(), "Kinds")
+    secrets = [secretsmanager.Secret.from_secret_name_v2(stack, f"L{i}", f"trustgrid/license-{i}") for i in (1, 2)]
+    cluster = TrustgridHaCluster(
+        stack,
+        "Gw",
+        cluster_name="prod-gw",
+        api_secret=secretsmanager.Secret.from_secret_name_v2(stack, "Api", "trustgrid/api"),
+        edge_cidrs=["172.16.0.0/16"],
+        vpc=imported_vpc(stack),
+        license_secrets=secrets,
+        node_removal_policy=RemovalPolicy.DESTROY,
+        wait_timeout=Duration.minutes(30),
+        monitoring_interval=Duration.minutes(10),
+        alarm_topic=sns.Topic.from_topic_arn(stack, "Topic", "arn:aws:sns:us-east-1:111111111111:alarms"),
+    )
+    assert cluster.config.wait_timeout_seconds == 1800
