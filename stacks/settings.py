@@ -14,6 +14,7 @@ and says so in a synth warning; any other configuration must name its clusters.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 from collections.abc import Mapping
@@ -158,6 +159,15 @@ def _translate(problems: _Problems, where: str, keyword: str, value: Any) -> Any
     return value
 
 
+def _is_vpc_cidr(value: Any) -> bool:
+    """An existing VPC's primary CIDR as AWS allows it: an IPv4 network from /16 to /28."""
+    try:
+        network = ipaddress.ip_network(value, strict=True) if isinstance(value, str) and "/" in value else None
+    except ValueError:
+        return False
+    return network is not None and network.version == 4 and 16 <= network.prefixlen <= 28
+
+
 @dataclass(frozen=True)
 class VpcSettings:
     """Where the gateways go: a new VPC (``cidr``), an existing one looked up by ID (``vpc_id`` alone, with the
@@ -202,6 +212,9 @@ class VpcSettings:
                 problems.add(f"{where}.{key}", value, f"give a list of {hint}.")
                 value = []
             lists[key] = tuple(value)
+        if len(lists["availabilityZones"]) == 1:
+            problems.add(f"{where}.availabilityZones", list(lists["availabilityZones"]),
+                         "give at least two availability zones: the gateways sit in two.")  # fmt: skip
         zones = len(lists["availabilityZones"]) or 1
         for key in ("publicSubnetIds", "privateSubnetIds"):
             if lists[key] and len(lists[key]) % zones:
@@ -211,11 +224,12 @@ class VpcSettings:
             problems.add(f"{where}.privateRouteTableIds", list(lists["privateRouteTableIds"]),
                          "give one route table ID per private subnet, in the same order.")  # fmt: skip
         vpc_cidr = entry.get("cidr")
-        if not isinstance(vpc_cidr, str):
-            problems.add(f"{where}.cidr", vpc_cidr, "give the VPC's CIDR, such as '10.20.0.0/16'.")
+        if not _is_vpc_cidr(vpc_cidr):
+            problems.add(f"{where}.cidr", vpc_cidr, "give the VPC's IPv4 CIDR, a /16 to a /28, such as '10.20.0.0/16'.")
+            vpc_cidr = None
         return cls(
             vpc_id=vpc_id,
-            vpc_cidr=vpc_cidr if isinstance(vpc_cidr, str) else None,
+            vpc_cidr=vpc_cidr,
             availability_zones=lists["availabilityZones"],
             public_subnet_ids=lists["publicSubnetIds"],
             private_subnet_ids=lists["privateSubnetIds"],

@@ -105,6 +105,20 @@ def test_no_value_of_any_type_in_any_setting_ends_in_anything_but_a_clear_refusa
     contexts = [(f"trustgrid.clusters[0].{key}", cluster(**{key: value})) for key in keys for value in WRONG_VALUES]
     contexts += [(f"trustgrid.{key}", {**cluster(), key: value}) for key in stack_keys for value in WRONG_VALUES]
     contexts += [("trustgrid.clusters[0]", {"clusters": [value]}) for value in WRONG_VALUES]
+    vpc = {
+        "id": "vpc-0a1b2c3d4e5f60718",
+        "cidr": "10.20.0.0/16",
+        "availabilityZones": ["us-east-1a", "us-east-1b"],
+        "publicSubnetIds": ["subnet-0aaa1111aaaa1111a", "subnet-0bbb2222bbbb2222b"],
+        "privateSubnetIds": ["subnet-0ddd4444dddd4444d", "subnet-0eee5555eeee5555e"],
+        "privateRouteTableIds": ["rtb-0ddd4444dddd4444d", "rtb-0eee5555eeee5555e"],
+    }
+    account = {"account": "111111111111", "region": "us-east-1"}
+    contexts += [
+        (f"trustgrid.vpc.{key}", {**cluster(), **account, "vpc": {**vpc, key: value}})
+        for key in vpc
+        for value in [*WRONG_VALUES, ["us-east-1a"], ["subnet-0aaa1111aaaa1111a"]]
+    ]
     crashes = []
     for setting, context in contexts:
         try:

@@ -121,6 +121,15 @@ def managed_tables_of(template: dict) -> list[list[str]]:
         ),
         ({"account": "12"}, "trustgrid.account", "12-digit"),
         ({"vpc": {**THREE_AZS, "colour": 1}}, "trustgrid.vpc.colour", "unknown setting"),
+        ({"vpc": {**THREE_AZS, "cidr": "ten"}}, "trustgrid.vpc.cidr", "IPv4 CIDR"),
+        ({"vpc": {**THREE_AZS, "cidr": "10.20.0.1/16"}}, "trustgrid.vpc.cidr", "IPv4 CIDR"),
+        ({"vpc": {**THREE_AZS, "cidr": "10.0.0.0/8"}}, "trustgrid.vpc.cidr", "a /16 to a /28"),
+        ({"vpc": {**THREE_AZS, "cidr": "fd00::/56"}}, "trustgrid.vpc.cidr", "IPv4 CIDR"),
+        (
+            {"vpc": {**THREE_AZS, "availabilityZones": ["us-east-1a"]}},
+            "trustgrid.vpc.availabilityZones",
+            "at least two availability zones",
+        ),
     ],
 )
 def test_bad_account_settings_are_refused(settings: dict, setting: str, fix: str) -> None:
