@@ -62,17 +62,18 @@ def run_process(args: list[str], *, env: dict[str, str] | None = None, cwd: Path
 
 @functools.cache
 def cdk_json_context() -> str:
-    """cdk.json's context (the feature flags), as `cdk synth` hands it to the app: every row gets it."""
+    """cdk.json's context (the feature flags), as `cdk synth` hands it to the app."""
     return json.dumps(json.loads((ROOT / "cdk.json").read_text())["context"])
 
 
-def synth(app: Path, outdir: Path, extra_env: dict[str, str] | None = None, *, flags: bool = True) -> Sample:
-    """Synthesize `app` in a fresh process into an empty `outdir`, timing its phases.
+#: Apps CDK's validation refuses under cdk.json's flags: a stack without resources (F0001), one of over 500
+#: (F0007). They run with CDK's default flags.
+WITHOUT_FLAGS = frozenset({BENCH / "empty_app.py", BENCH / "growth_app.py"})
 
-    With ``flags``, the app gets cdk.json's context (its feature flags), as `cdk synth` gives it. Under those
-    flags CDK's validation refuses a stack without resources (F0001) or over 500 of them (F0007), so the empty
-    floor and the growth apps run with CDK's defaults.
-    """
+
+def synth(app: Path, outdir: Path, extra_env: dict[str, str] | None = None) -> Sample:
+    """Synthesize `app` in a fresh process into an empty `outdir`, timing its phases. The app gets cdk.json's
+    context (its feature flags), as `cdk synth` gives it, unless it is one of :data:`WITHOUT_FLAGS`."""
     marks_file = outdir.with_name(outdir.name + ".marks.json")
     env = {
         **os.environ,
@@ -80,7 +81,7 @@ def synth(app: Path, outdir: Path, extra_env: dict[str, str] | None = None, *, f
         "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
         "TRUSTGRID_BENCH_MARKS": str(marks_file),
     }
-    if flags:
+    if app not in WITHOUT_FLAGS:
         env["CDK_CONTEXT_JSON"] = cdk_json_context()
     env.update(extra_env or {})
     sample = run_process([sys.executable, str(BENCH / "phases.py"), str(app)], env=env)
@@ -127,7 +128,7 @@ def bench_synth(runs: int, work: Path) -> dict[str, list[Sample]]:
     for index in range(runs):  # interleaved, so machine noise hits all alike
         for name, (_, app, extra_env) in SYNTH_ROWS.items():
             env = {**(extra_env or {}), **(include if name == "included" else {})}
-            samples[name].append(synth(app, work / f"{name}-{index}", env, flags=app != BENCH / "empty_app.py"))
+            samples[name].append(synth(app, work / f"{name}-{index}", env))
     return samples
 
 
@@ -140,7 +141,7 @@ def bench_growth(runs: int, work: Path) -> dict[int, dict[str, Any]]:
         samples = []
         for index in range(runs):
             out = work / f"growth-{count}-{index}"
-            samples.append(synth(BENCH / "growth_app.py", out, {"TRUSTGRID_BENCH_CLUSTERS": str(count)}, flags=False))
+            samples.append(synth(BENCH / "growth_app.py", out, {"TRUSTGRID_BENCH_CLUSTERS": str(count)}))
         template_path = out / "Growth.template.json"
         template = json.loads(template_path.read_text())
         kinds = [r["Type"] for r in template["Resources"].values()]

@@ -14,7 +14,6 @@ and says so in a synth warning; any other configuration must name its clusters.
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import re
 from collections.abc import Mapping
@@ -31,6 +30,7 @@ from trustgrid_ha import (
     HeartbeatInterface,
     Problem,
     TrustgridConfigError,
+    vpc_cidr_problem,
 )
 
 CONTEXT_KEY = "trustgrid"
@@ -159,15 +159,6 @@ def _translate(problems: _Problems, where: str, keyword: str, value: Any) -> Any
     return value
 
 
-def _is_vpc_cidr(value: Any) -> bool:
-    """An existing VPC's primary CIDR as AWS allows it: an IPv4 network from /16 to /28."""
-    try:
-        network = ipaddress.ip_network(value, strict=True) if isinstance(value, str) and "/" in value else None
-    except ValueError:
-        return False
-    return network is not None and network.version == 4 and 16 <= network.prefixlen <= 28
-
-
 @dataclass(frozen=True)
 class VpcSettings:
     """Where the gateways go: a new VPC (``cidr``), an existing one looked up by ID (``vpc_id`` alone, with the
@@ -224,8 +215,9 @@ class VpcSettings:
             problems.add(f"{where}.privateRouteTableIds", list(lists["privateRouteTableIds"]),
                          "give one route table ID per private subnet, in the same order.")  # fmt: skip
         vpc_cidr = entry.get("cidr")
-        if not _is_vpc_cidr(vpc_cidr):
-            problems.add(f"{where}.cidr", vpc_cidr, "give the VPC's IPv4 CIDR, a /16 to a /28, such as '10.20.0.0/16'.")
+        cidr_problem = vpc_cidr_problem(vpc_cidr, new_vpc=False)
+        if cidr_problem is not None:
+            problems.add(f"{where}.cidr", vpc_cidr, cidr_problem)
             vpc_cidr = None
         return cls(
             vpc_id=vpc_id,

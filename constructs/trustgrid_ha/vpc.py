@@ -18,8 +18,9 @@ from .errors import Problem, TrustgridConfigError, is_unresolved
 DEFAULT_VPC_CIDR = "10.0.0.0/16"  # the CIDR aws-cdk-lib gives a Vpc by default
 
 
-def vpc_cidr_problem(cidr: object) -> str | None:
-    """AWS's limits for a VPC's IPv4 CIDR: a network from /16 to /28."""
+def vpc_cidr_problem(cidr: object, *, new_vpc: bool = True) -> str | None:
+    """AWS's limits for a VPC's IPv4 CIDR: a network from /16 to /28. A ``new_vpc`` (:func:`gateway_vpc`'s
+    layout of four /24 subnets) needs a /22 or larger; an existing VPC only AWS's limits."""
     try:
         network = ipaddress.ip_network(str(cidr), strict=True) if isinstance(cidr, str) and "/" in cidr else None
     except ValueError:
@@ -27,8 +28,9 @@ def vpc_cidr_problem(cidr: object) -> str | None:
     if network is None or network.version != 4:
         return "give an IPv4 network in CIDR notation with no host bits set, for example '10.60.0.0/16'."
     if not 16 <= network.prefixlen <= 28:
-        return "AWS accepts VPC CIDRs from /16 to /28; a two-AZ gateway VPC needs at least a /22."
-    if network.prefixlen > 22:
+        layout = "; a two-AZ gateway VPC needs at least a /22" if new_vpc else ""
+        return f"AWS accepts VPC CIDRs from /16 to /28{layout}."
+    if new_vpc and network.prefixlen > 22:
         return "the gateway VPC has four /24 subnets (public and private in two AZs); give a /22 or larger."
     return None
 

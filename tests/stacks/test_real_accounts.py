@@ -121,10 +121,10 @@ def managed_tables_of(template: dict) -> list[list[str]]:
         ),
         ({"account": "12"}, "trustgrid.account", "12-digit"),
         ({"vpc": {**THREE_AZS, "colour": 1}}, "trustgrid.vpc.colour", "unknown setting"),
-        ({"vpc": {**THREE_AZS, "cidr": "ten"}}, "trustgrid.vpc.cidr", "IPv4 CIDR"),
-        ({"vpc": {**THREE_AZS, "cidr": "10.20.0.1/16"}}, "trustgrid.vpc.cidr", "IPv4 CIDR"),
-        ({"vpc": {**THREE_AZS, "cidr": "10.0.0.0/8"}}, "trustgrid.vpc.cidr", "a /16 to a /28"),
-        ({"vpc": {**THREE_AZS, "cidr": "fd00::/56"}}, "trustgrid.vpc.cidr", "IPv4 CIDR"),
+        ({"vpc": {**THREE_AZS, "cidr": "ten"}}, "trustgrid.vpc.cidr", "IPv4 network in CIDR notation"),
+        ({"vpc": {**THREE_AZS, "cidr": "10.20.0.1/16"}}, "trustgrid.vpc.cidr", "no host bits"),
+        ({"vpc": {**THREE_AZS, "cidr": "10.0.0.0/8"}}, "trustgrid.vpc.cidr", "from /16 to /28."),
+        ({"vpc": {**THREE_AZS, "cidr": "fd00::/56"}}, "trustgrid.vpc.cidr", "IPv4 network"),
         (
             {"vpc": {**THREE_AZS, "availabilityZones": ["us-east-1a"]}},
             "trustgrid.vpc.availabilityZones",
@@ -152,3 +152,12 @@ def test_a_lookup_not_made_yet_synthesizes_and_asks_the_cli_for_it(tmp_path: Pat
     _, manifest = synth(tmp_path, settings)  # no context yet: CDK answers a dummy VPC, our checks let it pass
     (missing,) = manifest["missing"]
     assert missing["provider"] == "vpc-provider" and missing["props"]["filter"] == {"vpc-id": THREE_AZS["id"]}
+
+
+def test_an_existing_vpc_needs_only_awss_cidr_limits_a_new_one_the_gateway_layout() -> None:
+    from trustgrid_ha import vpc_cidr_problem
+
+    assert vpc_cidr_problem("10.20.0.0/24", new_vpc=False) is None
+    assert "/22 or larger" in str(vpc_cidr_problem("10.20.0.0/24"))
+    settings = {"account": "111111111111", "region": "us-east-1", "vpc": {**THREE_AZS, "cidr": "10.20.0.0/24"}}
+    build_app(App(context={"trustgrid": {**settings, "clusters": [CLUSTER]}}), nag=False)
