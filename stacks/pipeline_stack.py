@@ -7,7 +7,7 @@ import shlex
 from pathlib import Path
 from typing import Any
 
-from aws_cdk import Annotations, ArnFormat, CfnResource, Environment, Stack, Stage, pipelines
+from aws_cdk import Annotations, ArnFormat, CfnResource, DefaultStackSynthesizer, Environment, Stack, Stage, pipelines
 from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_codepipeline as codepipeline
 from aws_cdk import aws_iam as iam
@@ -144,6 +144,14 @@ class PipelineStack(Stack):
         outputs = {f"CLUSTER_FQDN_{i}": c.fqdn_output for i, c in enumerate(stage.stack.clusters)}
         clusters = " ".join(f'"${name}"' for name in outputs)
         secret = environment.health_check_secret_name or settings.api_secret_name
+        # the target account's CDK lookup role (read only, trusted by the pipeline account through `cdk bootstrap
+        # --trust`): the step reads the managed route tables with it
+        lookup_role = (
+            DefaultStackSynthesizer.DEFAULT_LOOKUP_ROLE_ARN.replace("${AWS::Partition}", self.partition)
+            .replace("${AWS::AccountId}", environment.account)
+            .replace("${AWS::Region}", environment.region)
+            .replace("${Qualifier}", DefaultStackSynthesizer.DEFAULT_QUALIFIER)
+        )
         return pipelines.CodeBuildStep(
             "TrustgridHealthCheck",
             input=self.source,
@@ -154,6 +162,7 @@ class PipelineStack(Stack):
                 "python3 -m trustgrid_ha_runtime.healthcheck "
                 f"--secret-id {shlex.quote(secret)} "
                 f"--api-url {shlex.quote(environment.stack.api_url)} "
+                f"--role-arn {shlex.quote(lookup_role)} --region {shlex.quote(environment.region)} "
                 f"--attempts {HEALTH_CHECK_ATTEMPTS} --interval {HEALTH_CHECK_INTERVAL_SECONDS} {clusters}",
             ],
             role_policy_statements=[
@@ -161,7 +170,12 @@ class PipelineStack(Stack):
                     sid="ReadTrustgridApiSecret",
                     actions=["secretsmanager:GetSecretValue"],
                     resources=[self._secret_arn(secret)],  # this environment's key alone
-                )
+                ),
+                iam.PolicyStatement(
+                    sid="ReadRouteTablesInTheTargetAccount",
+                    actions=["sts:AssumeRole"],
+                    resources=[lookup_role],
+                ),
             ],
         )
 

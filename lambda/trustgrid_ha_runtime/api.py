@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, urlencode, urlsplit
 
 import urllib3
 
@@ -139,6 +139,24 @@ class RetryPolicy:
         return rng() * min(self.max_delay, self.base_delay * (2**attempt))
 
 
+class InsecureApiUrl(ValueError):
+    """An API URL the key must not be sent to."""
+
+
+LOOPBACK = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
+def api_url_problem(url: str) -> str | None:
+    """Why the API key must not be sent to ``url``, or None. Only https is accepted, except for a stand-in on this
+    machine's loopback interface (the key never leaves the machine)."""
+    parts = urlsplit(url)
+    if parts.scheme == "https" and parts.hostname:
+        return None
+    if parts.scheme == "http" and parts.hostname in LOOPBACK:
+        return None
+    return "give an https:// URL (the API key must not travel in clear), for example 'https://api.trustgrid.io'."
+
+
 class TrustgridClient:
     """Typed calls of the management API used by this project.
 
@@ -158,6 +176,9 @@ class TrustgridClient:
         sleep: Callable[[float], None] = time.sleep,
         rng: Callable[[], float] = random.random,
     ) -> None:
+        problem = api_url_problem(base_url)
+        if problem:
+            raise InsecureApiUrl(f"The Trustgrid API URL {base_url!r} is refused: {problem}")
         self._base = base_url.rstrip("/")
         self._credentials = credentials
         self._log = logger or JsonLogger()

@@ -19,11 +19,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from enum import Enum
 from typing import Any, Protocol
 
 from .api import ApiError, NotFound, TrustgridClient
-from .contract import FIRST_BOOT_LOG, PLAYBOOK_LOG, ClusterProperties, MemberProperties
+from .contract import ClusterProperties, MemberProperties
+from .handover import hand_over, pair_problems, refuse_degraded
 from .log import JsonLogger
 from .network import (
     LanSubnet,
@@ -34,6 +34,7 @@ from .network import (
     matches,
     merge_network,
 )
+from .nodes import NODE_ADVICE, NodeState, configured_active, holds_role, node_state, reported_lan_nic, section
 from .routes import route_problems
 
 Nodes = Mapping[str, dict[str, Any] | None]
@@ -45,37 +46,6 @@ class Ec2Reader(Protocol):
     def describe_subnets(self, **kwargs: Any) -> dict[str, Any]: ...
 
     def describe_route_tables(self, **kwargs: Any) -> dict[str, Any]: ...
-
-
-class NodeState(Enum):
-    """How far a gateway has come, as its Trustgrid record tells."""
-
-    NOT_REGISTERED = "not registered"
-    OFFLINE = "registered, offline"
-    ONLINE = "online"
-
-
-def node_state(record: Mapping[str, Any] | None) -> NodeState:
-    """A 404 (None) means the node has not registered yet; a record tells whether it is connected."""
-    if record is None:
-        return NodeState.NOT_REGISTERED
-    return NodeState.ONLINE if record.get("online") else NodeState.OFFLINE
-
-
-NODE_ADVICE = {
-    NodeState.NOT_REGISTERED: (
-        "it never completed registration: read the instance's first-boot log "
-        f"{FIRST_BOOT_LOG} (or its system log in the EC2 console), which says whether the license secret was "
-        f"readable and how register.sh ended, and the vendor playbook's output in {PLAYBOOK_LOG}; check that "
-        "the WAN interface reaches the Trustgrid control plane (TCP 443 and 8443), the AWS APIs (TCP 443) and "
-        "the Ubuntu mirrors (TCP 80)"
-    ),
-    NodeState.OFFLINE: (
-        "it registered but is not connected: check that the instance is running and passes its status checks, "
-        "that the WAN security group still allows TCP 443 and 8443 out to the Trustgrid control plane, and the "
-        "node's status in the Trustgrid portal"
-    ),
-}
 
 
 @dataclass(frozen=True)
@@ -150,15 +120,6 @@ class InterfaceMismatch(RuntimeError):
     """The LAN interface name the nodes report disagrees with the configured one."""
 
 
-def reported_lan_nic(record: Mapping[str, Any] | None) -> str | None:
-    """The LAN interface name a registered node reports (``device.lan[0]``), if it reports one."""
-    device = (record or {}).get("device")
-    lan = device.get("lan") if isinstance(device, dict) else None
-    if isinstance(lan, list) and lan and isinstance(lan[0], str) and lan[0]:
-        return lan[0]
-    return None
-
-
 def resolve_lan_nic(spec: ClusterProperties, nodes: Nodes) -> str:
     """The name the cluster's LAN interface configuration uses: what the nodes report beats the table.
 
@@ -229,11 +190,15 @@ class ClusterReconciler:
             log.info("cluster.nothing_to_do")
             return Outcome(complete=True)
         nodes = self._read_nodes(spec)
+        cluster = self._client.find_cluster(fqdn) if not plan.create else None
+        if plan.gateway and not plan.create:
+            self._refuse_a_degraded_start(fqdn, spec, previous, nodes, cluster)
         waiting = self._wait_for_nodes(spec, nodes, deadline, log)
         if waiting is not None:
             return waiting
-        cluster = self._client.find_cluster(fqdn) if not plan.create else None
-        wrote, rolling = self._gateways(spec, nodes, plan, cluster, log) if plan.gateway else (False, False)
+        wrote, rolling = (
+            self._gateways(fqdn, spec, nodes, plan, cluster, previous, log) if plan.gateway else (False, False)
+        )
         if rolling:
             return Outcome(complete=False, waiting_for=["the first gateway's service to restart"])
         if plan.create:
@@ -249,8 +214,8 @@ class ClusterReconciler:
             log.info("cluster.set_mode", mode=spec.failback_mode.value)
             self._client.update_cluster(fqdn, {"mode": spec.failback_mode.value})
             wrote = True
-        if plan.create and (wrote or cluster.get("health") != "healthy"):
-            # Set once, on create: after a failover the other member may rightly be active.
+        if plan.create and not any(configured_active(nodes[m.uid]) for m in spec.members):
+            # Set once, on the configured flag: after a failover the other member may rightly hold the role.
             log.info("cluster.set_active", node=spec.primary.name, uid=spec.primary.uid)
             self._client.set_active_member(fqdn, spec.primary.uid)
             wrote = True
@@ -312,28 +277,63 @@ class ClusterReconciler:
 
     def _gateways(
         self,
+        fqdn: str,
         spec: ClusterProperties,
         nodes: Nodes,
         plan: Plan,
         cluster: Mapping[str, Any] | None,
+        previous: ClusterProperties | None,
         log: JsonLogger,
     ) -> tuple[bool, bool]:
-        """(wrote, more to roll): on create both at once; on an update one member a poll, standby first."""
+        """(wrote, more to roll). On create both at once. On an update one member a poll, and only from a whole
+        pair: the member that does not hold the role first; before the one that holds it restarts, the role is
+        handed to the other and every managed route follows."""
         todo = [m for m in spec.members if not matches(_config(nodes, m, "gateway"), gateway_config(spec, m))]
         if not todo:
             return False, False
-        if not plan.create:
-            if len(todo) < len(spec.members) and (cluster or {}).get("health") != "healthy":
-                # the other member has changed already: wait until the pair is whole again
-                log.info("cluster.gateway_waits_for_health", node=todo[0].name, health=(cluster or {}).get("health"))
+        if plan.create:
+            self._set_gateways(spec, nodes, todo, log)
+            return True, False
+        health = (cluster or {}).get("health")
+        if health != "healthy":  # the first member restarted: wait until the pair is whole again
+            log.info("cluster.gateway_waits_for_health", node=todo[0].name, health=health)
+            return False, True
+        todo.sort(key=lambda m: holds_role(nodes[m.uid]))  # the member that does not carry the traffic first
+        member = todo[0]
+        if holds_role(nodes[member.uid]):
+            (other,) = [m for m in spec.members if m.uid != member.uid]
+            routed = not self._route_problems(spec, [other.lan_eni_id])
+            if not hand_over(self._client, fqdn, (other.uid, other.name), nodes[other.uid], routed, log):
                 return False, True
-            todo.sort(key=lambda m: bool(_config(nodes, m, "cluster").get("master")))  # the standby first
-        batch = todo if plan.create else todo[:1]
-        for member in batch:
+        self._set_gateways(spec, nodes, [member], log)
+        return True, len(todo) > 1
+
+    @staticmethod
+    def _refuse_a_degraded_start(
+        fqdn: str,
+        spec: ClusterProperties,
+        previous: ClusterProperties | None,
+        nodes: Nodes,
+        cluster: Mapping[str, Any] | None,
+    ) -> None:
+        """A gateway-service change restarts the members it changes: it starts only from a whole pair (later polls
+        of the same request find a member already changed and wait for the pair instead). A node that is not a
+        member yet (one that replaces a member) restarts nothing that carries traffic."""
+        todo = [m for m in spec.members if not matches(_config(nodes, m, "gateway"), gateway_config(spec, m))]
+        restarting = [m for m in todo if (nodes[m.uid] or {}).get("cluster") == fqdn]
+        if not restarting or any(m not in todo for m in _gateway_changes(previous, spec)):
+            return
+        problems = pair_problems((cluster or {}).get("health"), {m.name: nodes[m.uid] for m in spec.members})
+        if problems:
+            raise refuse_degraded("changing the gateway service (tunnel settings or public address)", problems)
+
+    def _set_gateways(
+        self, spec: ClusterProperties, nodes: Nodes, members: list[MemberProperties], log: JsonLogger
+    ) -> None:
+        for member in members:
             desired = gateway_config(spec, member)
             log.info("cluster.set_gateway", node=member.name, host=desired["host"], port=desired["port"])
             self._client.set_gateway(member.uid, gateway_body(_config(nodes, member, "gateway"), desired))
-        return True, len(batch) < len(todo)
 
     # -- step 3: the cluster ----------------------------------------------------------------
 
@@ -474,20 +474,34 @@ class ClusterReconciler:
                 problems.append(f"gateway {member.name} is {state.value}")
             elif plan.gateway and not matches(_config(nodes, member, "gateway"), gateway_config(spec, member)):
                 problems.append(f"gateway {member.name} does not report its gateway service enabled as configured")
-        if spec.verify_routes and spec.route_table_ids:
-            problems += self._route_problems(spec)
+        problems += self._route_problems(spec)
         return problems
 
-    def _route_problems(self, spec: ClusterProperties) -> list[str]:
+    def _route_problems(self, spec: ClusterProperties, enis: list[str] | None = None) -> list[str]:
+        """What is wrong with the edge routes: each must point at one of ``enis`` (default: either member)."""
+        if not (spec.verify_routes and spec.route_table_ids):
+            return []
         try:
             tables = self._ec2.describe_route_tables(RouteTableIds=list(spec.route_table_ids))["RouteTables"]
         except Exception as exc:  # botocore ClientError: a table id that does not exist
             code = getattr(exc, "response", {}).get("Error", {}).get("Code", type(exc).__name__)
             return [f"describing route tables {', '.join(spec.route_table_ids)} failed ({code})"]
-        return route_problems(tables, spec.route_table_ids, spec.edge_cidrs, [m.lan_eni_id for m in spec.members])
+        return route_problems(
+            tables, spec.route_table_ids, spec.edge_cidrs, enis or [m.lan_eni_id for m in spec.members]
+        )
 
 
-def _config(nodes: Nodes, member: MemberProperties, section: str) -> dict[str, Any]:
+def _gateway_changes(previous: ClusterProperties | None, spec: ClusterProperties) -> list[MemberProperties]:
+    """The members whose gateway service this request changes (all of them when the old one is unknown)."""
+    if previous is None or len(previous.members) != len(spec.members):
+        return list(spec.members)
+    return [
+        new
+        for old, new in zip(previous.members, spec.members, strict=True)
+        if old.uid != new.uid or gateway_config(previous, old) != gateway_config(spec, new)
+    ]
+
+
+def _config(nodes: Nodes, member: MemberProperties, name: str) -> dict[str, Any]:
     """One section of a member's node config (``gateway``, ``cluster``), empty when it has none."""
-    value = ((nodes.get(member.uid) or {}).get("config") or {}).get(section)
-    return value if isinstance(value, dict) else {}
+    return section(nodes.get(member.uid), name)

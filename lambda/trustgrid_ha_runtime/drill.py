@@ -4,12 +4,13 @@ Usage: ``python -m trustgrid_ha_runtime.drill --secret-id NAME_OR_ARN --cluster 
 [--region R] [--failback] [--production --yes] [--timeout S] [--interval S] [--output drill.json]``
 (``make drill CLUSTER=... SECRET=...``).
 
-It designates the standby as the cluster's active member through the API (``PUT
-/cluster/{fqdn}/active/{uid}``, the configured-active member Trustgrid documents), then watches until the
-new member is active, every managed route table sends every edge CIDR to its LAN interface and the cluster is
-healthy again, and prints the timeline in seconds. ``--failback`` then does the same back. It refuses to run
-when the cluster is not healthy to begin with, and against an environment marked production unless given
-``--yes``; on a timeout it says what it saw last.
+It designates the member that does not hold the active role as the cluster's configured active member through
+the API (``PUT /cluster/{fqdn}/active/{uid}``), then watches until that member *holds the role* (what it reports in
+``shadow.reported["cluster.master"]``, not the configured flag, which changes at once), every managed route
+table sends every edge CIDR to its LAN interface and the cluster is healthy again, and prints the timeline in
+seconds. ``--failback`` then does the same back. It refuses to run when the cluster is not healthy to begin
+with. It asks for each cluster's FQDN to be typed back before it moves anything, unless given ``--yes``; a
+cluster marked ``--production`` needs ``--yes`` in any case. On a timeout it says what it saw last.
 """
 
 from __future__ import annotations
@@ -92,6 +93,18 @@ def _record(timeline: Timeline, status: ClusterStatus, new_uid: str, seconds: fl
             timeline.at(seconds, f"{route.route_table} sends {route.cidr} to {route.target}")
 
 
+def confirmed(fqdns: Sequence[str], ask: Callable[[str], str]) -> bool:
+    """The operator types each cluster's FQDN back (a drill moves live traffic)."""
+    for fqdn in fqdns:
+        try:
+            typed = ask(f"The drill moves the active role (and live traffic) of {fqdn}. Type its FQDN to go on: ")
+        except EOFError:  # no terminal: the operator must say --yes
+            return False
+        if typed.strip() != fqdn:
+            return False
+    return True
+
+
 def render(timelines: Sequence[Timeline]) -> str:
     lines = []
     for timeline in timelines:
@@ -108,17 +121,21 @@ def main(
     out: TextIO = sys.stdout,
     sleep: Callable[[float], None] = time.sleep,
     now: Callable[[], float] = time.monotonic,
+    ask: Callable[[str], str] = input,
 ) -> int:
     parser = arguments(__doc__)
     parser.add_argument("--failback", action="store_true", help="fail back to the first active member")
     parser.add_argument("--production", action="store_true", help="the cluster serves production traffic")
-    parser.add_argument("--yes", action="store_true", help="run against production anyway")
+    parser.add_argument("--yes", action="store_true", help="do not ask; needed for a production cluster")
     parser.add_argument("--timeout", type=float, default=600.0)
     parser.add_argument("--interval", type=float, default=5.0)
     parser.add_argument("--output", type=Path, help="also write the timeline as JSON here")
     args = parser.parse_args(argv)
     if args.production and not args.yes:
         print("trustgrid-drill: refusing to fail over a production cluster without --yes.", file=sys.stderr)
+        return 2
+    if not args.yes and not confirmed(args.cluster, ask):
+        print("trustgrid-drill: not confirmed; nothing was changed.", file=sys.stderr)
         return 2
     try:
         if secrets is None or ec2 is None:

@@ -1,9 +1,12 @@
-"""Post-deploy health check: is every named cluster healthy? Used by the pipeline's stages.
+"""Post-deploy health check of the pipeline's stages: is every named cluster whole?
 
 Usage: ``python -m trustgrid_ha_runtime.healthcheck --secret-id NAME_OR_ARN [--api-url URL]
-[--attempts N] [--interval S] FQDN [FQDN ...]``. Exits 0 when every cluster reports ``healthy``,
-1 otherwise, with the reason on stderr (CodeBuild puts it in the build log). It reuses the custom
-resource's API client, so retries, timeouts and error messages are the same.
+[--role-arn ARN --region R] [--attempts N] [--interval S] FQDN [FQDN ...]``. Exits 0 when every cluster is as
+the status command wants it (healthy, both members online with their gateway service enabled, exactly one
+holding the active role) and, given a role in the clusters' account (the pipeline passes the target's CDK
+lookup role, which may read EC2), every managed route table sends every edge CIDR to the member that holds the
+role. Exits 1 otherwise, with the reasons on stderr (CodeBuild puts them in the build log). It reuses the
+status logic and the custom resource's API client, so retries, timeouts and messages are the same.
 """
 
 from __future__ import annotations
@@ -16,22 +19,24 @@ from typing import Any, TextIO
 
 from .api import DEFAULT_API_URL, ApiError, Credentials, TrustgridClient
 from .log import JsonLogger
+from .status import cluster_status
 
 
-def unhealthy(client: TrustgridClient, fqdns: Sequence[str]) -> list[str]:
-    """A sentence for every cluster that is not healthy; empty when all are."""
+def unhealthy(client: TrustgridClient, fqdns: Sequence[str], ec2: Any = None) -> list[str]:
+    """A sentence for every problem of every cluster; empty when all are whole."""
     problems = []
     for fqdn in fqdns:
         try:
-            health = client.get_cluster(fqdn).get("health")
+            status = cluster_status(client, ec2, fqdn)
         except ApiError as exc:
             problems.append(f"{fqdn}: {exc}")
             continue
-        if health != "healthy":
-            problems.append(
-                f"{fqdn}: health is {health!r}, not 'healthy' (unhealthy: a member is down or both are "
-                "active; offline: both are down). Check both gateways in the Trustgrid portal."
-            )
+        problems += [f"{fqdn}: {problem}" for problem in status.problems]
+    if problems:
+        problems.append(
+            "check both gateways in the Trustgrid portal (unhealthy: a member is down or both are active; offline: "
+            "both are down)"
+        )
     return problems
 
 
@@ -43,11 +48,13 @@ def check(
     interval: float,
     out: TextIO,
     sleep: Callable[[float], None] = time.sleep,
+    ec2: Any = None,
 ) -> bool:
     for attempt in range(1, attempts + 1):
-        problems = unhealthy(client, fqdns)
+        problems = unhealthy(client, fqdns, ec2)
         if not problems:
-            out.write(f"healthy: {', '.join(fqdns)}\n")
+            checked = "" if ec2 is not None else " (routes not checked: no --role-arn)"
+            out.write(f"healthy: {', '.join(fqdns)}{checked}\n")
             return True
         out.write(f"attempt {attempt}/{attempts}: " + "; ".join(problems) + "\n")
         if attempt < attempts:
@@ -55,21 +62,40 @@ def check(
     return False
 
 
-def main(argv: Sequence[str] | None = None, *, secrets: Any = None, out: TextIO = sys.stderr) -> int:
+def main(argv: Sequence[str] | None = None, *, secrets: Any = None, ec2: Any = None, out: TextIO = sys.stderr) -> int:
     parser = argparse.ArgumentParser(prog="trustgrid-healthcheck", description=__doc__)
     parser.add_argument("--secret-id", required=True, help="Secrets Manager secret with apiKeyId/apiKeySecret")
     parser.add_argument("--api-url", default=DEFAULT_API_URL)
     parser.add_argument("--attempts", type=int, default=10)
     parser.add_argument("--interval", type=float, default=30.0)
+    parser.add_argument("--role-arn", help="a role in the clusters' account that may read EC2 (routes checked)")
+    parser.add_argument("--region", help="the clusters' region (with --role-arn)")
     parser.add_argument("clusters", nargs="+", help="cluster FQDNs")
     args = parser.parse_args(argv)
     if secrets is None:
         import boto3
 
         secrets = boto3.client("secretsmanager")
+    if ec2 is None and args.role_arn:
+        ec2 = _ec2_as(args.role_arn, args.region)
     secret = secrets.get_secret_value(SecretId=args.secret_id)["SecretString"]
     client = TrustgridClient(args.api_url, Credentials.from_secret_string(secret), logger=JsonLogger(stream=out))
-    return 0 if check(client, args.clusters, attempts=args.attempts, interval=args.interval, out=out) else 1
+    healthy = check(client, args.clusters, attempts=args.attempts, interval=args.interval, out=out, ec2=ec2)
+    return 0 if healthy else 1
+
+
+def _ec2_as(role_arn: str, region: str | None) -> Any:
+    """An EC2 client with the credentials of ``role_arn`` (the target account's CDK lookup role)."""
+    import boto3
+
+    creds = boto3.client("sts").assume_role(RoleArn=role_arn, RoleSessionName="trustgrid-health-check")["Credentials"]
+    return boto3.client(
+        "ec2",
+        region_name=region,
+        aws_access_key_id=creds["AccessKeyId"],
+        aws_secret_access_key=creds["SecretAccessKey"],
+        aws_session_token=creds["SessionToken"],
+    )
 
 
 if __name__ == "__main__":

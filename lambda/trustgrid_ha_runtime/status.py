@@ -2,8 +2,11 @@
 
 Usage: ``python -m trustgrid_ha_runtime.status --secret-id NAME_OR_ARN [--api-url URL] [--region R] [--json]
 --cluster FQDN [--cluster FQDN ...]`` (``make status CLUSTERS=...``). Exits 0 only when every cluster is
-healthy, every member online with its gateway service enabled, one member active, and every managed route
-table sends every edge CIDR to the active member's LAN interface.
+healthy, every member online with its gateway service enabled, exactly one member holding the active role, and
+every managed route table sends every edge CIDR to that member's LAN interface.
+
+"Active" is the role a member reports holding now (``shadow.reported["cluster.master"]``); the configured
+(preferred) active member (``config.cluster.master``) is shown beside it and may differ after a failover.
 
 Everything comes from Trustgrid and EC2 (read only): the members and their state from the API, the edge CIDRs
 and managed route tables from the cluster's network configuration, each member's LAN interface from EC2 (the
@@ -23,6 +26,7 @@ from typing import Any, TextIO
 from .api import Credentials, NotFound, TrustgridClient, Unauthorized
 from .contract import DEFAULT_API_URL
 from .log import JsonLogger
+from .nodes import configured_active, holds_role, section
 
 
 @dataclass
@@ -31,7 +35,10 @@ class MemberStatus:
     uid: str
     online: bool
     gateway_enabled: bool
+    #: holds the active role now (``shadow.reported["cluster.master"]``): carries traffic, owns the routes
     active: bool
+    #: the configured (preferred) active member (``config.cluster.master``)
+    configured_active: bool
     lan_eni: str | None
 
 
@@ -67,8 +74,10 @@ class ClusterStatus:
 
 def _lan_eni(ec2: Any, node: dict[str, Any], vpc_id: str | None) -> str | None:
     """The member's LAN interface: the ENI the construct described as its LAN, else the one holding its
-    heartbeat address, in the cluster's VPC."""
-    host = str(((node.get("config") or {}).get("cluster") or {}).get("host"))
+    heartbeat address, in the cluster's VPC (None without EC2 access)."""
+    if ec2 is None:
+        return None
+    host = str(section(node, "cluster").get("host"))
     scope = [{"Name": "vpc-id", "Values": [vpc_id]}] if vpc_id else []
     for query in (
         [{"Name": "description", "Values": [f"Trustgrid {node.get('name')} LAN"]}, *scope],
@@ -82,20 +91,20 @@ def _lan_eni(ec2: Any, node: dict[str, Any], vpc_id: str | None) -> str | None:
 
 def _member(client: TrustgridClient, ec2: Any, summary: dict[str, Any], vpc_id: str | None) -> MemberStatus:
     node = client.get_node(str(summary["uid"]))
-    config = node.get("config") or {}
     return MemberStatus(
         name=str(node.get("name")),
         uid=str(node.get("uid")),
         online=bool(node.get("online")),
-        gateway_enabled=bool((config.get("gateway") or {}).get("enabled")),
-        active=bool((config.get("cluster") or {}).get("master")),
+        gateway_enabled=bool(section(node, "gateway").get("enabled")),
+        active=holds_role(node),
+        configured_active=configured_active(node),
         lan_eni=_lan_eni(ec2, node, vpc_id),
     )
 
 
 def _tables(ec2: Any, network: dict[str, Any]) -> dict[str, dict[str, Any]]:
     tables = [t for i in network.get("interfaces") or [] for t in i.get("clusterRouteTables") or []]
-    if not tables:
+    if not tables or ec2 is None:
         return {}
     return {t["RouteTableId"]: t for t in ec2.describe_route_tables(RouteTableIds=tables)["RouteTables"]}
 
@@ -115,7 +124,8 @@ def _routes(network: dict[str, Any], described: dict[str, Any], active: MemberSt
 
 
 def cluster_status(client: TrustgridClient, ec2: Any, fqdn: str) -> ClusterStatus:
-    """What Trustgrid and EC2 say about one cluster, and what is wrong with it, as sentences."""
+    """What Trustgrid and EC2 say about one cluster, and what is wrong with it, as sentences. With ``ec2`` None
+    (no access to the cluster's account) the routes are not read and not judged."""
     try:
         cluster = client.get_cluster(fqdn)
     except NotFound:
@@ -125,7 +135,7 @@ def cluster_status(client: TrustgridClient, ec2: Any, fqdn: str) -> ClusterStatu
     described = _tables(ec2, network)
     vpc_id = next((t.get("VpcId") for t in described.values()), None)
     status.members = [_member(client, ec2, m, vpc_id) for m in client.list_cluster_nodes(fqdn)]
-    status.routes = _routes(network, described, status.active)
+    status.routes = _routes(network, described, status.active) if ec2 is not None else []
     status.problems = _problems(status)
     return status
 
@@ -142,7 +152,7 @@ def _problems(status: ClusterStatus) -> list[str]:
         if not member.gateway_enabled:
             problems.append(f"{member.name}'s gateway service is not enabled")
     if status.active is None:
-        problems.append(f"{sum(m.active for m in status.members)} members are active, not 1")
+        problems.append(f"{sum(m.active for m in status.members)} members hold the active role, not 1")
     for route in status.routes:
         if not route.on_active_member:
             problems.append(
@@ -159,7 +169,7 @@ def render(statuses: Sequence[ClusterStatus]) -> str:
             lines.append(
                 f"  member {m.name:<20} {'online ' if m.online else 'OFFLINE'}  gateway "
                 f"{'enabled ' if m.gateway_enabled else 'DISABLED'}  {'active ' if m.active else 'standby'}  "
-                f"LAN {m.lan_eni or '?'}"
+                f"{'configured-active' if m.configured_active else '                 '}  LAN {m.lan_eni or '?'}"
             )
         for r in s.routes:
             mark = "ok" if r.on_active_member else "NOT ON THE ACTIVE MEMBER"

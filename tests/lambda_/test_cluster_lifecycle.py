@@ -48,7 +48,7 @@ def test_create_configures_every_manual_step(world: World) -> None:
     cluster = state["clusters"][FQDN]
     assert cluster["health"] == "healthy"
     assert cluster["mode"] == "autoFailback"
-    assert cluster["configuredActive"] == a
+    assert cluster["configured"] == a and cluster["role"] == a
     for member in members:
         assert state["nodes"][member["Uid"]] == {
             "cluster": FQDN,
@@ -167,7 +167,7 @@ def test_update_replaced_gateway_swaps_the_member_and_never_moves_the_active_rol
     world: World, deployed: Deployed
 ) -> None:
     a, b = deployed.uids
-    world.stub.clusters[FQDN]["active"] = b  # a failover happened: the secondary is active now
+    world.stub.fail_over(FQDN)  # a failover happened: the secondary holds the role now
     c = world.license("Create", "prod-gw-c", 2)["PhysicalResourceId"]
     replacement = {**world.member(c, "prod-gw-c", 0)}
     register(world, replacement)
@@ -186,7 +186,7 @@ def test_update_replaced_gateway_swaps_the_member_and_never_moves_the_active_rol
     state = world.stub.snapshot()
     assert state["nodes"][a]["cluster"] is None
     assert state["nodes"][c]["cluster"] == FQDN
-    assert state["clusters"][FQDN]["configuredActive"] == b
+    assert state["clusters"][FQDN]["role"] == b, "the role stays where the failover put it"
 
 
 def test_update_failback_mode(world: World, deployed: Deployed) -> None:

@@ -40,7 +40,8 @@ def expected_state(world: World, members: list[dict[str, str]]) -> dict:
                 "fqdn": FQDN,
                 "mode": "autoFailback",
                 "health": "healthy",
-                "configuredActive": members[0]["Uid"],
+                "configured": members[0]["Uid"],
+                "role": members[0]["Uid"],
                 "tags": {"trustgrid-ha-cluster-owner": world.owner},
                 "config": {
                     "network": {

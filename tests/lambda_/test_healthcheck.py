@@ -34,7 +34,7 @@ def test_unhealthy_cluster_fails_with_the_reason(world: World, deployed: Deploye
 
 def test_unknown_cluster_fails_naming_it(world: World, deployed: Deployed) -> None:
     code, out = run(world, deployed.fqdn, "nope.acme.trustgrid.io")
-    assert code == 1 and "nope.acme.trustgrid.io" in out and "HTTP 404" in out
+    assert code == 1 and "nope.acme.trustgrid.io" in out and "has no cluster" in out
 
 
 def test_recovers_when_the_cluster_becomes_healthy_between_attempts(world: World, deployed: Deployed) -> None:

@@ -80,7 +80,7 @@ def test_status_without_credentials_says_so(world: World, deployed: Deployed, mo
     assert code == 2 and "no AWS credentials" in capsys.readouterr().err
 
 
-def drill_run(world: World, *extra: str) -> tuple[int, str]:
+def drill_run(world: World, *extra: str, typed: str = FQDN) -> tuple[int, str]:
     out = io.StringIO()
     clock = {"t": 0.0}
 
@@ -91,7 +91,7 @@ def drill_run(world: World, *extra: str) -> tuple[int, str]:
     code = drill.main(
         ["--secret-id", world.api_secret_arn, "--api-url", world.stub.url, "--cluster", FQDN, "--interval", "5",
          "--timeout", "120", *extra],
-        secrets=world.secrets, ec2=world.ec2, out=out, sleep=sleep, now=lambda: clock["t"],
+        secrets=world.secrets, ec2=world.ec2, out=out, sleep=sleep, now=lambda: clock["t"], ask=lambda _: typed,
     )  # fmt: skip
     return code, out.getvalue()
 

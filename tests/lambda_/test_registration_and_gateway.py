@@ -83,15 +83,36 @@ def test_gateway_service_keeps_portal_fields_and_sends_only_documented_ones(worl
     }
 
 
-def test_a_gateway_service_change_rolls_one_member_at_a_time_standby_first(world: World, deployed: Deployed) -> None:
+@pytest.mark.parametrize("mode", ["autoFailback", "manualFailback"])
+@pytest.mark.parametrize("failed_over", [False, True])
+def test_a_gateway_service_change_rolls_one_member_at_a_time_and_hands_the_role_over_first(
+    world: World, deployed: Deployed, mode: str, failed_over: bool
+) -> None:
     a, b = deployed.uids
-    world.stub.clusters[FQDN]["active"] = a
+    props = {**deployed.props, "FailbackMode": mode}
+    world.cluster("Update", props, old=deployed.props, physical=deployed.fqdn)
+    if failed_over:  # the primary went down and came back: in manualFailback mode the secondary keeps the role
+        world.stub.set_online(a, False)
+        world.between_polls()
+        world.stub.set_online(a, True)
+        world.between_polls()
+        assert world.stub.configured(FQDN) == a, "the configured flag still names the primary"
+    holder, standby = (b, a) if failed_over and mode == "manualFailback" else (a, b)
+    assert world.stub.clusters[FQDN]["active"] == holder
+    world.stub.role_moves.clear()
+    world.stub.most_members_down[FQDN] = 0
     start = len(world.stub.requests)
 
-    world.cluster("Update", {**deployed.props, "TunnelPort": "9443"}, old=deployed.props, physical=deployed.fqdn)
+    world.cluster("Update", {**props, "TunnelPort": "9443"}, old=props, physical=deployed.fqdn)
 
-    gateway_writes = [r.path for r in world.stub.requests[start:] if r.write and r.path.endswith("/config/gateway")]
-    assert gateway_writes == [f"/node/{b}/config/gateway", f"/node/{a}/config/gateway"]
+    writes = [r.path for r in world.stub.requests[start:] if r.write]
+    assert writes == [
+        f"/node/{standby}/config/gateway",  # the member that does not carry the traffic first
+        f"/cluster/{FQDN}/active/{standby}",  # then a graceful hand-over to it
+        f"/node/{holder}/config/gateway",  # and only once it holds the role and the routes: the other
+    ]
+    assert world.stub.role_moves[FQDN] == [("graceful", holder, standby)], "one move, graceful"
+    assert world.stub.ungraceful_failovers(FQDN) == 0
     assert world.stub.most_members_down[FQDN] == 1, "never both gateways restarting at once"
     assert {world.stub.nodes[u]["config"]["gateway"]["port"] for u in deployed.uids} == {9443}
 

@@ -15,7 +15,14 @@ It behaves like the API in shared/trustgrid-facts.md:
 - cluster models carry server-managed fields (``health``, ``created_at``,
   ``lifecycleState``, ``tgrn``, ``org``) that ``PUT /cluster`` refuses;
 - name validation, promotion only for members, network config replaced on PUT,
-  401 without the right auth header.
+  401 without the right auth header;
+- the *configured* active member and the member that *holds the role* are two
+  facts, as in Trustgrid: ``PUT /cluster/{fqdn}/active/{uid}`` changes the
+  configured member (``config.cluster.master``) at once and moves the role
+  (``shadow.reported["cluster.master"]``) only when that member is online with
+  its heartbeat on; a member that goes offline loses the role to an online
+  standby (an ungraceful failover); in ``autoFailback`` mode the configured
+  member takes the role back once it is online again.
 
 Not documented by Trustgrid, and chosen here: ``DELETE /node/{uid}`` of a license
 that never registered frees its name.
@@ -150,6 +157,12 @@ class TrustgridStub:
     most_members_down: dict[str, int] = field(default_factory=dict)
     #: uid -> the member's LAN ENI (what the node itself knows; the route agent of the tests uses it)
     lan_enis: dict[str, str] = field(default_factory=dict)
+    #: cluster FQDN -> role moves: ("graceful" | "ungraceful", from uid, to uid)
+    role_moves: dict[str, list[tuple[str, str | None, str | None]]] = field(default_factory=dict)
+    #: polls between ``PUT /cluster/{fqdn}/active/{uid}`` and the role moving (the configured flag changes at once)
+    role_lag: int = 0
+    #: cluster FQDN -> polls left until a requested role move is carried out
+    pending_roles: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._faults: dict[str, deque[Fault]] = defaultdict(deque)
@@ -241,6 +254,7 @@ class TrustgridStub:
                         self.nodes[uid]["online"] = True
                 if uid in self.nodes and self.nodes[uid]["online"]:
                     del self.boots[uid]
+            self._carry_out_role_requests()
             for uid, left in list(self.restarts.items()):
                 if left <= 1:
                     del self.restarts[uid]
@@ -248,6 +262,15 @@ class TrustgridStub:
                         self.set_online(uid)
                 else:
                     self.restarts[uid] = left - 1
+
+    def _carry_out_role_requests(self) -> None:
+        for fqdn, left in list(self.pending_roles.items()):
+            if left > 1 and fqdn in self.clusters:
+                self.pending_roles[fqdn] = left - 1
+                continue
+            del self.pending_roles[fqdn]
+            if fqdn in self.clusters:
+                self._settle_role(self.clusters[fqdn], requested=True)
 
     def set_online(self, uid: str, online: bool = True) -> None:
         with self._lock:
@@ -259,11 +282,54 @@ class TrustgridStub:
             self.most_members_down[cluster["fqdn"]] = max(down, self.most_members_down.get(cluster["fqdn"], 0))
             if not online and cluster.get("active") == uid:
                 self._fail_over(cluster)
+            elif online:
+                self._settle_role(cluster)
 
     def _fail_over(self, cluster: dict[str, Any]) -> None:
         """What the members do themselves: an online standby takes the active role from a lost active."""
         standby = [n for n in self._members(cluster["fqdn"]) if n["online"] and n["uid"] != cluster.get("active")]
-        cluster["active"] = standby[0]["uid"] if standby else None
+        self._move_role(cluster, standby[0]["uid"] if standby else None, "ungraceful")
+
+    def _ready(self, uid: str | None, fqdn: str) -> bool:
+        node = self.nodes.get(uid or "")
+        return bool(node and node.get("cluster") == fqdn and node["online"] and (node["config"].get("cluster") or {}))
+
+    def _settle_role(self, cluster: dict[str, Any], *, requested: bool = False) -> None:
+        """The role follows the configured member when it can take it (online, heartbeat on): at once when nobody
+        holds it or when it was just designated, and in ``autoFailback`` mode also back from the other member (a
+        graceful hand-over)."""
+        fqdn, configured, holder = cluster["fqdn"], cluster.get("configured"), cluster.get("active")
+        if fqdn in self.pending_roles:
+            return
+        if configured != holder and self._ready(configured, fqdn):
+            if requested or holder is None or not self._ready(holder, fqdn) or cluster.get("mode") == "autoFailback":
+                self._move_role(cluster, configured, "graceful")
+        elif holder is None:  # nobody holds it and the configured member cannot: an online member takes it
+            ready = [n["uid"] for n in self._members(fqdn) if self._ready(n["uid"], fqdn)]
+            if ready:
+                self._move_role(cluster, ready[0], "graceful")
+
+    def _move_role(self, cluster: dict[str, Any], to: str | None, how: str) -> None:
+        if cluster.get("active") == to:
+            return
+        if cluster.get("active") is not None or to is not None:
+            self.role_moves.setdefault(cluster["fqdn"], []).append((how, cluster.get("active"), to))
+        cluster["active"] = to
+
+    def ungraceful_failovers(self, fqdn: str) -> int:
+        return sum(how == "ungraceful" for how, _, _ in self.role_moves.get(fqdn, []))
+
+    def fail_over(self, fqdn: str) -> None:
+        """The members fail over by themselves (the active member lost its heartbeat): the role moves, the
+        configured member stays."""
+        with self._lock:
+            cluster = self.clusters[fqdn]
+            others = [n["uid"] for n in self._members(fqdn) if n["uid"] != cluster.get("active") and n["online"]]
+            self._move_role(cluster, others[0] if others else None, "ungraceful")
+
+    def configured(self, fqdn: str) -> str | None:
+        """The configured active member of a cluster."""
+        return self.clusters[fqdn].get("configured")
 
     def writes(self) -> list[Recorded]:
         """Writes the API carried out (answered, or acted on before a fault)."""
@@ -275,7 +341,11 @@ class TrustgridStub:
             return copy.deepcopy(
                 {
                     "clusters": {
-                        k: _without(self._cluster_view(v), SERVER_CLUSTER_FIELDS - {"health"})
+                        k: {
+                            **_without(self._cluster_view(v), SERVER_CLUSTER_FIELDS - {"health"}),
+                            "configured": v.get("configured"),
+                            "role": v.get("active"),
+                        }
                         for k, v in self.clusters.items()
                     },
                     "nodes": {
@@ -383,10 +453,9 @@ class TrustgridStub:
         return "unhealthy"
 
     def _cluster_view(self, cluster: dict[str, Any]) -> dict[str, Any]:
-        view = {k: v for k, v in cluster.items() if k != "active"}
+        view = {k: v for k, v in cluster.items() if k not in ("active", "configured")}
         view.update(
             health=self._health(cluster),
-            configuredActive=cluster.get("active"),
             created_at=1_800_000_000,
             lifecycleState="production",
             tgrn=f"tgrn:tg::nodes:cluster/{cluster['fqdn']}",
@@ -398,8 +467,12 @@ class TrustgridStub:
         view = copy.deepcopy(node)
         heartbeat = view["config"].get("cluster")
         cluster = self.clusters.get(node.get("cluster") or "")
-        if isinstance(heartbeat, dict) and cluster is not None:
-            heartbeat["master"] = cluster.get("active") == node["uid"]
+        reported = {"node-core.version": "2.20.0"}
+        if cluster is not None:
+            if isinstance(heartbeat, dict):
+                heartbeat["master"] = cluster.get("configured") == node["uid"]
+            reported["cluster.master"] = "true" if cluster.get("active") == node["uid"] else "false"
+        view["shadow"] = {"reported": reported}
         return view
 
     def _org(self, **_: Any) -> tuple[int, Any]:
@@ -452,8 +525,12 @@ class TrustgridStub:
             node["cluster"] = fqdn
         else:
             old = node.pop("cluster", None)
-            if old in self.clusters and self.clusters[old].get("active") == uid:
-                self._fail_over(self.clusters[old])
+            node["config"].pop("cluster", None)  # leaving drops the node's heartbeat settings
+            if old in self.clusters:
+                if self.clusters[old].get("configured") == uid:
+                    self.clusters[old]["configured"] = None
+                if self.clusters[old].get("active") == uid:
+                    self._fail_over(self.clusters[old])
         return 200, None
 
     def _put_heartbeat(self, uid: str, body: Any, **_: Any) -> tuple[int, Any]:
@@ -475,6 +552,8 @@ class TrustgridStub:
             "masterVersion": int(previous.get("masterVersion", 0)),
             "shared": previous.get("shared", ""),
         }
+        if node.get("cluster") in self.clusters:
+            self._settle_role(self.clusters[node["cluster"]])
         return 200, None
 
     def _put_gateway(self, uid: str, body: Any, **_: Any) -> tuple[int, Any]:
@@ -508,7 +587,8 @@ class TrustgridStub:
         if fqdn in self.clusters:
             raise ApiFailure(422, [f"cluster {name} already exists"])
         self.clusters[fqdn] = {
-            "name": name, "fqdn": fqdn, "mode": "autoFailback", "config": {}, "active": None, "tags": {},
+            "name": name, "fqdn": fqdn, "mode": "autoFailback", "config": {}, "active": None, "configured": None,
+            "tags": {},
         }  # fmt: skip
         return 200, {"name": name, "fqdn": fqdn}
 
@@ -522,6 +602,7 @@ class TrustgridStub:
         if mode not in ("autoFailback", "manualFailback"):
             raise ApiFailure(422, ["mode must be autoFailback or manualFailback"])
         cluster["mode"] = mode
+        self._settle_role(cluster)
         return 200, None
 
     def _delete_cluster(self, fqdn: str, **_: Any) -> tuple[int, Any]:
@@ -535,7 +616,11 @@ class TrustgridStub:
         cluster = self._cluster(fqdn)
         if self._node(uid).get("cluster") != fqdn:
             raise ApiFailure(422, [f"node {uid} is not a member of {fqdn}"])
-        cluster["active"] = uid
+        cluster["configured"] = uid
+        if self.role_lag:
+            self.pending_roles[fqdn] = self.role_lag
+        else:
+            self._settle_role(cluster, requested=True)  # the role moves only to a member that can take it
         return 200, None
 
     def _put_cluster_tag(self, fqdn: str, tag: str, body: Any, **_: Any) -> tuple[int, Any]:

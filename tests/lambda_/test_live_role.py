@@ -1,0 +1,108 @@
+"""Who is active: every reader takes the role a member reports holding (``shadow.reported["cluster.master"]``),
+never the configured flag (``config.cluster.master``), which stays on the primary after a manual-mode failover."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import boto3
+import pytest
+
+from tests.lambda_.conftest import REGION, Deployed, World
+from tests.lambda_.test_operations import FQDN, drill_run, run_status
+from trustgrid_ha_runtime import healthcheck, monitor
+from trustgrid_ha_runtime.handover import DegradedPair
+
+
+@pytest.fixture
+def failed_over(world: World, deployed: Deployed) -> Deployed:
+    """A manual-failback cluster whose primary went down and came back: the secondary holds the role and owns
+    the routes, the primary is still the configured active member."""
+    a, b = deployed.uids
+    props = {**deployed.props, "FailbackMode": "manualFailback"}
+    world.cluster("Update", props, old=deployed.props, physical=deployed.fqdn)
+    world.stub.set_online(a, False)
+    world.between_polls()
+    world.stub.set_online(a, True)
+    world.between_polls()
+    assert (world.stub.configured(FQDN), world.stub.clusters[FQDN]["active"]) == (a, b)
+    assert world.stub.clusters[FQDN]["mode"] == "manualFailback"
+    return Deployed(deployed.uids, deployed.members, props, deployed.fqdn)
+
+
+def test_status_after_a_manual_failover_is_healthy_and_shows_both_facts(world: World, failed_over: Deployed) -> None:
+    code, text = run_status(world)
+    assert code == 0, text
+    line_a, line_b = (line for line in text.splitlines() if line.strip().startswith("member"))
+    assert "standby" in line_a and "configured-active" in line_a
+    assert "active " in line_b and "configured-active" not in line_b
+    (cluster,) = json.loads(run_status(world, "--json")[1])
+    assert [(m["active"], m["configured_active"]) for m in cluster["members"]] == [(False, True), (True, False)]
+
+
+def test_the_scheduled_check_and_the_pipeline_step_pass_after_a_manual_failover(
+    world: World, failed_over: Deployed
+) -> None:
+    cloudwatch = boto3.client("cloudwatch", region_name=REGION)
+    values = monitor.check([{"name": "c", "fqdn": FQDN}], world.runtime().api(), world.ec2, cloudwatch,
+                           world.runtime().log)["c"]  # fmt: skip
+    assert values == {"ClusterHealthy": 1, "RoutesOnActiveMember": 1, "MembersOnline": 2, "GatewayServiceEnabled": 2}
+    out = io.StringIO()
+    assert healthcheck.check(world.runtime().api(), [FQDN], attempts=1, interval=0, out=out, ec2=world.ec2)
+    assert out.getvalue() == f"healthy: {FQDN}\n"
+
+
+def test_the_pipeline_step_fails_when_the_routes_stay_on_the_member_that_lost_the_role(
+    world: World, deployed: Deployed, monkeypatch
+) -> None:
+    monkeypatch.setattr(World, "route_agent", lambda self: None)  # the new holder never moves the routes
+    world.stub.fail_over(FQDN)
+    out = io.StringIO()
+    assert not healthcheck.check(world.runtime().api(), [FQDN], attempts=1, interval=0, out=out, ec2=world.ec2)
+    assert "not to the active member" in out.getvalue()
+    out = io.StringIO()
+    assert healthcheck.check(world.runtime().api(), [FQDN], attempts=1, interval=0, out=out)
+    assert "routes not checked" in out.getvalue(), "without EC2 access it says what it did not check"
+
+
+def test_the_drill_after_a_manual_failover_moves_the_role_back_and_waits_for_the_role_not_the_flag(
+    world: World, failed_over: Deployed
+) -> None:
+    a, _ = failed_over.uids
+    world.stub.role_lag = 3  # the role follows the configured flag only three polls later
+    code, text = drill_run(world)
+    assert code == 0, text
+    assert "failover prod-gw-b -> prod-gw-a:" in text
+    (took,) = [line for line in text.splitlines() if "prod-gw-a is the active member" in line]
+    assert float(took.split()[0]) >= 15.0, "it waited for the role, not for the configured flag (set at 0 s)"
+    assert world.stub.clusters[FQDN]["active"] == a
+
+
+def test_the_drill_asks_for_the_cluster_to_be_typed_back(world: World, deployed: Deployed, capsys) -> None:
+    assert drill_run(world, typed="prod-gw")[0] == 2
+    assert "not confirmed; nothing was changed" in capsys.readouterr().err
+    assert [r for r in world.stub.requests if r.write and "/active/" in r.path][1:] == [], "only the create's"
+    assert drill_run(world, "--yes", typed="")[0] == 0
+
+
+@pytest.mark.parametrize("down", [0, 1])
+def test_a_planned_restart_is_refused_on_a_degraded_pair_before_anything_changes(
+    world: World, deployed: Deployed, down: int
+) -> None:
+    world.stub.set_online(deployed.uids[down], False)
+    start = len(world.stub.requests)
+    with pytest.raises(DegradedPair) as refused:
+        world.cluster("Update", {**deployed.props, "TunnelPort": "9443"}, old=deployed.props, physical=deployed.fqdn)
+    name = ("prod-gw-a", "prod-gw-b")[down]
+    assert f"gateway {name} is registered, offline" in str(refused.value)
+    assert "Refused before anything changed" in str(refused.value)
+    assert [r for r in world.stub.requests[start:] if r.write] == []
+
+
+def test_the_active_member_is_set_once_on_the_configured_flag_not_on_health(world: World, deployed: Deployed) -> None:
+    world.stub.set_online(deployed.uids[1], False)  # unhealthy now
+    start = len(world.stub.requests)
+    with pytest.raises(AssertionError, match="not complete"):  # a duplicate Create: it waits for health, ...
+        world.cluster("Create", deployed.props, max_polls=2)
+    assert [r.path for r in world.stub.requests[start:] if "/active/" in r.path] == [], "... but never re-designates"
