@@ -17,6 +17,7 @@ the steps in this order:
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -146,6 +147,8 @@ def resolve_lan_nic(spec: ClusterProperties, nodes: Nodes) -> str:
 
 #: The cluster tag that names the resource (stack and logical ID) that made a cluster.
 OWNER_TAG = "trustgrid-ha-cluster-owner"
+#: How long a claim of an untagged cluster waits for the deployment that may have just created it to tag it.
+CLAIM_SETTLE_SECONDS = 10.0
 
 
 class ForeignCluster(RuntimeError):
@@ -175,12 +178,14 @@ class ClusterReconciler:
         now: Callable[[], float],
         *,
         owner: str = "",
+        settle: Callable[[], None] = lambda: time.sleep(CLAIM_SETTLE_SECONDS),
     ) -> None:
         self._client = client
         self._ec2 = ec2
         self._log = log
         self._now = now
         self._owner = owner
+        self._settle = settle
 
     def converge(
         self, fqdn: str, spec: ClusterProperties, plan: Plan, previous: ClusterProperties | None, deadline: float
@@ -221,19 +226,18 @@ class ClusterReconciler:
             wrote = True
         return self._finish(fqdn, spec, plan, None if wrote else (cluster, nodes), deadline, log)
 
-    def delete(self, fqdn: str, spec: ClusterProperties, *, untagged: bool = True) -> None:
-        """Remove both members, then the cluster; what is already gone counts as done, and a cluster of that
-        name that another resource made is left alone. ``untagged``: also delete a cluster without an owner tag
-        (one made by version 0.1.0 of this library); undoing a failed create never does."""
+    def delete(self, fqdn: str, spec: ClusterProperties) -> bool:
+        """Remove both members, then the cluster; True when there was a cluster of ours to delete. Only a cluster
+        this resource made (its owner tag) is touched, whatever its name, tags or members; one made by version
+        0.1.0 of this library (no tag, no contract version) only when every member is one of its own gateways."""
         log = self._log.bind(cluster=fqdn)
         cluster = self._client.find_cluster(fqdn)
         if cluster is None:
             log.info("cluster.already_gone")
-            return
-        owned = owned_by(cluster, self._owner) if self._owner else True
-        if owned is False or (owned is None and not untagged):
-            log.warning("cluster.not_ours", reason="not this resource's owner tag: left alone")
-            return
+            return False
+        if not self._ours_to_delete(fqdn, cluster, spec):
+            log.warning("cluster.not_ours", reason="not made by this resource: left alone")
+            return False
         for member in spec.members:
             if member.uid:
                 self._release_member(fqdn, member.uid, log)
@@ -242,6 +246,14 @@ class ClusterReconciler:
             log.info("cluster.deleted")
         except NotFound:
             log.info("cluster.already_gone")
+        return True
+
+    def _ours_to_delete(self, fqdn: str, cluster: Mapping[str, Any], spec: ClusterProperties) -> bool:
+        owned = owned_by(cluster, self._owner)
+        if owned is not None or spec.version is not None:
+            return bool(owned)
+        members = {str(n.get("uid")) for n in self._client.list_cluster_nodes(fqdn)}
+        return bool(members) and members <= {m.uid for m in spec.members}
 
     # -- step 1: the nodes ------------------------------------------------------------------
 
@@ -359,23 +371,32 @@ class ClusterReconciler:
         cluster.setdefault("tags", {})[OWNER_TAG] = self._owner
 
     def _claim(self, fqdn: str, cluster: dict[str, Any], spec: ClusterProperties, log: JsonLogger) -> bool:
-        """Make sure the cluster is ours: tagged by this resource, or an untagged empty one (what an attempt that
-        was interrupted right after creating it leaves). Anything else is refused before any write."""
+        """Make sure the cluster is ours: tagged by this resource, or an untagged one with no member and no
+        configuration at all (what an attempt interrupted right after creating it leaves). Anything else is refused
+        before any write. An untagged cluster may also be another deployment's that has just created it and is
+        about to tag it: the claim waits a moment, reads again, tags, and reads its own tag back, so that of two
+        deployments racing for one name exactly one goes on."""
         owned = owned_by(cluster, self._owner)
         if owned:
             log.info("cluster.adopt", reason="made by an earlier attempt of this resource")
             return False
-        members = [n for n in (self._client.find_node(m.uid) for m in spec.members) if n and n.get("cluster") == fqdn]
-        if owned is False or not is_empty(cluster, len(members)):
-            raise ForeignCluster(
-                f"A Trustgrid cluster named {spec.name!r} ({fqdn}) already exists and this stack did not make it "
-                f"({'another deployment owns it' if owned is False else 'it has members or configuration'}). "
-                "Nothing was written. Choose another cluster name, or delete that cluster in the portal if it is "
-                "unused."
-            )
-        log.info("cluster.claim", owner=self._owner, reason="untagged and empty: an interrupted attempt")
-        self._tag(fqdn, cluster)
-        return True
+        if owned is None and self._empty(fqdn, cluster):
+            self._settle()
+            again = self._client.get_cluster(fqdn)
+            if owned_by(again, self._owner) is None and self._empty(fqdn, again):
+                log.info("cluster.claim", owner=self._owner, reason="untagged and empty: an interrupted attempt")
+                self._tag(fqdn, cluster)
+                if owned_by(self._client.get_cluster(fqdn), self._owner):
+                    return True
+        raise ForeignCluster(
+            f"A Trustgrid cluster named {spec.name!r} ({fqdn}) already exists and this stack did not make it "
+            f"({'another deployment owns it' if owned is False else 'it has members, configuration or another owner'}"
+            "). Nothing was written. Choose another cluster name, or delete that cluster in the portal if it is "
+            "unused."
+        )
+
+    def _empty(self, fqdn: str, cluster: Mapping[str, Any]) -> bool:
+        return is_empty(cluster, len(self._client.list_cluster_nodes(fqdn)))
 
     def _members(self, fqdn: str, spec: ClusterProperties, nodes: Nodes, plan: Plan, log: JsonLogger) -> bool:
         wrote = False

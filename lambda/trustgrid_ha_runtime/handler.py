@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .api import ApiError, Credentials, RetryPolicy, TrustgridClient, Unauthorized, Unavailable
-from .cluster import CREATE_PLAN, ClusterReconciler, plan_update
+from .cluster import CLAIM_SETTLE_SECONDS, CREATE_PLAN, ClusterReconciler, plan_update
 from .contract import (
     CLUSTER_TYPE,
     DEFAULT_API_URL,
@@ -40,12 +40,15 @@ from .lifecycle import (
     Superseded,
     gate_wait,
     guard_update,
+    protected_instances,
     protection_delete,
+    refuse_delete_of_protected,
+    refused_changes,
     set_protection,
     superseded,
 )
 from .log import JsonLogger
-from .stack import is_rolling_back, stack_status
+from .stack import ROLLBACK_CLEANUP, ROLLBACK_STATUSES, stack_status
 
 Response = dict[str, Any]
 SAFETY_MARGIN_SECONDS = 15.0
@@ -54,6 +57,9 @@ DELETE_WAIT_SECONDS = 900
 OWNER_NAMESPACE = uuid.UUID("0b7e9a3c-5d41-4f5e-8f7e-2a1c9d3b6e10")
 #: CloudFormation shows at most 4 KB of a failure's reason.
 REASON_LIMIT = 3800
+#: A decision that depends on the stack's status asks this often (about 1.5 minutes with backoff): DescribeStacks
+#: is throttled under load, and an error must never turn into the refusal of a rollback.
+STATUS_ATTEMPTS = 8
 
 
 @dataclass
@@ -67,6 +73,7 @@ class Runtime:
     log: JsonLogger
     region: str
     now: Callable[[], float] = time.time
+    sleep: Callable[[float], None] = time.sleep
 
     @classmethod
     def from_environment(cls, context: Any, log: JsonLogger) -> Runtime:
@@ -199,9 +206,25 @@ def guard_event(event: dict[str, Any], rt: Runtime) -> Response:
     if event["RequestType"] == "Update":
         new = GuardProperties.parse(event["ResourceProperties"])
         old = GuardProperties.parse(event["OldResourceProperties"], strict=False)
-        if not is_rolling_back(rt.cloudformation, event.get("StackId", ""), rt.log):
-            guard_update(old, new, rt.log)
+        if refused_changes(old, new):  # only then does it matter whether this is the rollback of a refusal
+            status = stack_status(
+                rt.cloudformation, event.get("StackId"), rt.log, attempts=STATUS_ATTEMPTS, sleep=rt.sleep
+            )
+            if status is None:
+                raise StackStatusUnknown(
+                    "The change guard could not read the stack's status (DescribeStacks kept failing), so it cannot "
+                    "tell a rollback from a new change; nothing was changed. Retry the deployment (or, in a rollback, "
+                    "continue it)."
+                )
+            if status in ROLLBACK_STATUSES:
+                rt.log.info("guard.rollback_allowed", status=status)
+            else:
+                guard_update(old, new, rt.log)
     return {"PhysicalResourceId": physical}
+
+
+class StackStatusUnknown(RuntimeError):
+    """A decision needed the stack's status and CloudFormation did not give it."""
 
 
 def gate_event(event: dict[str, Any], rt: Runtime) -> Response:
@@ -217,8 +240,13 @@ def protection_event(event: dict[str, Any], rt: Runtime) -> Response:
     spec = ProtectionProperties.parse(event["ResourceProperties"], strict=request != "Delete")
     physical = event.get("PhysicalResourceId") or f"protection-{owner_of(event)}"
     if request == "Delete":
-        rolling_back = is_rolling_back(rt.cloudformation, event.get("StackId", ""), rt.log)
-        protection_delete(rt.ec2, spec.instance_ids, bool(spec.enabled), rolling_back, rt.log)
+        status = stack_status(rt.cloudformation, event.get("StackId"), rt.log, attempts=STATUS_ATTEMPTS, sleep=rt.sleep)
+        if status == ROLLBACK_CLEANUP:
+            # a failed update made this resource and was rolled back: the instances stay, as protected as the
+            # rolled-back template has them (an upgrade from a version that protected them in the template)
+            rt.log.info("protection.kept", reason="rollback cleanup: the instances stay as the template has them")
+            return {"PhysicalResourceId": physical}
+        protection_delete(rt.ec2, spec.instance_ids, bool(spec.enabled), status in ROLLBACK_STATUSES, rt.log)
     else:
         set_protection(rt.ec2, spec.instance_ids, bool(spec.enabled), rt.log)
     return {"PhysicalResourceId": physical}
@@ -229,7 +257,10 @@ def license_event(event: dict[str, Any], rt: Runtime) -> Response:
     spec = LicenseProperties.parse(event["ResourceProperties"], strict=request != "Delete")
     manager = LicenseManager(rt.api, rt.secrets, rt.log)  # the API (and its secret) only when a call needs it
     if request == "Delete":
-        rolling_back = not spec.remove_node_on_delete and is_rolling_back(rt.cloudformation, event["StackId"], rt.log)
+        rolling_back = not spec.remove_node_on_delete and (
+            stack_status(rt.cloudformation, event.get("StackId"), rt.log, attempts=STATUS_ATTEMPTS, sleep=rt.sleep)
+            in ROLLBACK_STATUSES
+        )
         manager.remove(spec, event["PhysicalResourceId"], rolling_back=rolling_back)
         return {"PhysicalResourceId": event["PhysicalResourceId"]}
     old = LicenseProperties.parse(event["OldResourceProperties"], strict=False) if request == "Update" else None
@@ -271,9 +302,16 @@ def handle_is_complete(event: dict[str, Any], rt: Runtime) -> Response:
         )
     deadline = float(data["WaitDeadline"])
     if kind == GATE_TYPE:
+        if data.get("Phase") in ROLLBACK_STATUSES:
+            # a rollback puts back what ran before; waiting again for a gateway that did not come back would only
+            # fail the rollback (UPDATE_ROLLBACK_FAILED)
+            rt.log.info("gate.rollback_passes", phase=data.get("Phase"))
+            return {"IsComplete": True}
         spec = GateProperties.parse(event["ResourceProperties"])
         first = request == "Create"
-        return _retrying(rt, deadline, lambda: gate_wait(rt.api(), spec, deadline, rt.now, rt.log, create=first))
+        return _retrying(
+            rt, deadline, lambda: gate_wait(rt.api(), rt.ec2, spec, deadline, rt.now, rt.log, create=first)
+        )
     if request == "Delete":
         return _delete_cluster(event, rt, deadline)
     return _converge_cluster(event, rt, deadline)
@@ -295,14 +333,19 @@ def _retrying(
 
 
 def _delete_cluster(event: dict[str, Any], rt: Runtime, deadline: float) -> Response:
-    fqdn = event["PhysicalResourceId"]
-    if "." not in fqdn:  # the id of a create that never made a cluster
-        return {"IsComplete": True}
     spec = ClusterProperties.parse(event["ResourceProperties"], strict=False)
+    physical = event["PhysicalResourceId"]
 
     def delete() -> bool:
-        ClusterReconciler(rt.api(), rt.ec2, rt.log, rt.now, owner=owner_of(event)).delete(fqdn, spec)
-        return True
+        # A Create that CloudFormation cancelled (a sibling failed) is deleted with an id CloudFormation made up:
+        # the cluster that Create may have made is found by its name, and deleted only if it carries our tag.
+        fqdn = physical if "." in physical else f"{spec.name}.{rt.api().org_domain()}"
+        protected = protected_instances(rt.ec2, [m.lan_eni_id for m in spec.members])
+        if protected:
+            raise refuse_delete_of_protected(fqdn, protected)
+        reconciler = _reconciler(event, rt)
+        # done once a poll finds nothing of ours left: a cancelled Create's last poll may still be under way
+        return not reconciler.delete(fqdn, spec)
 
     try:
         return _retrying(rt, deadline, delete, (Unavailable, Unauthorized, SecretUnavailable))
@@ -310,10 +353,16 @@ def _delete_cluster(event: dict[str, Any], rt: Runtime, deadline: float) -> Resp
         raise ApiError(
             "delete cluster",
             getattr(exc, "status", None),
-            f"The cluster {fqdn} could not be deleted before the deadline ({exc}). It still exists in Trustgrid. "
-            "Restore a valid API key in the API secret and retry the delete, or delete the cluster in the "
+            f"The cluster {physical if '.' in physical else spec.name} could not be deleted before the deadline "
+            f"({exc}). It still exists in Trustgrid. Restore a valid API key in the API secret and retry the delete, or delete the cluster in the "
             "Trustgrid portal and retry the stack delete retaining this resource.",
         ) from None
+
+
+def _reconciler(event: dict[str, Any], rt: Runtime) -> ClusterReconciler:
+    return ClusterReconciler(
+        rt.api(), rt.ec2, rt.log, rt.now, owner=owner_of(event), settle=lambda: rt.sleep(CLAIM_SETTLE_SECONDS)
+    )
 
 
 def _converge_cluster(event: dict[str, Any], rt: Runtime, deadline: float) -> Response:
@@ -321,7 +370,7 @@ def _converge_cluster(event: dict[str, Any], rt: Runtime, deadline: float) -> Re
     fqdn = event["PhysicalResourceId"]
     old = old_cluster_properties(event)
     plan = CREATE_PLAN if old is None else plan_update(old, spec)
-    reconciler = ClusterReconciler(rt.api(), rt.ec2, rt.log, rt.now, owner=owner_of(event))
+    reconciler = _reconciler(event, rt)
     try:
         response = _retrying(rt, deadline, lambda: reconciler.converge(fqdn, spec, plan, old, deadline).complete)
     except Exception:
@@ -337,6 +386,6 @@ def _converge_cluster(event: dict[str, Any], rt: Runtime, deadline: float) -> Re
 def _undo_create(reconciler: ClusterReconciler, fqdn: str, spec: ClusterProperties, log: JsonLogger) -> None:
     log.warning("cluster.undo_create", cluster=fqdn)
     try:
-        reconciler.delete(fqdn, spec, untagged=False)
+        reconciler.delete(fqdn, spec)
     except Exception as exc:  # the original failure is the one to report
         log.error("cluster.undo_failed", cluster=fqdn, error=type(exc).__name__, message=str(exc))

@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from .api import TrustgridClient
-from .cluster import NODE_ADVICE, NodeState, node_state
 from .contract import GateProperties, GuardedGateway, GuardProperties
 from .log import JsonLogger
+from .nodes import NODE_ADVICE, NodeState, node_state
 
 REPLACE_PROCEDURE = (
     "To get there without an outage, add a second cluster next to this one (a new construct ID, cluster name "
@@ -85,25 +85,44 @@ def guard_update(old: GuardProperties, new: GuardProperties, log: JsonLogger) ->
 
 @dataclass
 class GateCheck:
-    """One look at whether the first gateway is back: its node state and the cluster's health."""
+    """One look at whether the first gateway is back: EC2's view of its instance (running, status checks passed:
+    Trustgrid's ``online`` can lag behind a restart), its node state and the cluster's health."""
 
     state: NodeState
     health: str | None
+    instance: str = "ok"
 
     @property
     def ready(self) -> bool:
-        return self.state is NodeState.ONLINE and self.health in ("healthy", None)
+        return self.instance == "ok" and self.state is NodeState.ONLINE and self.health in ("healthy", None)
 
 
-def gate_check(client: TrustgridClient, spec: GateProperties) -> GateCheck:
-    node = client.find_node(spec.node_uid)
+def instance_status(ec2: Any, instance_id: str) -> str:
+    """ "ok" when EC2 reports the instance running with both status checks passed, else what it reports."""
+    found = ec2.describe_instance_status(InstanceIds=[instance_id], IncludeAllInstances=True)["InstanceStatuses"]
+    if not found:
+        return "not found"
+    status = found[0]
+    state = status.get("InstanceState", {}).get("Name")
+    checks = [status.get(k, {}).get("Status") for k in ("InstanceStatus", "SystemStatus")]
+    if state != "running":
+        return f"instance {state}"
+    return "ok" if checks == ["ok", "ok"] else f"status checks {'/'.join(str(c) for c in checks)}"
+
+
+def gate_check(client: TrustgridClient, ec2: Any, spec: GateProperties, node: dict[str, Any] | None) -> GateCheck:
     fqdn = f"{spec.cluster_name}.{client.org_domain()}"
     cluster = client.find_cluster(fqdn)
-    return GateCheck(node_state(node), None if cluster is None else str(cluster.get("health")))
+    return GateCheck(
+        node_state(node),
+        None if cluster is None else str(cluster.get("health")),
+        instance_status(ec2, spec.instance_id),
+    )
 
 
 def gate_wait(
     client: TrustgridClient,
+    ec2: Any,
     spec: GateProperties,
     deadline: float,
     now: Callable[[], float],
@@ -117,19 +136,28 @@ def gate_wait(
     one means the gate is new to a running pair (a stack of an older version of this library being updated,
     which stops and starts the primary in the same update): it waits as on an update.
     """
-    check = gate_check(client, spec)
-    if create and check.state is NodeState.NOT_REGISTERED:
+    node = client.find_node(spec.node_uid)
+    if create and node_state(node) is NodeState.NOT_REGISTERED:
         log.info("gate.new_pair", node=spec.node_name)
         return True
+    check = gate_check(client, ec2, spec, node)
     left = round(deadline - now())
-    log.info("gate.check", node=spec.node_name, state=check.state.value, health=check.health, seconds_left=left)
+    log.info(
+        "gate.check",
+        node=spec.node_name,
+        instance=check.instance,
+        state=check.state.value,
+        health=check.health,
+        seconds_left=left,
+    )
     if check.ready:
         return True
     if left <= 0:
         advice = NODE_ADVICE.get(check.state, "check both gateways' heartbeat and the cluster in the portal")
         raise TimeoutError(
-            f"The gateway {spec.node_name} did not come back before the deadline ({check.state.value}, cluster "
-            f"health {check.health!r}), so the other gateway was left untouched: {advice}."
+            f"The gateway {spec.node_name} did not come back before the deadline (EC2: {check.instance}; Trustgrid: "
+            f"{check.state.value}, cluster health {check.health!r}), so the other gateway was left untouched: "
+            f"{advice}."
         )
     return False
 
@@ -144,15 +172,23 @@ GONE = frozenset({"InvalidInstanceID.NotFound", "InvalidInstanceID.Malformed"})
 
 
 def set_protection(ec2: Any, instance_ids: tuple[str, ...], enabled: bool, log: JsonLogger) -> None:
+    """Turn termination protection on or off for every instance. Turning it on is all or nothing: when one
+    instance fails, those already protected are released again, so a failed create can still roll back."""
+    done: list[str] = []
     for instance_id in instance_ids:
         try:
             ec2.modify_instance_attribute(InstanceId=instance_id, DisableApiTermination={"Value": enabled})
         except Exception as exc:  # botocore ClientError: an instance that is already gone needs no protection
             code = getattr(exc, "response", {}).get("Error", {}).get("Code")
-            if enabled or code not in GONE:
+            if enabled:
+                log.error("protection.failed", instance=instance_id, error=code, releasing=done)
+                set_protection(ec2, tuple(done), False, log)
+                raise
+            if code not in GONE:
                 raise
             log.info("protection.instance_gone", instance=instance_id)
             continue
+        done.append(instance_id)
         log.info("protection.set", instance=instance_id, enabled=enabled)
 
 
@@ -167,3 +203,33 @@ def protection_delete(
             "The Trustgrid node records follow the removal policy (removeNodesOnDelete)."
         )
     set_protection(ec2, instance_ids, False, log)
+
+
+def protected_instances(ec2: Any, lan_eni_ids: list[str]) -> list[str]:
+    """The instances behind these LAN interfaces that still have EC2 termination protection on."""
+    enis = [e for e in lan_eni_ids if e]
+    if not enis:
+        return []
+    try:
+        found = ec2.describe_network_interfaces(NetworkInterfaceIds=enis)["NetworkInterfaces"]
+    except Exception as exc:  # an interface that is gone: its instance is gone too
+        if "NotFound" in str(getattr(exc, "response", {}).get("Error", {}).get("Code", "")):
+            return []
+        raise
+    instances = sorted({i["Attachment"]["InstanceId"] for i in found if i.get("Attachment", {}).get("InstanceId")})
+    return [
+        instance
+        for instance in instances
+        if ec2.describe_instance_attribute(InstanceId=instance, Attribute="disableApiTermination")[
+            "DisableApiTermination"
+        ]["Value"]
+    ]
+
+
+def refuse_delete_of_protected(fqdn: str, instances: list[str]) -> ChangeRefused:
+    return ChangeRefused(
+        f"Refused to delete the Trustgrid cluster {fqdn}: its gateways ({', '.join(instances)}) still run with "
+        "termination protection on, and would keep running without a cluster. Nothing was removed. To remove the "
+        "pair, set termination_protection=False (cdk.json: terminationProtection: false), deploy, then delete "
+        "the stack; do not retain the protection resource in a delete."
+    )

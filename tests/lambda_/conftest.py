@@ -50,7 +50,10 @@ class World:
     stack_id: str
     enis: dict[str, str] = field(default_factory=dict)  # lan subnet -> ENI
     ips: dict[str, str] = field(default_factory=dict)  # ENI -> LAN IP
+    instances: dict[str, str] = field(default_factory=dict)  # LAN ENI -> the instance it is attached to
     http: Any = None
+    #: what the handler slept (it never really sleeps in the tests)
+    sleeps: list[float] = field(default_factory=list)
 
     def runtime(self, *, key_secret: str | None = None) -> Runtime:
         log = JsonLogger(stream=self.logs)
@@ -67,6 +70,7 @@ class World:
             log=log,
             region=REGION,
             now=self.clock,
+            sleep=self.sleeps.append,
         )
 
     def set_stack_status(self, status: str) -> None:
@@ -220,13 +224,18 @@ def make_world() -> Iterator[World]:
     ec2 = boto3.client("ec2", region_name=REGION)
     secrets = boto3.client("secretsmanager", region_name=REGION)
     vpc_id = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
-    subnets, tables, enis, ips = [], [], {}, {}
+    subnets, tables, enis, ips, instances = [], [], {}, {}, {}
     for index, az in enumerate(("us-east-1a", "us-east-1b")):
         subnet = ec2.create_subnet(VpcId=vpc_id, CidrBlock=f"10.0.{index + 1}.0/24", AvailabilityZone=az)
         subnet_id = subnet["Subnet"]["SubnetId"]
         table = ec2.create_route_table(VpcId=vpc_id)["RouteTable"]["RouteTableId"]
         ec2.associate_route_table(RouteTableId=table, SubnetId=subnet_id)
         eni = ec2.create_network_interface(SubnetId=subnet_id)["NetworkInterface"]
+        instance = ec2.run_instances(ImageId="ami-12c6146b", MinCount=1, MaxCount=1, SubnetId=subnet_id)
+        instances[eni["NetworkInterfaceId"]] = instance["Instances"][0]["InstanceId"]
+        ec2.attach_network_interface(
+            NetworkInterfaceId=eni["NetworkInterfaceId"], InstanceId=instances[eni["NetworkInterfaceId"]], DeviceIndex=1
+        )
         subnets.append(subnet_id)
         tables.append(table)
         enis[subnet_id] = eni["NetworkInterfaceId"]
@@ -259,6 +268,7 @@ def make_world() -> Iterator[World]:
             stack_id=stack_id,
             enis=enis,
             ips=ips,
+            instances=instances,
         )
     finally:
         stub.stop()

@@ -33,8 +33,9 @@ def rolling_instance_type_change(world: World, deployed: Deployed, restart_polls
     primary, secondary = deployed.uids
     world.stub.most_members_down[FQDN] = 0
     polls = stop_and_start(world, primary, restart_polls)  # CloudFormation's update of the primary instance
-    old = GateProperties("prod-gw", primary, "prod-gw-a", "i-primary", {"InstanceType": "c6i.large"}, 600)
-    new = GateProperties("prod-gw", primary, "prod-gw-a", "i-primary", {"InstanceType": "c6i.xlarge"}, 600)
+    instance = world.instances[deployed.members[0]["LanEniId"]]
+    old = GateProperties("prod-gw", primary, "prod-gw-a", instance, {"InstanceType": "c6i.large"}, 600)
+    new = GateProperties("prod-gw", primary, "prod-gw-a", instance, {"InstanceType": "c6i.xlarge"}, 600)
     rt = world.runtime()
     event = {
         "RequestType": "Update",

@@ -81,9 +81,10 @@ def test_the_guard_lets_in_place_changes_and_rollbacks_through(world: World) -> 
     assert handle_event(back, world.runtime()) == {"PhysicalResourceId": "guard-1"}
 
 
-def gate(deployed: Deployed, fingerprint: str) -> dict:
+def gate(world: World, deployed: Deployed, fingerprint: str) -> dict:
+    instance = world.instances[world.enis[world.subnets[0]]]
     return GateProperties(
-        "prod-gw", deployed.uids[0], "prod-gw-a", "i-0123", {"InstanceType": fingerprint}, 600
+        "prod-gw", deployed.uids[0], "prod-gw-a", instance, {"InstanceType": fingerprint}, 600
     ).to_properties()
 
 
@@ -91,13 +92,13 @@ def test_the_gate_waits_until_the_first_gateway_is_back_and_the_cluster_healthy(
     world: World, deployed: Deployed
 ) -> None:
     rt = world.runtime()
-    created = handle_event(request(world, GATE_TYPE, "Create", gate(deployed, "c6i.large")), rt)
-    assert handle_is_complete(request(world, GATE_TYPE, "Create", gate(deployed, "c6i.large"), **created), rt) == {
-        "IsComplete": True
-    }  # the pair is up: nothing to wait for
+    created = handle_event(request(world, GATE_TYPE, "Create", gate(world, deployed, "c6i.large")), rt)
+    assert handle_is_complete(
+        request(world, GATE_TYPE, "Create", gate(world, deployed, "c6i.large"), **created), rt
+    ) == {"IsComplete": True}  # the pair is up: nothing to wait for
     world.stub.set_online(deployed.uids[0], False)  # CloudFormation stopped the first gateway for its new type
-    event = request(world, GATE_TYPE, "Update", gate(deployed, "c6i.xlarge"), old=gate(deployed, "c6i.large"),
-                    PhysicalResourceId=created["PhysicalResourceId"])  # fmt: skip
+    new, old = gate(world, deployed, "c6i.xlarge"), gate(world, deployed, "c6i.large")
+    event = request(world, GATE_TYPE, "Update", new, old=old, PhysicalResourceId=created["PhysicalResourceId"])
     event.update(handle_event(event, rt))
     assert handle_is_complete(event, rt) == {"IsComplete": False}
     world.stub.set_online(deployed.uids[0])
@@ -105,6 +106,7 @@ def test_the_gate_waits_until_the_first_gateway_is_back_and_the_cluster_healthy(
     assert handle_is_complete(event, rt) == {"IsComplete": True}
     checks = [line for line in world.log_lines() if line["event"] == "gate.check"]
     assert [c["state"] for c in checks] == ["online", "registered, offline", "online"]
+    assert {c["instance"] for c in checks} == {"ok"}
 
 
 def test_a_gate_new_to_a_running_pair_waits_too_but_not_for_a_pair_that_is_booting(world: World) -> None:
@@ -114,7 +116,7 @@ def test_a_gate_new_to_a_running_pair_waits_too_but_not_for_a_pair_that_is_booti
     world.cluster("Create", world.cluster_props(members))
     rt = world.runtime()
     world.stub.set_online(deployed.uids[0], False)
-    event = request(world, GATE_TYPE, "Create", gate(deployed, "c6i.large"))
+    event = request(world, GATE_TYPE, "Create", gate(world, deployed, "c6i.large"))
     event.update(handle_event(event, rt))
     assert handle_is_complete(event, rt) == {"IsComplete": False}
     world.stub.set_online(deployed.uids[0])
@@ -128,8 +130,8 @@ def test_a_gate_new_to_a_running_pair_waits_too_but_not_for_a_pair_that_is_booti
 def test_the_gate_times_out_and_leaves_the_second_gateway_alone(world: World, deployed: Deployed) -> None:
     world.stub.set_online(deployed.uids[0], False)
     rt = world.runtime()
-    event = request(world, GATE_TYPE, "Update", gate(deployed, "c6i.xlarge"), old=gate(deployed, "c6i.large"),
-                    PhysicalResourceId="gate-1")  # fmt: skip
+    new, old = gate(world, deployed, "c6i.xlarge"), gate(world, deployed, "c6i.large")
+    event = request(world, GATE_TYPE, "Update", new, old=old, PhysicalResourceId="gate-1")
     event.update(handle_event(event, rt))
     world.clock.t += 601
     with pytest.raises(TimeoutError, match="so the other gateway was left untouched"):
