@@ -354,8 +354,8 @@ def _delete_cluster(event: dict[str, Any], rt: Runtime, deadline: float) -> Resp
             "delete cluster",
             getattr(exc, "status", None),
             f"The cluster {physical if '.' in physical else spec.name} could not be deleted before the deadline "
-            f"({exc}). It still exists in Trustgrid. Restore a valid API key in the API secret and retry the delete, or delete the cluster in the "
-            "Trustgrid portal and retry the stack delete retaining this resource.",
+            f"({exc}). It still exists in Trustgrid. Restore a valid API key in the API secret and retry the delete, "
+            "or delete the cluster in the Trustgrid portal and retry the stack delete retaining this resource.",
         ) from None
 
 
