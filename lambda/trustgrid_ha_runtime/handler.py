@@ -255,7 +255,7 @@ def protection_event(event: dict[str, Any], rt: Runtime) -> Response:
 def license_event(event: dict[str, Any], rt: Runtime) -> Response:
     request = event["RequestType"]
     spec = LicenseProperties.parse(event["ResourceProperties"], strict=request != "Delete")
-    manager = LicenseManager(rt.api, rt.secrets, rt.log)  # the API (and its secret) only when a call needs it
+    manager = LicenseManager(rt.api, rt.secrets, rt.log, rt.sleep)  # the API (and its secret) only when a call needs it
     if request == "Delete":
         rolling_back = not spec.remove_node_on_delete and (
             stack_status(rt.cloudformation, event.get("StackId"), rt.log, attempts=STATUS_ATTEMPTS, sleep=rt.sleep)

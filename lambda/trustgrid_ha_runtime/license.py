@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 import uuid
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -43,12 +44,24 @@ def license_uid(token: str) -> str:
     return uid
 
 
+def is_uid(value: str) -> bool:
+    """Whether a physical id is a node uid (CloudFormation makes up another kind for a cancelled Create)."""
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
+
+
 def _uid_or_none(token: str | None) -> str | None:
     try:
         return license_uid(token) if token else None
     except ValueError:
         return None
 
+
+#: How long (seconds, one after the other) a taken name waits for a concurrent delivery to store its license.
+STORE_WAITS = (2.0, 4.0, 8.0)
 
 #: Namespace of the secret version IDs that tie a stored license to the node name it was minted for.
 _VERSIONS = uuid.UUID("5f0c3a56-7c1e-4a8e-9a43-1d3f3e0b6f21")
@@ -70,11 +83,18 @@ def needs_new_license(old: LicenseProperties, new: LicenseProperties) -> bool:
 class LicenseManager:
     """``client`` builds the API client when a call needs it: a delete that keeps the record reads no API secret."""
 
-    def __init__(self, client: Callable[[], TrustgridClient], secrets: SecretStore, log: JsonLogger) -> None:
+    def __init__(
+        self,
+        client: Callable[[], TrustgridClient],
+        secrets: SecretStore,
+        log: JsonLogger,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self._client_factory = client
         self._made: TrustgridClient | None = None
         self._secrets = secrets
         self._log = log
+        self._sleep = sleep
 
     @property
     def _client(self) -> TrustgridClient:
@@ -91,11 +111,9 @@ class LicenseManager:
             uid = license_uid(token)
             log.info("license.supplied", uid=uid)
             return uid, attributes(spec, uid, domain)
-        adopted = self._minted_before(spec)
-        token = self._mint(spec, domain, adopted, log)
-        if token is None:  # an earlier attempt of this resource minted and stored it
-            assert adopted is not None
-            log.info("license.adopted", uid=adopted, reason="an earlier attempt minted and stored this license")
+        token, adopted = self._mint(spec, domain, self._minted_before(spec), log)
+        if token is None:  # another delivery of this request (earlier, or at the same time) minted and stored it
+            log.info("license.adopted", uid=adopted, reason="another delivery of this request minted and stored it")
             return adopted, attributes(spec, adopted, domain)
         uid = license_uid(token)
         try:
@@ -109,8 +127,10 @@ class LicenseManager:
         log.info("license.minted", uid=uid)
         return uid, attributes(spec, uid, domain)
 
-    def _mint(self, spec: LicenseProperties, domain: str, adopted: str | None, log: JsonLogger) -> str | None:
-        """A new license, or None when the name is taken by the license this resource already stored.
+    def _mint(
+        self, spec: LicenseProperties, domain: str, adopted: str | None, log: JsonLogger
+    ) -> tuple[str | None, str]:
+        """A new license (and ""), or None and the uid of the license this resource stored under the taken name.
 
         Minting reserves the name and is not idempotent. A mint whose answer was lost is asked once more: if
         the first never reached Trustgrid, the second mints; if it did, the second answers 422 and the
@@ -118,7 +138,7 @@ class LicenseManager:
         """
         for attempt in (1, 2):
             try:
-                return self._client.mint_license(spec.node_name)
+                return self._client.mint_license(spec.node_name), ""
             except OutcomeUnknown as exc:
                 log.warning("license.mint_outcome_unknown", attempt=attempt, detail=str(exc))
                 if attempt == 2:
@@ -126,15 +146,25 @@ class LicenseManager:
             except ApiError as exc:
                 if exc.status != 422:
                     raise
-                self._taken(spec, domain, adopted, exc)
-                return None
+                return None, self._taken(spec, domain, adopted, exc)
         raise AssertionError("unreachable")
 
-    def _taken(self, spec: LicenseProperties, domain: str, ours: str | None, refusal: ApiError) -> None:
-        """Return when the taken name is this resource's own license (uid ``ours``); raise, saying why, otherwise."""
+    def _taken(self, spec: LicenseProperties, domain: str, ours: str | None, refusal: ApiError) -> str:
+        """The uid of this resource's own license when it holds the taken name; raise, saying why, otherwise.
+
+        A delivery of the same request running at the same time may have minted the name a moment ago and be
+        about to store it: the secret is read again for a while before the name counts as someone else's."""
         node = self._client.find_node_by_fqdn(f"{spec.node_name}.{domain}")
+        for wait in STORE_WAITS:
+            if ours is not None and (node is None or node.get("uid") == ours):
+                return ours
+            if node is not None:
+                break
+            self._log.info("license.name_taken_waiting_for_secret", node=spec.node_name, seconds=wait)
+            self._sleep(wait)
+            ours = self._minted_before(spec)
         if ours is not None and (node is None or node.get("uid") == ours):
-            return
+            return ours
         if node is not None:
             raise ApiError(
                 refusal.operation,
@@ -175,6 +205,10 @@ class LicenseManager:
         A license deleted by a rollback was minted by that failed deployment and never served a running
         gateway; keeping its record would only make the next attempt fail with "name taken".
         """
+        if not is_uid(uid):  # a Create that CloudFormation cancelled: its license, if any, is the one it stored
+            stored = self._minted_before(spec) if spec.source is LicenseSource.MINT else None
+            self._log.info("license.delete_of_a_cancelled_create", node=spec.node_name, stored=stored)
+            uid = stored or uid
         log = self._log.bind(node=spec.node_name, uid=uid)
         if spec.remove_node_on_delete or rolling_back:
             log.info("license.forget", reason="RemoveNodeOnDelete" if spec.remove_node_on_delete else "rollback")

@@ -1,0 +1,273 @@
+"""What CloudFormation and the Provider framework really send beyond the happy path
+(``shared/cloudformation-facts.md``), against the real handler, the Trustgrid stand-in and moto: rollback Updates
+to every updated resource including the failed one, a cancelled Create's Delete with a made-up id, duplicate and
+concurrent delivery, a waiter that outlives its operation, a throttled DescribeStacks, a delete that retains a
+resource. After each sequence the invariants hold: never both gateways down, no write to a cluster this stack
+does not own, nothing left in Trustgrid after a rollback, nothing that only a person can free, protection as the
+template says."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import pytest
+
+from tests.lambda_.conftest import Deployed, World, mint_and_register
+from tests.lambda_.test_lifecycle import FQDN, foreign, gate, guard, protected, request
+from trustgrid_ha_runtime.cluster import OWNER_TAG, ForeignCluster
+from trustgrid_ha_runtime.contract import CLUSTER_TYPE, GATE_TYPE, GUARD_TYPE, PROTECTION_TYPE, ProtectionProperties
+from trustgrid_ha_runtime.handler import StackStatusUnknown, handle_event, handle_is_complete
+from trustgrid_ha_runtime.lifecycle import ChangeRefused, Superseded
+
+#: What CloudFormation makes up as the physical id of a Create it cancelled (it never heard one from the handler).
+MADE_UP_ID = "gateways-GatewaysCluster-1A2B3C4D5E6F"
+
+
+class Throttled:
+    """CloudFormation's API under load: DescribeStacks fails ``times`` times, then answers."""
+
+    def __init__(self, real: Any, times: int) -> None:
+        self.real, self.left, self.calls = real, times, 0
+
+    def describe_stacks(self, **kwargs: Any) -> Any:
+        self.calls += 1
+        if self.left:
+            self.left -= 1
+            raise RuntimeError("ThrottlingException: Rate exceeded")
+        return self.real.describe_stacks(**kwargs)
+
+
+def cluster_event(world: World, request_type: str, props: dict, **extra: Any) -> dict:
+    return {"RequestType": request_type, "ResourceType": CLUSTER_TYPE, "ResourceProperties": props,
+            "StackId": world.stack_id, "LogicalResourceId": "GatewaysCluster", **extra}  # fmt: skip
+
+
+def writes_to(world: World, start: int, fqdn: str = FQDN) -> list[tuple[str, str]]:
+    return [(r.method, r.path) for r in world.stub.requests[start:] if r.write and fqdn in r.path]
+
+
+# -- rollback Updates, the failed resource included ---------------------------------------------------------------
+
+
+def test_the_gate_that_timed_out_lets_its_own_rollback_through_at_once(world: World, deployed: Deployed) -> None:
+    world.stub.set_online(deployed.uids[0], False)  # the primary never comes back from its new instance type
+    rt = world.runtime()
+    new, old = gate(world, deployed, "c6i.xlarge"), gate(world, deployed, "c6i.large")
+    world.set_stack_status("UPDATE_IN_PROGRESS")
+    forward = request(world, GATE_TYPE, "Update", new, old=old, PhysicalResourceId="gate-1")
+    forward.update(handle_event(forward, rt))
+    world.clock.t += 601
+    with pytest.raises(TimeoutError):
+        handle_is_complete(forward, rt)
+    world.set_stack_status("UPDATE_ROLLBACK_IN_PROGRESS")  # the same resource gets an Update back, swapped
+    back = request(world, GATE_TYPE, "Update", old, old=new, PhysicalResourceId="gate-1")
+    back.update(handle_event(back, rt))
+    assert handle_is_complete(back, rt) == {"IsComplete": True}, "no second wait: UPDATE_ROLLBACK_COMPLETE"
+    assert world.stub.nodes[deployed.uids[1]]["online"], "the secondary was never touched"
+
+
+@pytest.mark.parametrize("throttled", [0, 3, 7])
+def test_the_guard_never_refuses_its_own_rollback_even_when_describe_stacks_is_throttled(
+    world: World, throttled: int
+) -> None:
+    rt = world.runtime()
+    rt.cloudformation = Throttled(world.cloudformation, throttled)
+    world.set_stack_status("UPDATE_IN_PROGRESS")
+    forward = request(world, GUARD_TYPE, "Update", guard(generation="gen3"), old=guard(), PhysicalResourceId="g-1")
+    with pytest.raises(ChangeRefused):
+        handle_event(forward, rt)
+    rt.cloudformation = Throttled(world.cloudformation, throttled)
+    world.set_stack_status("UPDATE_ROLLBACK_IN_PROGRESS")
+    back = request(world, GUARD_TYPE, "Update", guard(), old=guard(generation="gen3"), PhysicalResourceId="g-1")
+    assert handle_event(back, rt) == {"PhysicalResourceId": "g-1"}
+    assert rt.cloudformation.calls == throttled + 1
+    assert len(world.sleeps) == 2 * throttled, "backed off between the tries"
+
+
+def test_a_guard_that_cannot_read_the_stack_fails_without_calling_it_a_refusal(world: World) -> None:
+    rt = world.runtime()
+    rt.cloudformation = Throttled(world.cloudformation, 100)
+    event = request(world, GUARD_TYPE, "Update", guard(generation="gen3"), old=guard(), PhysicalResourceId="g-1")
+    with pytest.raises(StackStatusUnknown, match="cannot tell a rollback from a new change"):
+        handle_event(event, rt)
+    same = request(world, GUARD_TYPE, "Update", guard(), old=guard(), PhysicalResourceId="g-1")
+    assert handle_event(same, rt) == {"PhysicalResourceId": "g-1"}, "a harmless change never asks"
+
+
+# -- a cancelled Create, and a redeploy -------------------------------------------------------------------------------
+
+
+def test_a_cancelled_create_leaves_no_cluster_and_no_license_and_a_redeploy_converges(world: World) -> None:
+    world.set_stack_status("CREATE_IN_PROGRESS")
+    members = mint_and_register(world)
+    props = world.cluster_props(members)
+    rt = world.runtime()
+    event = cluster_event(world, "Create", props)
+    event.update(handle_event(event, rt))
+    handle_is_complete(event, rt)  # the first poll made the cluster ...
+    assert FQDN in world.stub.clusters
+    world.set_stack_status("ROLLBACK_IN_PROGRESS")  # ... then a sibling failed: CloudFormation cancels this Create
+    start = len(world.stub.requests)
+    with pytest.raises(Superseded):
+        handle_is_complete(event, rt)  # the waiter's next poll stops without writing
+    assert writes_to(world, start) == []
+    world.cluster("Delete", props, physical=MADE_UP_ID)  # the Delete carries an id CloudFormation made up
+    assert FQDN not in world.stub.clusters, "the cluster the cancelled Create made is gone"
+    for index, member in enumerate(members):  # and so are the licenses the rollback deletes
+        world.license("Delete", member["Name"], index, physical=f"gateways-License{index}-ZZZ")
+    assert not any(world.stub.knows(m["Uid"]) for m in members), "the names are free again"
+
+    world.set_stack_status("CREATE_IN_PROGRESS")  # the redeploy
+    again = mint_and_register(world)
+    world.cluster("Create", world.cluster_props(again))
+    assert world.stub.snapshot()["clusters"][FQDN]["health"] == "healthy"
+
+
+def test_the_delete_of_a_cancelled_create_that_made_nothing_touches_nothing(world: World) -> None:
+    members = mint_and_register(world)
+    foreign(world, tags={OWNER_TAG: "another-stack"})  # a cluster of that name, someone else's
+    start = len(world.stub.requests)
+    world.cluster("Delete", world.cluster_props(members), physical=MADE_UP_ID)
+    assert writes_to(world, start) == [] and FQDN in world.stub.clusters
+
+
+# -- duplicate and concurrent delivery --------------------------------------------------------------------------------
+
+
+def test_a_create_delivered_twice_at_once_converges_to_one_cluster(world: World) -> None:
+    members = mint_and_register(world)
+    props = world.cluster_props(members)
+    rt = world.runtime()
+    first, second = (cluster_event(world, "Create", props) for _ in range(2))
+    first.update(handle_event(first, rt))
+    second.update(handle_event(second, rt))
+    done = [False, False]
+    for _ in range(10):  # the two waiters poll in turn
+        for index, event in enumerate((first, second)):
+            if not done[index]:
+                done[index] = handle_is_complete(event, rt)["IsComplete"]
+        if all(done):
+            break
+        world.between_polls()
+    assert all(done)
+    assert list(world.stub.clusters) == [FQDN] and world.stub.snapshot()["clusters"][FQDN]["health"] == "healthy"
+    assert sum(1 for r in world.stub.requests if r.method == "POST" and r.path == "/cluster") == 1
+
+
+def test_a_license_create_delivered_twice_sequentially_or_concurrently_makes_one_license(world: World) -> None:
+    first = world.license("Create", "prod-gw-a", 0)
+    assert world.license("Create", "prod-gw-a", 0) == first, "sequential: adopted from the secret"
+
+    stored = threading.Event()
+    secrets = world.secrets
+
+    class SlowStore:  # the first delivery minted; its put reaches Secrets Manager only after the second minted
+        def get_secret_value(self, **kwargs: Any) -> Any:
+            return secrets.get_secret_value(**kwargs)
+
+        def put_secret_value(self, **kwargs: Any) -> Any:
+            stored.wait(5)
+            return secrets.put_secret_value(**kwargs)
+
+    results: list[Any] = []
+    rt_first = world.runtime()
+    rt_first.secrets = SlowStore()
+    event = {"RequestType": "Create", "ResourceType": "Custom::TrustgridNodeLicense", "StackId": world.stack_id,
+             "ResourceProperties": {"ContractVersion": "2", "NodeName": "prod-gw-b", "Source": "mint",
+                                    "LicenseSecretArn": world.license_secrets[1], "RemoveNodeOnDelete": "false"}}  # fmt: skip
+    thread = threading.Thread(target=lambda: results.append(handle_event(event, rt_first)))
+    thread.start()
+    while not world.stub.reservations or "prod-gw-b" not in world.stub.reservations.values():
+        time.sleep(0.01)
+    rt_second = world.runtime()
+    rt_second.sleep = lambda seconds: (stored.set(), thread.join(5))  # type: ignore[assignment,func-returns-value]
+    second = handle_event(event, rt_second)  # its mint answers 422; it waits for the secret, then adopts
+    thread.join(5)
+    assert results == [second], "both deliveries answer the same node"
+    assert list(world.stub.reservations.values()).count("prod-gw-b") == 1
+
+
+# -- protection as the template says ----------------------------------------------------------------------------------
+
+
+def instance_ids(world: World) -> list[str]:
+    return list(world.instances.values())
+
+
+def protection(world: World, request_type: str, ids: list[str], enabled: bool = True) -> dict:
+    props = ProtectionProperties(tuple(ids), enabled).to_properties()
+    return handle_event(request(world, PROTECTION_TYPE, request_type, props, PhysicalResourceId="p-1"), world.runtime())
+
+
+def test_protection_that_fails_half_way_releases_what_it_protected_so_the_rollback_completes(world: World) -> None:
+    good = instance_ids(world)[0]
+    with pytest.raises(Exception, match="InvalidInstanceID"):
+        protection(world, "Create", [good, "i-0000000000000dead"])
+    assert not protected(world, good)
+    world.set_stack_status("ROLLBACK_IN_PROGRESS")
+    protection(world, "Delete", [good, "i-0000000000000dead"])  # the rollback's Delete, if it reaches us
+
+
+def test_a_failed_upgrades_rollback_cleanup_keeps_the_instances_protected(world: World) -> None:
+    ids = instance_ids(world)
+    protection(world, "Create", ids)  # the new version's resource protected them; then the update failed
+    world.set_stack_status("UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS")
+    protection(world, "Delete", ids)
+    assert all(protected(world, i) for i in ids), "the rolled-back template protects them in the instance"
+    world.set_stack_status("ROLLBACK_IN_PROGRESS")  # a failed first create: the instances go, so does protection
+    protection(world, "Delete", ids)
+    assert not any(protected(world, i) for i in ids)
+
+
+def test_a_delete_that_retains_the_protection_leaves_the_running_pair_whole(world: World, deployed: Deployed) -> None:
+    ids = instance_ids(world)
+    protection(world, "Create", ids)
+    world.set_stack_status("DELETE_IN_PROGRESS")
+    with pytest.raises(ChangeRefused):
+        protection(world, "Delete", ids)
+    # the console's "retain" option: everything else is deleted, the cluster resource first
+    start = len(world.stub.requests)
+    with pytest.raises(ChangeRefused, match="still run with termination protection on"):
+        world.cluster("Delete", deployed.props, physical=deployed.fqdn)
+    assert writes_to(world, start) == [] and world.stub.snapshot()["clusters"][FQDN]["health"] == "healthy"
+    protection(world, "Update", ids, enabled=False)  # what the message says: turn it off, deploy, delete
+    world.cluster("Delete", deployed.props, physical=deployed.fqdn)
+    assert FQDN not in world.stub.clusters
+
+
+# -- ownership --------------------------------------------------------------------------------------------------------
+
+
+def test_a_refused_create_is_followed_by_a_rollback_delete_that_leaves_the_portals_cluster_alone(world: World) -> None:
+    members = mint_and_register(world)
+    outsider = world.stub.add_node("portal-node")
+    foreign(world)  # made in the portal: no tag ...
+    world.stub.nodes[outsider]["cluster"] = FQDN  # ... with a member that is not ours, and no network config
+    start = len(world.stub.requests)
+    with pytest.raises(ForeignCluster):
+        world.cluster("Create", world.cluster_props(members))
+    world.set_stack_status("ROLLBACK_IN_PROGRESS")
+    world.cluster("Delete", world.cluster_props(members), physical=FQDN)  # the Delete that follows the failure
+    assert writes_to(world, start) == [], "never adopted, never changed, never deleted"
+    assert world.stub.nodes[outsider]["cluster"] == FQDN
+
+
+def test_of_two_stacks_racing_for_one_name_exactly_one_wins_and_the_other_writes_nothing(world: World) -> None:
+    members = mint_and_register(world)
+    props = world.cluster_props(members)
+    rt = world.runtime()
+    winner = cluster_event(world, "Create", props, LogicalResourceId="OtherStacksCluster")
+    winner.update(handle_event(winner, rt))
+    loser = cluster_event(world, "Create", props)
+    loser.update(handle_event(loser, rt))
+    # the loser's POST comes right after the winner's, before the winner tagged: it sees an untagged empty cluster
+    world.stub.clusters[FQDN] = {"name": "prod-gw", "fqdn": FQDN, "mode": "autoFailback", "config": {},
+                                 "active": None, "configured": None, "tags": {}}  # fmt: skip
+    winner_tags = lambda _s: world.stub.clusters[FQDN]["tags"].update({OWNER_TAG: "the-winner"})  # noqa: E731
+    rt.sleep = winner_tags  # type: ignore[assignment]  # while the loser lets the claim settle, the winner tags
+    start = len(world.stub.requests)
+    with pytest.raises(ForeignCluster, match="another owner"):
+        handle_is_complete(loser, rt)
+    assert writes_to(world, start) == [], "refused before writing"
