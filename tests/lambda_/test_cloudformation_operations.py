@@ -17,7 +17,15 @@ import pytest
 from tests.lambda_.conftest import Deployed, World, mint_and_register
 from tests.lambda_.test_lifecycle import FQDN, foreign, gate, guard, protected, request
 from trustgrid_ha_runtime.cluster import OWNER_TAG, ForeignCluster
-from trustgrid_ha_runtime.contract import CLUSTER_TYPE, GATE_TYPE, GUARD_TYPE, PROTECTION_TYPE, ProtectionProperties
+from trustgrid_ha_runtime.contract import (
+    CLUSTER_TYPE,
+    GATE_TYPE,
+    GUARD_TYPE,
+    LICENSE_TYPE,
+    PROTECTION_TYPE,
+    LicenseProperties,
+    ProtectionProperties,
+)
 from trustgrid_ha_runtime.handler import StackStatusUnknown, handle_event, handle_is_complete
 from trustgrid_ha_runtime.lifecycle import ChangeRefused, Superseded
 
@@ -174,9 +182,9 @@ def test_a_license_create_delivered_twice_sequentially_or_concurrently_makes_one
     results: list[Any] = []
     rt_first = world.runtime()
     rt_first.secrets = SlowStore()
-    event = {"RequestType": "Create", "ResourceType": "Custom::TrustgridNodeLicense", "StackId": world.stack_id,
-             "ResourceProperties": {"ContractVersion": "2", "NodeName": "prod-gw-b", "Source": "mint",
-                                    "LicenseSecretArn": world.license_secrets[1], "RemoveNodeOnDelete": "false"}}  # fmt: skip
+    props = LicenseProperties("prod-gw-b", world.license_secrets[1]).to_properties()
+    event = {"RequestType": "Create", "ResourceType": LICENSE_TYPE, "StackId": world.stack_id,
+             "ResourceProperties": props}  # fmt: skip
     thread = threading.Thread(target=lambda: results.append(handle_event(event, rt_first)))
     thread.start()
     while not world.stub.reservations or "prod-gw-b" not in world.stub.reservations.values():
