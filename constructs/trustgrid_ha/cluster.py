@@ -50,6 +50,9 @@ from .vpc import Placement, check_edges_outside, gateway_vpc, managed_route_tabl
 __all__ = ["DEFAULT_API_URL", "FailbackMode", "HeartbeatInterface", "TrustgridHaCluster"]
 
 DEFAULT_WAIT = Duration.minutes(45)
+#: The scheduled health check runs every minute: with alarms on two checks in a row, a member that goes offline
+#: raises an alarm within about three minutes.
+DEFAULT_MONITORING_MINUTES = 1
 
 
 class _Properties(Protocol):
@@ -194,7 +197,9 @@ class TrustgridHaCluster(Construct):
         :param monitoring: A scheduled, read-only health check that publishes the cluster's metrics
             (``Trustgrid/HA``), alarms on them and a CloudWatch dashboard of the cluster and its gateways.
             @default - true.
-        :param monitoring_interval: How often the health check runs (whole minutes). @default - 5 minutes.
+        :param monitoring_interval: How often the health check runs (whole minutes); the alarms fire after two
+            checks in a row, so a member that goes offline raises an alarm within about three minutes at the
+            default. @default - 1 minute.
         :param alarm_topic: An SNS topic the health alarms notify (alarm and OK). @default - none.
         """
         super().__init__(scope, construct_id)
@@ -263,6 +268,7 @@ class TrustgridHaCluster(Construct):
         self.primary, self.secondary = self.gateways
         self.roles = [g.role for g in self.gateways]
         self.gate = self._gate()
+        self._monitored = monitoring
         self.cluster = self._cluster(interface_names is not None)
         self.cluster_fqdn = self.cluster.get_att_string("ClusterFqdn")
         self.monitoring = self._monitoring(monitoring, monitoring_interval, alarm_topic, api_secret)
@@ -314,6 +320,8 @@ class TrustgridHaCluster(Construct):
             stack.format_arn(service="ec2", resource="route-table", resource_name=table_id)
             for table_id in self.route_table_ids
         ]
+        # a deleted cluster removes the edge routes that still point at its own gateways (no blackholes left)
+        self.provider.role.add_to_policy(iam.PolicyStatement(actions=["ec2:DeleteRoute"], resources=route_table_arns))
         return [
             TrustgridGateway(
                 self,
@@ -370,6 +378,7 @@ class TrustgridHaCluster(Construct):
             verify_health=config.verify_health,
             verify_routes=config.verify_routes,
             wait_timeout_seconds=_cfn_number(config.wait_timeout_seconds),
+            metrics_name=config.cluster_name if self._monitored else "",
         )
         cluster = CustomResource(
             self,
@@ -403,7 +412,11 @@ class TrustgridHaCluster(Construct):
             )
             for slot, name, placement in zip(("Primary", "Secondary"), config.node_names, placements, strict=True)
         )
-        return self._lifecycle_resource("ChangeGuard", GUARD_TYPE, GuardProperties(config.cluster_name, gateways))
+        return self._lifecycle_resource(
+            "ChangeGuard",
+            GUARD_TYPE,
+            GuardProperties(config.cluster_name, gateways, tuple(config.edge_cidrs), tuple(self.route_table_ids)),
+        )
 
     def _gate(self) -> CustomResource:
         """Between the two gateways: when an update stopped and started the primary, the secondary's instance
@@ -463,8 +476,8 @@ class TrustgridHaCluster(Construct):
     ) -> TrustgridClusterMonitoring | None:
         if not enabled:
             return None
-        interval = interval or Duration.minutes(5)
-        minutes = interval.to_minutes() if not is_unresolved(interval.to_seconds()) else 5
+        interval = interval or Duration.minutes(DEFAULT_MONITORING_MINUTES)
+        minutes = interval.to_minutes() if not is_unresolved(interval.to_seconds()) else DEFAULT_MONITORING_MINUTES
         if minutes < 1 or minutes != int(minutes):
             raise TrustgridConfigError(
                 "monitoring_interval", interval.to_human_string(), "give whole minutes, 1 or more."
@@ -479,6 +492,7 @@ class TrustgridHaCluster(Construct):
             api_url=self.config.api_url,
             interval=interval,
             alarm_topic=topic,
+            after=self.cluster,
         )
 
     def _lifecycle_resource(self, construct_id: str, resource_type: str, properties: _Properties) -> CustomResource:

@@ -16,7 +16,7 @@ from trustgrid_ha_runtime.contract import LICENSE_TYPE, LicenseProperties, Licen
 
 from .instance_types import is_burstable
 from .nag import acknowledge
-from .provider import SERVICE_TIMEOUT, TrustgridProvider
+from .provider import SERVICE_TIMEOUT, TrustgridProvider, grant_get_secret_value
 from .user_data import first_boot_script
 
 
@@ -94,7 +94,7 @@ class TrustgridGateway(Construct):
                 "AwsSolutions-SMG4",
             )
         provider.grant_license_secret(self.license_secret, write=not supplied)
-        self.license_secret.grant_read(self.role)  # its own license only
+        grant_get_secret_value(self.license_secret, self.role)  # its own license only, read only
         self.license = CustomResource(
             self,
             "License",
@@ -147,6 +147,10 @@ class TrustgridGateway(Construct):
         # The license must be in its secret before the instance first boots, and, as in the vendor's module,
         # the Elastic IP must be on the WAN interface so that first boot has internet through the WAN.
         self.instance.node.add_dependency(self.license, self.elastic_ip_association)
+        # Its permissions exist before it runs (a failover right after an update can move routes), and on a delete
+        # outlive it, as does the WAN subnet's route to the internet: a gateway that still runs (a protected one
+        # whose stack delete was refused) keeps its failover permissions and its way to the control plane.
+        self.instance.node.add_dependency(self.role, wan_subnet.internet_connectivity_established)
 
         acknowledge(
             self.instance,

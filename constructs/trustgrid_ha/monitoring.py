@@ -19,14 +19,14 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sns as sns
-from constructs import Construct
+from constructs import Construct, IDependable
 
 from trustgrid_ha_runtime.contract import METRICS_NAMESPACE as NAMESPACE
 
 from .gateway import TrustgridGateway
 from .instance_types import is_burstable
 from .nag import acknowledge
-from .provider import RUNTIME_PACKAGE, handler_code
+from .provider import RUNTIME_PACKAGE, grant_get_secret_value, handler_code
 
 MONITOR_ID = "TrustgridMonitor"
 #: metric -> (the least healthy value, what its alarm says)
@@ -66,7 +66,7 @@ class TrustgridMonitorFunction(Construct):
                 conditions={"StringEquals": {"cloudwatch:namespace": NAMESPACE}},
             )
         )
-        api_secret.grant_read(role)
+        grant_get_secret_value(api_secret, role)
         acknowledge(
             role,
             "ec2:Describe* and cloudwatch:PutMetricData support no resource-level permissions; PutMetricData is "
@@ -115,7 +115,10 @@ class TrustgridClusterMonitoring(Construct):
         api_url: str,
         interval: Duration,
         alarm_topic: sns.ITopic | None,
+        after: IDependable | None = None,
     ) -> None:
+        """``after``: what must exist before the check runs and the alarms judge it (the verified cluster: no alarm
+        while a first create still waits for the gateways to register)."""
         super().__init__(scope, construct_id)
         self.cluster_name = cluster_name
         self.interval = interval
@@ -139,6 +142,9 @@ class TrustgridClusterMonitoring(Construct):
             name: self._alarm(name, threshold, why, alarm_topic) for name, (threshold, why) in THRESHOLDS.items()
         }
         self.dashboard = self._dashboard(gateways)
+        if after is not None:
+            for construct in (self.rule, *self.alarms.values()):
+                construct.node.add_dependency(after)
 
     def metric(
         self, metric_name: str, *, statistic: str = "Minimum", period: Duration | None = None

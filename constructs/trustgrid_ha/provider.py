@@ -26,6 +26,8 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
+from trustgrid_ha_runtime.contract import METRICS_NAMESPACE
+
 from .errors import TrustgridConfigError
 from .nag import acknowledge
 
@@ -82,6 +84,23 @@ def handler_code() -> lambda_.Code:
     )
 
 
+def grant_secret(secret: secretsmanager.ISecret, grantee: iam.IGrantable, *actions: str) -> None:
+    """Exactly ``actions`` on ``secret`` (``grant_read``/``grant_write`` add actions the code never calls), and
+    decrypting with the secret's own key if it has one. A secret imported by name or partial ARN is matched with
+    Secrets Manager's random suffix, as CDK's own grants do."""
+    iam.Grant.add_to_principal(
+        grantee=grantee,
+        actions=list(actions),
+        resource_arns=[secret.secret_full_arn or f"{secret.secret_arn}-??????"],
+    )
+    if secret.encryption_key is not None:
+        secret.encryption_key.grant_decrypt(grantee)
+
+
+def grant_get_secret_value(secret: secretsmanager.ISecret, grantee: iam.IGrantable) -> None:
+    grant_secret(secret, grantee, "secretsmanager:GetSecretValue")
+
+
 class TrustgridProvider(Construct):
     """The Lambda functions and Provider framework behind the cluster, license and image resources.
 
@@ -104,7 +123,14 @@ class TrustgridProvider(Construct):
         self.role.add_to_policy(
             iam.PolicyStatement(
                 sid="ReadOnlyEc2",
-                actions=["ec2:DescribeImages", "ec2:DescribeRouteTables", "ec2:DescribeSubnets"],
+                actions=[
+                    "ec2:DescribeImages",  # the vendor image
+                    "ec2:DescribeRouteTables",  # route verification and conflicts
+                    "ec2:DescribeSubnets",  # the LAN subnets' routers
+                    "ec2:DescribeNetworkInterfaces",  # which instances a cluster delete would strand
+                    "ec2:DescribeInstanceAttribute",  # whether they are still protected
+                    "ec2:DescribeInstanceStatus",  # the gate: EC2's view of a restarted gateway
+                ],
                 resources=["*"],
             )
         )
@@ -115,7 +141,15 @@ class TrustgridProvider(Construct):
                 resources=[Aws.STACK_ID],
             )
         )
-        api_secret.grant_read(self.role)
+        grant_get_secret_value(api_secret, self.role)
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="FirstDataPoints",  # a verified cluster publishes its first health data points itself
+                actions=["cloudwatch:PutMetricData"],
+                resources=["*"],
+                conditions={"StringEquals": {"cloudwatch:namespace": METRICS_NAMESPACE}},
+            )
+        )
         # The logs are kept when the stack goes (a rollback of a failed first create included): they explain it.
         log_group = logs.LogGroup(
             self, "HandlerLogs", retention=logs.RetentionDays.THREE_MONTHS, removal_policy=RemovalPolicy.RETAIN
@@ -196,16 +230,19 @@ class TrustgridProvider(Construct):
         return existing
 
     def grant_license_secret(self, secret: secretsmanager.ISecret, *, write: bool) -> None:
-        """Let the handler store a minted license in ``secret`` (or read a supplied one)."""
+        """Let the handler store a minted license in ``secret`` and read it back (a request delivered again adopts
+        the license an earlier delivery stored), or read a supplied one."""
         if write:
-            secret.grant_write(self.role)
+            grant_secret(secret, self.role, "secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue")
         else:
-            secret.grant_read(self.role)
+            grant_get_secret_value(secret, self.role)
 
     def _suppress_framework_findings(self) -> None:
         acknowledge(
             self.role,
-            "ec2:DescribeImages/DescribeRouteTables/DescribeSubnets support no resource-level permissions.",
+            "ec2:DescribeImages/RouteTables/Subnets/NetworkInterfaces/InstanceAttribute/InstanceStatus support no "
+            "resource-level permissions; cloudwatch:PutMetricData supports none either and is limited to the "
+            "Trustgrid/HA namespace by condition.",
             "AwsSolutions-IAM5[Resource::*]",
         )
         stack = Stack.of(self)

@@ -42,11 +42,14 @@ Nodes = Mapping[str, dict[str, Any] | None]
 
 
 class Ec2Reader(Protocol):
-    """The read-only EC2 calls the cluster resource makes (a boto3 EC2 client fits)."""
+    """The EC2 calls the cluster resource makes (a boto3 EC2 client fits): reads, and on delete the removal of
+    the routes that still point at its own gateways."""
 
     def describe_subnets(self, **kwargs: Any) -> dict[str, Any]: ...
 
     def describe_route_tables(self, **kwargs: Any) -> dict[str, Any]: ...
+
+    def delete_route(self, **kwargs: Any) -> dict[str, Any]: ...
 
 
 @dataclass(frozen=True)
@@ -247,6 +250,21 @@ class ClusterReconciler:
         except NotFound:
             log.info("cluster.already_gone")
         return True
+
+    def remove_own_routes(self, spec: ClusterProperties) -> None:
+        """After a delete: the edge-CIDR routes in the managed tables that still point at this cluster's own LAN
+        interfaces (which are about to go) are removed, so that they do not stay behind as blackholes that the next
+        cluster for these edge CIDRs would have to fight. Routes to anything else are left alone."""
+        if not spec.route_table_ids:
+            return
+        enis = {m.lan_eni_id for m in spec.members}
+        tables = self._ec2.describe_route_tables(RouteTableIds=list(spec.route_table_ids))["RouteTables"]
+        for table in tables:
+            for route in table.get("Routes", []):
+                cidr = route.get("DestinationCidrBlock")
+                if cidr in spec.edge_cidrs and route.get("NetworkInterfaceId") in enis:
+                    self._log.info("cluster.remove_route", route_table=table["RouteTableId"], cidr=cidr)
+                    self._ec2.delete_route(RouteTableId=table["RouteTableId"], DestinationCidrBlock=cidr)
 
     def _ours_to_delete(self, fqdn: str, cluster: Mapping[str, Any], spec: ClusterProperties) -> bool:
         owned = owned_by(cluster, self._owner)

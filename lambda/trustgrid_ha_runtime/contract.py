@@ -305,6 +305,9 @@ class ClusterProperties:
     verify_health: bool | str = True
     verify_routes: bool | str = True
     wait_timeout_seconds: int | str = DEFAULT_WAIT_SECONDS
+    #: The ``ClusterName`` dimension of the scheduled check's metrics; when set, a create or update that verified
+    #: publishes the first data points itself, so that the alarms never start on missing data.
+    metrics_name: str = ""
     #: The contract version of the request this was parsed from (None: older than version 2).
     version: int | None = CONTRACT_VERSION
 
@@ -312,6 +315,7 @@ class ClusterProperties:
         return {
             VERSION_KEY: str(CONTRACT_VERSION),
             "ClusterName": self.name,
+            "MetricsName": self.metrics_name,
             "Members": [m.to_properties() for m in self.members],
             "EdgeCidrs": list(self.edge_cidrs),
             "RouteTableIds": list(self.route_table_ids),
@@ -360,6 +364,7 @@ class ClusterProperties:
             verify_health=read.get("VerifyHealth", decode_bool, default=True),
             verify_routes=read.get("VerifyRoutes", decode_bool, default=True),
             wait_timeout_seconds=read.get("WaitTimeoutSeconds", decode_int, default=DEFAULT_WAIT_SECONDS),
+            metrics_name=str(props.get("MetricsName") or ""),
             version=version,
         )
         if strict:
@@ -501,12 +506,18 @@ class GuardProperties:
 
     cluster_name: str
     gateways: tuple[GuardedGateway, ...]
+    #: The edge CIDRs and the route tables the cluster will own: a create (or an update that adds either) is
+    #: refused while a managed table routes an edge CIDR somewhere else (one route per destination).
+    edge_cidrs: tuple[str, ...] = ()
+    route_table_ids: tuple[str, ...] = ()
 
     def to_properties(self) -> dict[str, Any]:
         return {
             VERSION_KEY: str(CONTRACT_VERSION),
             "ClusterName": self.cluster_name,
             "Gateways": [g.to_properties() for g in self.gateways],
+            "EdgeCidrs": list(self.edge_cidrs),
+            "RouteTableIds": list(self.route_table_ids),
         }
 
     @classmethod
@@ -514,7 +525,12 @@ class GuardProperties:
         read = _Reader(props, strict)
         raw = props.get("Gateways") if isinstance(props, Mapping) else None
         gateways = tuple(GuardedGateway.parse(g, i, strict=strict) for i, g in enumerate(raw or []))
-        return cls(cluster_name=read.get("ClusterName", decode_str), gateways=gateways)
+        return cls(
+            cluster_name=read.get("ClusterName", decode_str),
+            gateways=gateways,
+            edge_cidrs=read.get("EdgeCidrs", decode_list, default=()),
+            route_table_ids=read.get("RouteTableIds", decode_list, default=()),
+        )
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from . import monitor
 from .api import ApiError, Credentials, RetryPolicy, TrustgridClient, Unauthorized, Unavailable
 from .cluster import CLAIM_SETTLE_SECONDS, CREATE_PLAN, ClusterReconciler, plan_update
 from .contract import (
@@ -42,8 +43,10 @@ from .lifecycle import (
     guard_update,
     protected_instances,
     protection_delete,
+    refuse_conflicts,
     refuse_delete_of_protected,
     refused_changes,
+    route_conflicts,
     set_protection,
     superseded,
 )
@@ -70,6 +73,7 @@ class Runtime:
     ec2: Any
     secrets: Any
     cloudformation: Any
+    cloudwatch: Any
     log: JsonLogger
     region: str
     now: Callable[[], float] = time.time
@@ -104,6 +108,7 @@ class Runtime:
             ec2=boto3.client("ec2", region_name=region),
             secrets=secrets,
             cloudformation=boto3.client("cloudformation", region_name=region),
+            cloudwatch=boto3.client("cloudwatch", region_name=region),
             log=log,
             region=region,
         )
@@ -203,23 +208,30 @@ def cluster_event(event: dict[str, Any], rt: Runtime) -> Response:
 
 def guard_event(event: dict[str, Any], rt: Runtime) -> Response:
     physical = event.get("PhysicalResourceId") or f"guard-{owner_of(event)}"
-    if event["RequestType"] == "Update":
-        new = GuardProperties.parse(event["ResourceProperties"])
-        old = GuardProperties.parse(event["OldResourceProperties"], strict=False)
-        if refused_changes(old, new):  # only then does it matter whether this is the rollback of a refusal
-            status = stack_status(
-                rt.cloudformation, event.get("StackId"), rt.log, attempts=STATUS_ATTEMPTS, sleep=rt.sleep
+    if event["RequestType"] == "Delete":
+        return {"PhysicalResourceId": physical}
+    new = GuardProperties.parse(event["ResourceProperties"])
+    old = (
+        GuardProperties.parse(event["OldResourceProperties"], strict=False)
+        if event["RequestType"] == "Update"
+        else None
+    )
+    refused = refused_changes(old, new) if old is not None else []
+    conflicts = route_conflicts(rt.ec2, new, old)
+    if refused or conflicts:  # only then does it matter whether this is a rollback (of a refusal, say)
+        status = stack_status(rt.cloudformation, event.get("StackId"), rt.log, attempts=STATUS_ATTEMPTS, sleep=rt.sleep)
+        if status is None:
+            raise StackStatusUnknown(
+                "The change guard could not read the stack's status (DescribeStacks kept failing), so it cannot "
+                "tell a rollback from a new change; nothing was changed. Retry the deployment (or, in a rollback, "
+                "continue it)."
             )
-            if status is None:
-                raise StackStatusUnknown(
-                    "The change guard could not read the stack's status (DescribeStacks kept failing), so it cannot "
-                    "tell a rollback from a new change; nothing was changed. Retry the deployment (or, in a rollback, "
-                    "continue it)."
-                )
-            if status in ROLLBACK_STATUSES:
-                rt.log.info("guard.rollback_allowed", status=status)
-            else:
-                guard_update(old, new, rt.log)
+        if status in ROLLBACK_STATUSES:
+            rt.log.info("guard.rollback_allowed", status=status)
+            return {"PhysicalResourceId": physical}
+        refuse_conflicts(conflicts, rt.log)
+        if old is not None:
+            guard_update(old, new, rt.log)
     return {"PhysicalResourceId": physical}
 
 
@@ -345,7 +357,10 @@ def _delete_cluster(event: dict[str, Any], rt: Runtime, deadline: float) -> Resp
             raise refuse_delete_of_protected(fqdn, protected)
         reconciler = _reconciler(event, rt)
         # done once a poll finds nothing of ours left: a cancelled Create's last poll may still be under way
-        return not reconciler.delete(fqdn, spec)
+        deleted = reconciler.delete(fqdn, spec)
+        if spec.version is not None:
+            reconciler.remove_own_routes(spec)
+        return not deleted
 
     try:
         return _retrying(rt, deadline, delete, (Unavailable, Unauthorized, SecretUnavailable))
@@ -380,7 +395,18 @@ def _converge_cluster(event: dict[str, Any], rt: Runtime, deadline: float) -> Re
         raise
     if response["IsComplete"]:
         response["Data"] = {"ClusterFqdn": fqdn}
+        if spec.metrics_name:
+            _first_data_points(spec.metrics_name, fqdn, rt)
     return response
+
+
+def _first_data_points(name: str, fqdn: str, rt: Runtime) -> None:
+    """The scheduled check's metrics, once, from the verified cluster: its alarms (created after the cluster) never
+    start on missing data, which they treat as breaching. A failure here fails nothing."""
+    try:
+        monitor.check([{"name": name, "fqdn": fqdn}], rt.api(), rt.ec2, rt.cloudwatch, rt.log)
+    except Exception as exc:  # the next scheduled check publishes them
+        rt.log.warning("cluster.first_data_points_failed", error=type(exc).__name__, message=str(exc))
 
 
 def _undo_create(reconciler: ClusterReconciler, fqdn: str, spec: ClusterProperties, log: JsonLogger) -> None:

@@ -13,6 +13,7 @@ And :func:`superseded`: whether a waiting request is still the one CloudFormatio
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -73,6 +74,86 @@ def _gateway_changes(old: GuardedGateway, new: GuardedGateway) -> list[str]:
         if changed:
             found.append(f"changing {what} replaces the {label}, while its network interfaces are still attached")
     return found
+
+
+def route_conflicts(ec2: Any, new: GuardProperties, old: GuardProperties | None) -> list[str]:
+    """Routes in the managed tables that the cluster's edge CIDRs would fight over, one sentence each: a route for
+    an edge CIDR (or a part of one) whose target is not one of this cluster's own LAN interfaces. An AWS route
+    table holds one route per destination, and the more specific route wins. Only what ``new`` adds to ``old``
+    (every pair on a create) is looked at."""
+    pairs = [
+        (table, cidr)
+        for table in new.route_table_ids
+        for cidr in new.edge_cidrs
+        if old is None or table not in old.route_table_ids or cidr not in old.edge_cidrs
+    ]
+    if not pairs:
+        return []
+    tables = {t["RouteTableId"]: t for t in _route_tables(ec2, sorted({t for t, _ in pairs}))}
+    found = []
+    for table, cidr in pairs:
+        for route in tables.get(table, {}).get("Routes", []):
+            if _inside(route.get("DestinationCidrBlock"), cidr):
+                found.append((table, cidr, route))
+    own = _own_lan_interfaces(ec2, new, [r.get("NetworkInterfaceId") for _, _, r in found])
+    return [
+        f"route table {table} already sends {route['DestinationCidrBlock']} (edge CIDR {cidr}) to {_target(route)}"
+        + (" (a blackhole: its target is gone)" if route.get("State") == "blackhole" else "")
+        for table, cidr, route in found
+        if route.get("NetworkInterfaceId") not in own
+    ]
+
+
+def _route_tables(ec2: Any, ids: list[str]) -> list[dict[str, Any]]:
+    return list(ec2.describe_route_tables(RouteTableIds=ids)["RouteTables"])
+
+
+def _inside(destination: str | None, cidr: str) -> bool:
+    """Whether a route's destination is the edge CIDR or a part of it (a wider route, such as the default route,
+    loses to the edge CIDR's own and does not conflict)."""
+    try:
+        route, edge = ipaddress.ip_network(str(destination)), ipaddress.ip_network(cidr)
+    except ValueError:
+        return False
+    return route.version == edge.version and route.subnet_of(edge)  # type: ignore[arg-type]
+
+
+def _target(route: dict[str, Any]) -> str:
+    for key in ("NetworkInterfaceId", "GatewayId", "NatGatewayId", "TransitGatewayId", "VpcPeeringConnectionId",
+                "InstanceId"):  # fmt: skip
+        if route.get(key):
+            return str(route[key])
+    return "another target"
+
+
+def _own_lan_interfaces(ec2: Any, spec: GuardProperties, enis: list[str | None]) -> set[str]:
+    """Which of ``enis`` are this cluster's own LAN interfaces (the construct describes them
+    ``Trustgrid <node> LAN``)."""
+    wanted = sorted({e for e in enis if e})
+    if not wanted:
+        return set()
+    mine = {f"Trustgrid {g.node_name} LAN" for g in spec.gateways}
+    try:
+        found = ec2.describe_network_interfaces(NetworkInterfaceIds=wanted)["NetworkInterfaces"]
+    except Exception as exc:  # a target that is gone is nobody's now
+        if "NotFound" in str(getattr(exc, "response", {}).get("Error", {}).get("Code", "")):
+            return set()
+        raise
+    return {i["NetworkInterfaceId"] for i in found if i.get("Description") in mine}
+
+
+def refuse_conflicts(conflicts: list[str], log: JsonLogger) -> None:
+    if not conflicts:
+        return
+    log.error("guard.route_conflicts", conflicts=conflicts)
+    raise ChangeRefused(
+        "Refused before anything changed (no instance was launched): "
+        + "; ".join(conflicts)
+        + ". A route table holds one route per destination, and the cluster's active member must own the edge "
+        "CIDRs' routes. If the route belongs to another Trustgrid cluster (renaming a cluster in cdk.json adds a "
+        "second cluster while the first still runs), keep the old name; otherwise remove the route, or choose "
+        "other edge CIDRs or route tables."
+    )
 
 
 def guard_update(old: GuardProperties, new: GuardProperties, log: JsonLogger) -> None:

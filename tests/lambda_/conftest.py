@@ -67,6 +67,7 @@ class World:
             ec2=self.ec2,
             secrets=self.secrets,
             cloudformation=self.cloudformation,
+            cloudwatch=boto3.client("cloudwatch", region_name=REGION),
             log=log,
             region=REGION,
             now=self.clock,
