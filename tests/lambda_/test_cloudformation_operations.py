@@ -279,3 +279,85 @@ def test_of_two_stacks_racing_for_one_name_exactly_one_wins_and_the_other_writes
     with pytest.raises(ForeignCluster, match="another owner"):
         handle_is_complete(loser, rt)
     assert writes_to(world, start) == [], "refused before writing"
+
+
+# -- renames and route conflicts ---------------------------------------------------------------------------------------
+
+
+def guard_with_routes(world: World, **changes: Any) -> dict:
+    props = guard(**changes)
+    props.update(EdgeCidrs=["172.16.0.0/16"], RouteTableIds=list(world.route_tables))
+    return props
+
+
+def test_a_create_whose_edge_cidr_is_routed_elsewhere_is_refused_in_seconds_naming_table_cidr_and_target(
+    world: World, deployed: Deployed
+) -> None:
+    """A rename in cdk.json: a new cluster (new logical IDs) on the route tables and edge CIDRs of the old one,
+    whose active member owns the routes. Its guard is created first; every instance depends on it."""
+    old_eni = deployed.members[0]["LanEniId"]
+    world.set_stack_status("UPDATE_IN_PROGRESS")
+    event = request(world, GUARD_TYPE, "Create", guard_with_routes(world, cluster_name="prod-gw2"))
+    start = len(world.stub.requests)
+    with pytest.raises(ChangeRefused) as refused:
+        handle_event(event, world.runtime())
+    message = str(refused.value)
+    for table in world.route_tables:
+        assert f"route table {table} already sends 172.16.0.0/16 (edge CIDR 172.16.0.0/16) to {old_eni}" in message
+    assert "no instance was launched" in message and "keep the old name" in message
+    assert world.stub.requests[start:] == [], "not a single Trustgrid call"
+
+
+def test_routes_to_this_clusters_own_gateways_and_wider_routes_are_no_conflict(
+    world: World, deployed: Deployed
+) -> None:
+    for member in deployed.members:  # the construct's descriptions of its LAN interfaces
+        world.ec2.modify_network_interface_attribute(
+            NetworkInterfaceId=member["LanEniId"], Description={"Value": f"Trustgrid {member['Name']} LAN"}
+        )
+    for table in world.route_tables:  # a default route and a wider private route lose to the edge CIDR's own
+        world.ec2.create_route(RouteTableId=table, DestinationCidrBlock="172.16.0.0/12", GatewayId=igw(world))
+    old = guard(**{})
+    event = request(world, GUARD_TYPE, "Update", guard_with_routes(world), old=old, PhysicalResourceId="g-1")
+    assert handle_event(event, world.runtime()) == {"PhysicalResourceId": "g-1"}
+
+
+def test_a_more_specific_route_inside_an_edge_cidr_is_a_conflict(world: World) -> None:
+    table = world.route_tables[0]
+    world.ec2.create_route(RouteTableId=table, DestinationCidrBlock="172.16.5.0/24", GatewayId=igw(world))
+    with pytest.raises(ChangeRefused, match=f"route table {table} already sends 172.16.5.0/24"):
+        handle_event(request(world, GUARD_TYPE, "Create", guard_with_routes(world)), world.runtime())
+
+
+def igw(world: World) -> str:
+    gateway = world.ec2.create_internet_gateway()["InternetGateway"]["InternetGatewayId"]
+    world.ec2.attach_internet_gateway(InternetGatewayId=gateway, VpcId=world.vpc_id)
+    return str(gateway)
+
+
+def test_a_deleted_cluster_leaves_no_blackhole_route_and_the_next_cluster_for_those_cidrs_converges(
+    world: World, deployed: Deployed
+) -> None:
+    routes = lambda: [  # noqa: E731
+        r for t in world.ec2.describe_route_tables(RouteTableIds=world.route_tables)["RouteTables"]
+        for r in t["Routes"] if r.get("DestinationCidrBlock") == "172.16.0.0/16"
+    ]  # fmt: skip
+    assert len(routes()) == 2
+    world.cluster("Delete", deployed.props, physical=deployed.fqdn)
+    assert routes() == [], "the routes to its own gateways went with it"
+    assert handle_event(request(world, GUARD_TYPE, "Create", guard_with_routes(world)), world.runtime())
+
+
+def test_a_verified_cluster_publishes_its_first_data_points(world: World) -> None:
+    import boto3
+
+    from tests.lambda_.conftest import REGION
+
+    members = mint_and_register(world)
+    name = f"first-{world.vpc_id}"
+    world.cluster("Create", world.cluster_props(members, MetricsName=name))
+    cloudwatch = boto3.client("cloudwatch", region_name=REGION)
+    found = cloudwatch.list_metrics(Namespace="Trustgrid/HA", Dimensions=[{"Name": "ClusterName", "Value": name}])
+    assert sorted(m["MetricName"] for m in found["Metrics"]) == sorted(
+        ["ClusterHealthy", "RoutesOnActiveMember", "MembersOnline", "GatewayServiceEnabled"]
+    )

@@ -56,7 +56,14 @@ def synth(tmp: Path, build: Any, context: dict[str, Any], name: str) -> dict[str
         (
             build_pipeline_app,
             "TrustgridPipeline",
-            {"AWS::KMS::Alias", "AWS::KMS::Key", "AWS::IAM::Policy", "AWS::CodePipeline::Pipeline"},
+            # the partition literal also appears in the health step's build spec (the target's CDK lookup role)
+            {
+                "AWS::KMS::Alias",
+                "AWS::KMS::Key",
+                "AWS::IAM::Policy",
+                "AWS::CodePipeline::Pipeline",
+                "AWS::CodeBuild::Project",
+            },
         ),
     ],
 )
