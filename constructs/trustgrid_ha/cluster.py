@@ -415,7 +415,13 @@ class TrustgridHaCluster(Construct):
         return self._lifecycle_resource(
             "ChangeGuard",
             GUARD_TYPE,
-            GuardProperties(config.cluster_name, gateways, tuple(config.edge_cidrs), tuple(self.route_table_ids)),
+            GuardProperties(
+                config.cluster_name,
+                gateways,
+                tuple(config.edge_cidrs),
+                tuple(self.route_table_ids),
+                restart=self._restart_fingerprint(),
+            ),
         )
 
     def _gate(self) -> CustomResource:
@@ -430,19 +436,29 @@ class TrustgridHaCluster(Construct):
                 node_uid=self.primary.node_uid,
                 node_name=self.primary.node_name,
                 instance_id=primary.ref,
-                # what stops and starts the primary (documented as "Some interruptions" for AWS::EC2::Instance):
-                # its type and its user data (the script, and the values filled into it)
                 fingerprint={
-                    "InstanceType": primary.instance_type,
-                    "UserDataScript": script_fingerprint(),
-                    "EnrollEndpoint": self.config.enroll_endpoint,
-                    "LicenseSecretArn": self.primary.license_secret.secret_arn,
+                    **self._restart_fingerprint(),
+                    "LicenseSecretArn": self.primary.license_secret.secret_arn,  # filled into its user data too
                 },
                 wait_timeout_seconds=_cfn_number(self.config.wait_timeout_seconds),
+                lan_eni_id=self.primary.lan_eni_id,
+                partner_uid=self.secondary.node_uid,
+                partner_name=self.secondary.node_name,
+                edge_cidrs=tuple(self.config.edge_cidrs),
+                route_table_ids=tuple(self.route_table_ids),
             ),
         )
         self.secondary.instance.node.add_dependency(gate)
         return gate
+
+    def _restart_fingerprint(self) -> dict[str, Any]:
+        """What stops and starts a gateway in place (documented as "Some interruptions" for AWS::EC2::Instance):
+        its type and its user data (the script, and the values filled into it)."""
+        return {
+            "InstanceType": self.config.instance_type,
+            "UserDataScript": script_fingerprint(),
+            "EnrollEndpoint": self.config.enroll_endpoint,
+        }
 
     def _protection(self) -> CustomResource:
         """EC2 termination protection, applied once the cluster has verified; deleted first on a stack delete

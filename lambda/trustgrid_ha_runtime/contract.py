@@ -202,6 +202,11 @@ def decode_enum(key: str, value: Any, enum: type[E]) -> E:
     raise PropertyError(f"property {key} must be one of {', '.join(str(m.value) for m in enum)}, got {value!r}")
 
 
+def _mapping(props: Any, key: str) -> dict[str, Any]:
+    value = props.get(key) if isinstance(props, Mapping) else None
+    return dict(value) if isinstance(value, Mapping) else {}
+
+
 def _check(key: str, value: Any, problem: str | None) -> None:
     if problem is not None:
         raise PropertyError(f"property {key}={value!r} is invalid: {problem}")
@@ -510,6 +515,9 @@ class GuardProperties:
     #: refused while a managed table routes an edge CIDR somewhere else (one route per destination).
     edge_cidrs: tuple[str, ...] = ()
     route_table_ids: tuple[str, ...] = ()
+    #: What stops and starts both gateways in place (their instance type, their user data): when it changes, the
+    #: pair must be whole, and the role is handed away from the primary before CloudFormation stops it.
+    restart: Mapping[str, Any] = field(default_factory=dict)
 
     def to_properties(self) -> dict[str, Any]:
         return {
@@ -518,6 +526,7 @@ class GuardProperties:
             "Gateways": [g.to_properties() for g in self.gateways],
             "EdgeCidrs": list(self.edge_cidrs),
             "RouteTableIds": list(self.route_table_ids),
+            "Restart": dict(self.restart),
         }
 
     @classmethod
@@ -530,7 +539,12 @@ class GuardProperties:
             gateways=gateways,
             edge_cidrs=read.get("EdgeCidrs", decode_list, default=()),
             route_table_ids=read.get("RouteTableIds", decode_list, default=()),
+            restart=_mapping(props, "Restart"),
         )
+
+    def restarts(self, old: GuardProperties) -> bool:
+        """Whether an update from ``old`` stops and starts the gateways (unknown for an older version: no)."""
+        return bool(old.restart) and dict(old.restart) != dict(self.restart)
 
 
 @dataclass(frozen=True)
@@ -545,6 +559,13 @@ class GateProperties:
     instance_id: str
     fingerprint: Mapping[str, Any]
     wait_timeout_seconds: int | str = DEFAULT_WAIT_SECONDS
+    #: The first gateway's LAN interface, the second gateway (uid, name), and the routes the role owns: before
+    #: CloudFormation stops the second gateway, the role is handed back to the first, and every route follows.
+    lan_eni_id: str = ""
+    partner_uid: str = ""
+    partner_name: str = ""
+    edge_cidrs: tuple[str, ...] = ()
+    route_table_ids: tuple[str, ...] = ()
 
     def to_properties(self) -> dict[str, Any]:
         return {
@@ -555,6 +576,11 @@ class GateProperties:
             "InstanceId": self.instance_id,
             "Fingerprint": dict(self.fingerprint),
             "WaitTimeoutSeconds": encode_int(self.wait_timeout_seconds),
+            "LanEniId": self.lan_eni_id,
+            "PartnerUid": self.partner_uid,
+            "PartnerName": self.partner_name,
+            "EdgeCidrs": list(self.edge_cidrs),
+            "RouteTableIds": list(self.route_table_ids),
         }
 
     @classmethod
@@ -568,6 +594,11 @@ class GateProperties:
             instance_id=read.get("InstanceId", decode_str),
             fingerprint=fingerprint if isinstance(fingerprint, Mapping) else {},
             wait_timeout_seconds=read.get("WaitTimeoutSeconds", decode_int, default=DEFAULT_WAIT_SECONDS),
+            lan_eni_id=str(props.get("LanEniId") or ""),
+            partner_uid=str(props.get("PartnerUid") or ""),
+            partner_name=str(props.get("PartnerName") or ""),
+            edge_cidrs=read.get("EdgeCidrs", decode_list, default=()),
+            route_table_ids=read.get("RouteTableIds", decode_list, default=()),
         )
 
 

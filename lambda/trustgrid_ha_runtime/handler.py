@@ -39,13 +39,16 @@ from .image import keeps_image, resolve_image
 from .license import LicenseManager, needs_new_license
 from .lifecycle import (
     Superseded,
+    gate_check,
     gate_wait,
+    guard_hand_over,
     guard_update,
     protected_instances,
     protection_delete,
     refuse_conflicts,
     refuse_delete_of_protected,
     refused_changes,
+    restart_plan,
     route_conflicts,
     set_protection,
     superseded,
@@ -63,6 +66,11 @@ REASON_LIMIT = 3800
 #: A decision that depends on the stack's status asks this often (about 1.5 minutes with backoff): DescribeStacks
 #: is throttled under load, and an error must never turn into the refusal of a rollback.
 STATUS_ATTEMPTS = 8
+#: How long a graceful hand-over of the active role may take before a planned restart gives up (nothing stopped).
+HANDOVER_SECONDS = 900
+#: In a rollback, the gate waits this long at most for the first gateway, then lets the rollback go on: it never
+#: fails a rollback (UPDATE_ROLLBACK_FAILED can only be freed by hand).
+ROLLBACK_GATE_SECONDS = 300
 
 
 @dataclass
@@ -218,21 +226,28 @@ def guard_event(event: dict[str, Any], rt: Runtime) -> Response:
     )
     refused = refused_changes(old, new) if old is not None else []
     conflicts = route_conflicts(rt.ec2, new, old)
-    if refused or conflicts:  # only then does it matter whether this is a rollback (of a refusal, say)
-        status = stack_status(rt.cloudformation, event.get("StackId"), rt.log, attempts=STATUS_ATTEMPTS, sleep=rt.sleep)
-        if status is None:
-            raise StackStatusUnknown(
-                "The change guard could not read the stack's status (DescribeStacks kept failing), so it cannot "
-                "tell a rollback from a new change; nothing was changed. Retry the deployment (or, in a rollback, "
-                "continue it)."
-            )
-        if status in ROLLBACK_STATUSES:
-            rt.log.info("guard.rollback_allowed", status=status)
-            return {"PhysicalResourceId": physical}
-        refuse_conflicts(conflicts, rt.log)
-        if old is not None:
-            guard_update(old, new, rt.log)
-    return {"PhysicalResourceId": physical}
+    restarts = old is not None and new.restarts(old)
+    if not (refused or conflicts or restarts):
+        return {"PhysicalResourceId": physical}
+    # only now does it matter whether this is a rollback (of a refusal, say): a rollback is never refused
+    status = stack_status(rt.cloudformation, event.get("StackId"), rt.log, attempts=STATUS_ATTEMPTS, sleep=rt.sleep)
+    if status is None:
+        raise StackStatusUnknown(
+            "The change guard could not read the stack's status (DescribeStacks kept failing), so it cannot tell a "
+            "rollback from a new change; nothing was changed. Retry the deployment (or, in a rollback, continue it)."
+        )
+    if status in ROLLBACK_STATUSES:
+        rt.log.info("guard.rollback_allowed", status=status)
+        return {"PhysicalResourceId": physical}
+    refuse_conflicts(conflicts, rt.log)
+    if old is not None:
+        guard_update(old, new, rt.log)
+    to = restart_plan(rt.api(), new, rt.log) if restarts else None
+    if to is None:
+        return {"PhysicalResourceId": physical}
+    rt.log.info("guard.hand_over_first", to=to, reason="the update stops and starts the primary, which holds the role")
+    data = {"WaitDeadline": f"{rt.now() + HANDOVER_SECONDS:.0f}", "Phase": status, "HandOverTo": to}
+    return {"PhysicalResourceId": physical, "Data": data}
 
 
 class StackStatusUnknown(RuntimeError):
@@ -244,7 +259,10 @@ def gate_event(event: dict[str, Any], rt: Runtime) -> Response:
     if event["RequestType"] == "Delete":
         return {"PhysicalResourceId": physical}
     spec = GateProperties.parse(event["ResourceProperties"])
-    return {"PhysicalResourceId": physical, "Data": _waiting(event, rt, int(spec.wait_timeout_seconds))}
+    data = _waiting(event, rt, int(spec.wait_timeout_seconds))
+    if data["Phase"] in ROLLBACK_STATUSES:
+        data["WaitDeadline"] = f"{rt.now() + ROLLBACK_GATE_SECONDS:.0f}"
+    return {"PhysicalResourceId": physical, "Data": data}
 
 
 def protection_event(event: dict[str, Any], rt: Runtime) -> Response:
@@ -302,7 +320,9 @@ def image_event(event: dict[str, Any], rt: Runtime) -> Response:
 
 def handle_is_complete(event: dict[str, Any], rt: Runtime) -> Response:
     kind, request = event["ResourceType"], event["RequestType"]
-    if kind not in (CLUSTER_TYPE, GATE_TYPE) or (kind == GATE_TYPE and request == "Delete"):
+    if kind not in (CLUSTER_TYPE, GATE_TYPE, GUARD_TYPE) or (kind != CLUSTER_TYPE and request == "Delete"):
+        return {"IsComplete": True}
+    if kind == GUARD_TYPE and "HandOverTo" not in (event.get("Data") or {}):
         return {"IsComplete": True}
     data = event.get("Data") or {}
     current = stack_status(rt.cloudformation, event.get("StackId"), rt.log)
@@ -313,20 +333,33 @@ def handle_is_complete(event: dict[str, Any], rt: Runtime) -> Response:
             f"is now {current}): stopped without writing."
         )
     deadline = float(data["WaitDeadline"])
+    if kind == GUARD_TYPE:
+        guard = GuardProperties.parse(event["ResourceProperties"])
+        to = str(data["HandOverTo"])
+        return _retrying(rt, deadline, lambda: guard_hand_over(rt.api(), rt.ec2, guard, to, deadline, rt.now, rt.log))
     if kind == GATE_TYPE:
-        if data.get("Phase") in ROLLBACK_STATUSES:
-            # a rollback puts back what ran before; waiting again for a gateway that did not come back would only
-            # fail the rollback (UPDATE_ROLLBACK_FAILED)
-            rt.log.info("gate.rollback_passes", phase=data.get("Phase"))
-            return {"IsComplete": True}
-        spec = GateProperties.parse(event["ResourceProperties"])
-        first = request == "Create"
-        return _retrying(
-            rt, deadline, lambda: gate_wait(rt.api(), rt.ec2, spec, deadline, rt.now, rt.log, create=first)
-        )
+        return _gate_poll(event, rt, deadline)
     if request == "Delete":
         return _delete_cluster(event, rt, deadline)
     return _converge_cluster(event, rt, deadline)
+
+
+def _gate_poll(event: dict[str, Any], rt: Runtime, deadline: float) -> Response:
+    spec = GateProperties.parse(event["ResourceProperties"])
+    if (event.get("Data") or {}).get("Phase") in ROLLBACK_STATUSES:
+        # a rollback puts back what ran before: it waits a little for the first gateway, never hands the role over,
+        # and never fails (waiting again for a gateway that did not come back would end in UPDATE_ROLLBACK_FAILED)
+        try:
+            back = gate_check(rt.api(), rt.ec2, spec, rt.api().find_node(spec.node_uid)).ready
+        except Exception as exc:  # nothing may fail a rollback
+            rt.log.warning("gate.rollback_check_failed", error=type(exc).__name__)
+            back = False
+        if not back and rt.now() < deadline:
+            return {"IsComplete": False}
+        rt.log.info("gate.rollback_passes", first_gateway_back=back)
+        return {"IsComplete": True}
+    first = event["RequestType"] == "Create"
+    return _retrying(rt, deadline, lambda: gate_wait(rt.api(), rt.ec2, spec, deadline, rt.now, rt.log, create=first))
 
 
 def _retrying(

@@ -20,8 +20,10 @@ from typing import Any
 
 from .api import TrustgridClient
 from .contract import GateProperties, GuardedGateway, GuardProperties
+from .handover import hand_over, pair_problems, refuse_degraded
 from .log import JsonLogger
-from .nodes import NODE_ADVICE, NodeState, node_state
+from .nodes import NODE_ADVICE, NodeState, holds_role, node_state
+from .routes import route_problems
 
 REPLACE_PROCEDURE = (
     "To get there without an outage, add a second cluster next to this one (a new construct ID, cluster name "
@@ -232,7 +234,7 @@ def gate_wait(
         seconds_left=left,
     )
     if check.ready:
-        return True
+        return handed_to_first(client, ec2, spec, node, log)
     if left <= 0:
         advice = NODE_ADVICE.get(check.state, "check both gateways' heartbeat and the cluster in the portal")
         raise TimeoutError(
@@ -241,6 +243,95 @@ def gate_wait(
             f"{advice}."
         )
     return False
+
+
+@dataclass
+class Pair:
+    """A running pair as Trustgrid reports it: the cluster's health and each member's record, by node name."""
+
+    fqdn: str
+    health: str | None
+    uids: dict[str, str]
+    records: dict[str, dict[str, Any] | None]
+
+    @property
+    def exists(self) -> bool:
+        return self.health is not None
+
+
+def read_pair(client: TrustgridClient, cluster_name: str, names: list[str]) -> Pair:
+    fqdn = f"{cluster_name}.{client.org_domain()}"
+    cluster = client.find_cluster(fqdn)
+    if cluster is None:
+        return Pair(fqdn, None, {}, dict.fromkeys(names))
+    uids = {str(n.get("name")): str(n.get("uid")) for n in client.list_cluster_nodes(fqdn)}
+    records = {name: client.find_node(uids[name]) if name in uids else None for name in names}
+    return Pair(fqdn, str(cluster.get("health")), uids, records)
+
+
+def lan_interface_of(ec2: Any, node_name: str) -> str | None:
+    """A gateway's LAN interface, by the description the construct gives it."""
+    found = ec2.describe_network_interfaces(
+        Filters=[{"Name": "description", "Values": [f"Trustgrid {node_name} LAN"]}]
+    )["NetworkInterfaces"]
+    return str(found[0]["NetworkInterfaceId"]) if len(found) == 1 else None
+
+
+def routed_to(ec2: Any, eni: str | None, route_table_ids: tuple[str, ...], edge_cidrs: tuple[str, ...]) -> bool:
+    """Whether every managed table sends every edge CIDR to ``eni`` (trivially so when there is nothing to route)."""
+    if not route_table_ids or not edge_cidrs:
+        return True
+    if eni is None:
+        return False
+    tables = _route_tables(ec2, list(route_table_ids))
+    return not route_problems(tables, route_table_ids, edge_cidrs, [eni])
+
+
+def restart_plan(client: TrustgridClient, new: GuardProperties, log: JsonLogger) -> str | None:
+    """Before an update stops and starts both gateways (primary first): refuse on a pair that is not whole, and
+    name the member the role must go to first (the secondary, when the primary holds it), or None."""
+    names = [g.node_name for g in new.gateways]
+    pair = read_pair(client, new.cluster_name, names)
+    if not pair.exists:  # no cluster yet (a first create that failed): nothing runs that could be interrupted
+        return None
+    problems = pair_problems(pair.health, pair.records)
+    if problems:
+        log.error("guard.degraded_pair", problems=problems)
+        raise refuse_degraded("changing the instance type or user data", problems)
+    primary, secondary = names
+    return secondary if holds_role(pair.records[primary]) else None
+
+
+def guard_hand_over(
+    client: TrustgridClient, ec2: Any, spec: GuardProperties, to: str, deadline: float, now: Callable[[], float],
+    log: JsonLogger,
+) -> bool:  # fmt: skip
+    """One poll of the guard's hand-over to ``to`` before CloudFormation stops the primary; raises past the
+    deadline (nothing else has changed yet: the update fails and rolls back)."""
+    pair = read_pair(client, spec.cluster_name, [g.node_name for g in spec.gateways])
+    routed = routed_to(ec2, lan_interface_of(ec2, to), spec.route_table_ids, spec.edge_cidrs)
+    if to in pair.uids and hand_over(client, pair.fqdn, (pair.uids[to], to), pair.records[to], routed, log):
+        return True
+    if now() >= deadline:
+        raise TimeoutError(
+            f"The active role did not move to {to} (and every route with it) before the deadline, so no gateway was "
+            "stopped: nothing changed. Check both gateways in the Trustgrid portal and deploy again."
+        )
+    return False
+
+
+def handed_to_first(
+    client: TrustgridClient, ec2: Any, spec: GateProperties, node: dict[str, Any] | None, log: JsonLogger
+) -> bool:
+    """Before CloudFormation stops the second gateway: the role goes to the first (back, when the guard moved it
+    away), and every route with it. True when the second does not hold the role (or is unknown to this gate)."""
+    if not spec.partner_uid:
+        return True
+    if not holds_role(client.find_node(spec.partner_uid)):
+        return True
+    routed = routed_to(ec2, spec.lan_eni_id or None, spec.route_table_ids, spec.edge_cidrs)
+    fqdn = f"{spec.cluster_name}.{client.org_domain()}"
+    return hand_over(client, fqdn, (spec.node_uid, spec.node_name), node, routed, log)
 
 
 def superseded(recorded: str | None, current: str | None) -> bool:
