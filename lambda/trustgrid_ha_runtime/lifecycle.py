@@ -269,21 +269,24 @@ def read_pair(client: TrustgridClient, cluster_name: str, names: list[str]) -> P
     return Pair(fqdn, str(cluster.get("health")), uids, records)
 
 
-def lan_interface_of(ec2: Any, node_name: str) -> str | None:
-    """A gateway's LAN interface, by the description the construct gives it."""
-    found = ec2.describe_network_interfaces(
-        Filters=[{"Name": "description", "Values": [f"Trustgrid {node_name} LAN"]}]
-    )["NetworkInterfaces"]
+def lan_interface_of(ec2: Any, node_name: str, vpc_id: str | None) -> str | None:
+    """A gateway's LAN interface, by the description the construct gives it, in the cluster's VPC."""
+    filters = [{"Name": "description", "Values": [f"Trustgrid {node_name} LAN"]}]
+    if vpc_id:
+        filters.append({"Name": "vpc-id", "Values": [vpc_id]})
+    found = ec2.describe_network_interfaces(Filters=filters)["NetworkInterfaces"]
     return str(found[0]["NetworkInterfaceId"]) if len(found) == 1 else None
 
 
-def routed_to(ec2: Any, eni: str | None, route_table_ids: tuple[str, ...], edge_cidrs: tuple[str, ...]) -> bool:
+def routed_to(
+    ec2: Any, eni: str | None, route_table_ids: tuple[str, ...], edge_cidrs: tuple[str, ...], tables: Any = None
+) -> bool:
     """Whether every managed table sends every edge CIDR to ``eni`` (trivially so when there is nothing to route)."""
     if not route_table_ids or not edge_cidrs:
         return True
     if eni is None:
         return False
-    tables = _route_tables(ec2, list(route_table_ids))
+    tables = tables if tables is not None else _route_tables(ec2, list(route_table_ids))
     return not route_problems(tables, route_table_ids, edge_cidrs, [eni])
 
 
@@ -309,7 +312,9 @@ def guard_hand_over(
     """One poll of the guard's hand-over to ``to`` before CloudFormation stops the primary; raises past the
     deadline (nothing else has changed yet: the update fails and rolls back)."""
     pair = read_pair(client, spec.cluster_name, [g.node_name for g in spec.gateways])
-    routed = routed_to(ec2, lan_interface_of(ec2, to), spec.route_table_ids, spec.edge_cidrs)
+    tables = _route_tables(ec2, list(spec.route_table_ids)) if spec.route_table_ids else []
+    vpc = tables[0].get("VpcId") if tables else None
+    routed = routed_to(ec2, lan_interface_of(ec2, to, vpc), spec.route_table_ids, spec.edge_cidrs, tables)
     if to in pair.uids and hand_over(client, pair.fqdn, (pair.uids[to], to), pair.records[to], routed, log):
         return True
     if now() >= deadline:

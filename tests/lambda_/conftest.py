@@ -304,6 +304,8 @@ def register(world: World, member: dict[str, str], **boot: Any) -> None:
     else:
         world.stub.register(member["Uid"])
     world.stub.lan_enis[member["Uid"]] = member["LanEniId"]
+    description = {"Value": f"Trustgrid {member['Name']} LAN"}  # as the construct describes its LAN interfaces
+    world.ec2.modify_network_interface_attribute(NetworkInterfaceId=member["LanEniId"], Description=description)
 
 
 def mint_and_register(world: World, names: tuple[str, str] = ("prod-gw-a", "prod-gw-b")) -> list[dict[str, str]]:

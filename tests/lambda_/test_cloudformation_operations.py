@@ -301,7 +301,8 @@ def test_a_create_whose_edge_cidr_is_routed_elsewhere_is_refused_in_seconds_nami
     whose active member owns the routes. Its guard is created first; every instance depends on it."""
     old_eni = deployed.members[0]["LanEniId"]
     world.set_stack_status("UPDATE_IN_PROGRESS")
-    event = request(world, GUARD_TYPE, "Create", guard_with_routes(world, cluster_name="prod-gw2"))
+    renamed = guard_with_routes(world, cluster_name="prod-gw2", node_name="prod-gw2-a")  # the default names follow
+    event = request(world, GUARD_TYPE, "Create", renamed)
     start = len(world.stub.requests)
     with pytest.raises(ChangeRefused) as refused:
         handle_event(event, world.runtime())

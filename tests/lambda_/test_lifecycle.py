@@ -21,6 +21,7 @@ from trustgrid_ha_runtime.contract import (
     ProtectionProperties,
 )
 from trustgrid_ha_runtime.handler import handle_event, handle_is_complete
+from trustgrid_ha_runtime.handover import DegradedPair
 from trustgrid_ha_runtime.lifecycle import ChangeRefused, Superseded
 
 FQDN = "prod-gw.acme.trustgrid.io"
@@ -263,10 +264,41 @@ def test_a_delete_waits_out_a_revoked_key_or_an_outage_then_fails_clearly(
     assert FQDN in world.stub.clusters
 
 
-def test_a_rolling_instance_type_change_never_has_both_gateways_down(world: World, deployed: Deployed) -> None:
+@pytest.mark.parametrize("holder", ["primary", "secondary"])
+def test_a_rolling_instance_type_change_never_has_both_gateways_down_and_moves_the_role_only_gracefully(
+    world: World, deployed: Deployed, holder: str
+) -> None:
     from tests.lambda_.rolling import rolling_instance_type_change
 
+    if holder == "secondary":  # a manual-mode failover left the role on the secondary
+        world.cluster("Update", {**deployed.props, "FailbackMode": "manualFailback"}, old=deployed.props,
+                      physical=deployed.fqdn)  # fmt: skip
+        world.stub.fail_over(FQDN)
+        world.between_polls()
     rollout = rolling_instance_type_change(world, deployed, restart_polls=3)
     assert rollout.most_down_at_once == 1
-    assert rollout.gate_polls == 3, "the gate held the secondary until the primary was back and healthy"
-    assert world.stub.snapshot()["clusters"][FQDN]["health"] == "healthy"
+    assert rollout.ungraceful_failovers == 0, "every role move was a hand-over"
+    # primary holds it: away before the primary stops, back before the secondary stops; secondary holds it: once
+    assert rollout.graceful_moves == (2 if holder == "primary" else 1)
+    assert rollout.gate_polls >= 3, "the gate held the secondary until the primary was back and healthy"
+    state = world.stub.snapshot()["clusters"][FQDN]
+    assert state["health"] == "healthy" and state["role"] == deployed.uids[0]
+
+
+def test_a_planned_instance_change_on_a_degraded_pair_is_refused_before_anything_stops(
+    world: World, deployed: Deployed
+) -> None:
+    from tests.lambda_.rolling import guard as guard_props
+
+    world.stub.set_online(deployed.uids[1], False)
+    event = request(world, GUARD_TYPE, "Update", guard_props(world, "c6i.xlarge"), old=guard_props(world, "c6i.large"),
+                    PhysicalResourceId="g-1")  # fmt: skip
+    with pytest.raises(DegradedPair, match="gateway prod-gw-b is registered, offline"):
+        handle_event(event, world.runtime())
+
+
+def test_a_tunnel_port_change_moves_the_role_once_gracefully(world: World, deployed: Deployed) -> None:
+    from tests.lambda_.rolling import rolling_tunnel_port_change
+
+    rollout = rolling_tunnel_port_change(world, deployed)
+    assert (rollout.most_down_at_once, rollout.graceful_moves, rollout.ungraceful_failovers) == (1, 1, 0)
