@@ -204,7 +204,20 @@ def bench_custom_resource(repeats: int) -> dict[str, Any]:
             fqdn = world.cluster("Create", props)["PhysicalResourceId"]
             deployed = worlds.Deployed([m["Uid"] for m in members], members, props, fqdn)
             lifecycle["rollout"] = rolling.rolling_instance_type_change(world, deployed, restart_polls=3)
+            lifecycle["tunnel"] = rolling.rolling_tunnel_port_change(world, deployed)
     return {"calls": calls, "timings": timings, "lifecycle": lifecycle}
+
+
+def alarm_latency() -> dict[str, int]:
+    """Worst-case seconds from a member going offline to its alarm, from what the construct configures (the check's
+    schedule, the alarms' period and evaluation periods) and CloudWatch's evaluation once a minute: the offline
+    state waits for the next check, then for enough breaching data points, then for the next evaluation."""
+    from trustgrid_ha.cluster import DEFAULT_MONITORING_MINUTES
+    from trustgrid_ha.monitoring import ALARM_EVALUATION_PERIODS
+
+    period = DEFAULT_MONITORING_MINUTES * 60
+    worst = period + (ALARM_EVALUATION_PERIODS - 1) * period + 60
+    return {"period": period, "evaluation_periods": ALARM_EVALUATION_PERIODS, "worst": worst}
 
 
 def polls_after_both_online(worlds: Any, world: Any, timings: dict[str, list[float]]) -> int:
@@ -431,6 +444,7 @@ def report(runs: int, synth_r: dict[str, list[Sample]], growth: dict, cr: dict, 
         lines.append(f"| {name} | {reads} | {writes} | {polls} |")
     noop_writes = cr["calls"]["update: no-op"][1]
     rollout, after_online = cr["lifecycle"]["rollout"], cr["lifecycle"]["after_online"]
+    tunnel, latency = cr["lifecycle"]["tunnel"], alarm_latency()
     lines += [
         "",
         f"No-op update writes: {noop_writes}. Goal zero: {verdict(noop_writes == 0)}.",
@@ -440,7 +454,18 @@ def report(runs: int, synth_r: dict[str, list[Sample]], growth: dict, cr: dict, 
         "",
         f"- Rolling instance-type change: at most **{rollout.most_down_at_once}** gateway down at once "
         f"(goal 1: {verdict(rollout.most_down_at_once == 1)}); {rollout.polls} poll intervals of 30 s in all, "
-        f"{rollout.gate_polls} of them the gate holding the secondary until the primary is back.",
+        f"{rollout.gate_polls} of them the gate holding the secondary until the primary is back. Role moves: "
+        f"**{rollout.graceful_moves} graceful, {rollout.ungraceful_failovers} ungraceful** (goal 0 ungraceful: "
+        f"{verdict(rollout.ungraceful_failovers == 0)}; the role leaves the primary before it stops and comes back "
+        "before the secondary stops).",
+        f"- Tunnel-port change: at most **{tunnel.most_down_at_once}** gateway down at once (goal 1: "
+        f"{verdict(tunnel.most_down_at_once == 1)}); role moves: **{tunnel.graceful_moves} graceful, "
+        f"{tunnel.ungraceful_failovers} ungraceful** (goal 0 ungraceful: {verdict(tunnel.ungraceful_failovers == 0)}); "
+        f"{tunnel.polls} poll intervals.",
+        f"- Alarm latency (computed from the configuration, not measured in AWS): a member that goes offline raises "
+        f"MembersOnline within **{latency['worst']} s** at worst (check every {latency['period']} s, "
+        f"{latency['evaluation_periods']} breaching data points, CloudWatch evaluating once a minute). Goal 180 s: "
+        f"{verdict(latency['worst'] <= 180)}.",
         f"- Create: {after_online} poll(s) after the first poll that finds both nodes online (it enables the gateway "
         f"services and configures the cluster; the next verifies the restarted nodes and the routes). Goal 1: "
         f"{verdict(after_online <= 1)}.",

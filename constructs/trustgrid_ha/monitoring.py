@@ -30,6 +30,9 @@ from .provider import RUNTIME_PACKAGE, grant_get_secret_value, handler_code
 
 MONITOR_ID = "TrustgridMonitor"
 #: metric -> (the least healthy value, what its alarm says)
+#: An alarm fires on this many checks in a row (one flapping check does not page anyone).
+ALARM_EVALUATION_PERIODS = 2
+
 THRESHOLDS = {
     "ClusterHealthy": (1, "Trustgrid does not report the cluster healthy"),
     "RoutesOnActiveMember": (1, "an edge route does not point at the active member"),
@@ -167,7 +170,7 @@ class TrustgridClusterMonitoring(Construct):
             metric=self.metric(name),
             threshold=threshold,
             comparison_operator=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
-            evaluation_periods=2,
+            evaluation_periods=ALARM_EVALUATION_PERIODS,
             treat_missing_data=cloudwatch.TreatMissingData.BREACHING,
         )
         if topic is not None:
