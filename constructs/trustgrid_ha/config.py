@@ -173,6 +173,15 @@ class ClusterConfig:
             )
         rule("api_url", self.api_url, _https_problem(self.api_url, "the API key would travel in clear"))
         rule("enroll_endpoint", self.enroll_endpoint, _https_problem(self.enroll_endpoint, "it runs in a root shell"))
+        if is_unresolved(self.enroll_endpoint):  # nothing could check it before the gateway's root shell runs it
+            found.append(
+                Problem(
+                    "enroll_endpoint",
+                    "(a deploy-time value)",
+                    "give the URL itself, such as 'https://keymaster.trustgrid.io/v2/enroll': it is written into the "
+                    "gateways' first-boot script, which runs as root, so it must be checked before deployment.",
+                )
+            )
         rule("wait_timeout", f"{self.wait_timeout_seconds} s", contract.wait_problem(self.wait_timeout_seconds))
         return found
 

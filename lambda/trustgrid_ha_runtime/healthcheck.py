@@ -19,7 +19,7 @@ from typing import Any, TextIO
 
 from .api import DEFAULT_API_URL, ApiError, Credentials, TrustgridClient
 from .log import JsonLogger
-from .status import cluster_status
+from .status import cluster_status, explain
 
 
 def unhealthy(client: TrustgridClient, fqdns: Sequence[str], ec2: Any = None) -> list[str]:
@@ -76,10 +76,14 @@ def main(argv: Sequence[str] | None = None, *, secrets: Any = None, ec2: Any = N
         import boto3
 
         secrets = boto3.client("secretsmanager")
-    if ec2 is None and args.role_arn:
-        ec2 = _ec2_as(args.role_arn, args.region)
-    secret = secrets.get_secret_value(SecretId=args.secret_id)["SecretString"]
-    client = TrustgridClient(args.api_url, Credentials.from_secret_string(secret), logger=JsonLogger(stream=out))
+    try:
+        if ec2 is None and args.role_arn:
+            ec2 = _ec2_as(args.role_arn, args.region)
+        secret = secrets.get_secret_value(SecretId=args.secret_id)["SecretString"]
+        client = TrustgridClient(args.api_url, Credentials.from_secret_string(secret), logger=JsonLogger(stream=out))
+    except Exception as exc:  # a clean message in the build log, never a traceback
+        out.write(f"trustgrid-healthcheck: {explain(exc)}\n")
+        return 2
     healthy = check(client, args.clusters, attempts=args.attempts, interval=args.interval, out=out, ec2=ec2)
     return 0 if healthy else 1
 

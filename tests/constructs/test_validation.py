@@ -204,6 +204,18 @@ def test_a_token_is_validated_at_deploy_time_not_refused_or_garbled() -> None:
     assert rules[0]["Properties"]["FromPort"] == {"Ref": "HeartbeatPort"}
 
 
+def test_a_deploy_time_enroll_endpoint_is_refused_it_would_run_unchecked_in_a_root_shell() -> None:
+    stack = Stack(App(), "S")
+    api = secretsmanager.Secret.from_secret_name_v2(stack, "Api", "trustgrid/api")
+    endpoint = CfnParameter(stack, "Enroll", type="String").value_as_string
+    with pytest.raises(TrustgridConfigError) as failure:
+        TrustgridHaCluster(stack, "Gw", cluster_name="prod-gw", api_secret=api, edge_cidrs=["172.16.0.0/16"],
+                           enroll_endpoint=endpoint)  # fmt: skip
+    (problem,) = failure.value.problems
+    assert problem.setting == "enroll_endpoint" and "runs as root" in str(failure.value)
+    assert "${Token" not in str(failure.value)
+
+
 def test_token_check_agrees_with_cdk_and_asks_it_only_about_candidates(monkeypatch: pytest.MonkeyPatch) -> None:
     """``is_unresolved`` answers plain values itself and gives CDK's answer for every kind of token."""
     from aws_cdk import Token

@@ -106,3 +106,23 @@ def test_the_active_member_is_set_once_on_the_configured_flag_not_on_health(worl
     with pytest.raises(AssertionError, match="not complete"):  # a duplicate Create: it waits for health, ...
         world.cluster("Create", deployed.props, max_polls=2)
     assert [r.path for r in world.stub.requests[start:] if "/active/" in r.path] == [], "... but never re-designates"
+
+
+def test_every_operator_path_refuses_a_non_https_api_url(world: World, deployed: Deployed, capsys) -> None:
+    """The key never travels in clear: only https, or a stand-in on this machine's loopback interface."""
+    from trustgrid_ha_runtime import drill, status
+    from trustgrid_ha_runtime.api import Credentials, InsecureApiUrl, TrustgridClient
+
+    plain = "http://api.trustgrid.io"
+    args = ["--secret-id", world.api_secret_arn, "--api-url", plain, "--cluster", FQDN]
+    assert status.main(args, secrets=world.secrets, ec2=world.ec2, out=io.StringIO()) == 2
+    assert drill.main([*args, "--yes"], secrets=world.secrets, ec2=world.ec2, out=io.StringIO()) == 1
+    out = io.StringIO()
+    assert healthcheck.main(["--secret-id", world.api_secret_arn, "--api-url", plain, FQDN], secrets=world.secrets,
+                            out=out) == 2  # fmt: skip
+    assert "must not travel in clear" in out.getvalue()
+    assert capsys.readouterr().err.count("must not travel in clear") == 2
+    for url in (plain, "ftp://api.trustgrid.io", "https://", "api.trustgrid.io"):
+        with pytest.raises(InsecureApiUrl):  # what the custom resource and the scheduled check build too
+            TrustgridClient(url, Credentials("id", "secret"))
+    assert [r for r in world.stub.requests if r.write and "/active/" in r.path][1:] == [], "nothing moved"
