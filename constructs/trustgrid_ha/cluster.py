@@ -184,7 +184,9 @@ class TrustgridHaCluster(Construct):
             @default - licenses are minted through the API and stored in secrets this construct creates.
         :param node_removal_policy: ``DESTROY`` deletes the Trustgrid node records when a gateway is deleted.
             @default - ``RETAIN``: the node records stay in the portal.
-        :param termination_protection: EC2 API termination protection on both instances. @default - true.
+        :param termination_protection: EC2 API termination protection on both instances, applied once the cluster
+            has verified; it also turns on the stack's termination protection, so that no delete (the console's
+            "retain" option included) removes anything from under two running gateways. @default - true.
         :param root_volume_size_gib: Size of the encrypted gp3 root volume. @default - 30.
         :param api_url: Trustgrid management API base URL, https only. @default - ``https://api.trustgrid.io``.
         :param enroll_endpoint: Registration endpoint passed to the vendor's first-boot playbook, a plain https
@@ -485,6 +487,11 @@ class TrustgridHaCluster(Construct):
             ],
         )
         protection.node.add_dependency(policy, self.cluster, self.vpc)
+        if self.config.termination_protection is True:
+            # The protection resource refuses a stack delete, but the console then offers to delete again while
+            # retaining it, which would remove everything else under two running gateways. Stack termination
+            # protection refuses the delete before anything is deleted, on every path.
+            stack.termination_protection = True
         return protection
 
     def _monitoring(

@@ -69,6 +69,13 @@ def resources(template: Template, kind: str, props: dict | None = None) -> dict[
     return template.find_resources(kind, {"Properties": props} if props else None)
 
 
+def test_a_protected_cluster_protects_its_stack_from_deletion(stacks) -> None:
+    """No delete path (the console's "retain" option after a refused delete included) removes anything from under
+    two running gateways: the stack delete is refused before anything is deleted."""
+    assert Stack.of(stacks["single"]).termination_protection is True
+    assert Stack.of(stacks["second"]).termination_protection is True, "its neighbour 'east' is protected"
+
+
 def test_two_gateways_in_two_azs_with_wan_and_lan_interfaces(stacks) -> None:
     t = stacks["one"]
     t.resource_count_is("AWS::EC2::Instance", 2)
