@@ -23,6 +23,7 @@ INTEGRATION = (
     "tests/constructs/",
     "tests/stacks/",
     "tests/test_package.py",
+    "tests/test_iam.py",
     "tests/lambda_/test_cluster_resilience.py",
 )
 
