@@ -9,6 +9,7 @@ stack, the API secret, a license secret, a gateway instance, a managed route tab
 from __future__ import annotations
 
 import fnmatch
+import io
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -20,7 +21,7 @@ from aws_cdk import App
 
 from app import build_app
 from tests.conftest import cdk_json_context
-from tests.lambda_.conftest import REGION, World, make_world, mint_and_register
+from tests.lambda_.conftest import ACCOUNT, REGION, World, make_world, mint_and_register
 from tests.lambda_.rolling import gate as gate_props
 from tests.lambda_.rolling import guard as guard_props
 from trustgrid_ha_runtime import handler, monitor
@@ -59,8 +60,9 @@ class Recorder:
     calls: list[Call] = field(default_factory=list)
 
     def client(self, service: str, **kwargs: Any) -> Any:
-        real = BOTO3_CLIENT(service, region_name=REGION)
+        real = BOTO3_CLIENT(service, **{"region_name": REGION, **kwargs})
         recorder = self
+        assumed = "aws_session_token" in kwargs  # a client with a role's own credentials: that role's calls
 
         class Recording:
             def __getattr__(self, name: str) -> Any:
@@ -72,7 +74,8 @@ class Recorder:
                 def call(**params: Any) -> Any:
                     prefix = PREFIX.get(real.meta.service_model.endpoint_prefix, real.meta.service_model.signing_name)
                     action = f"{prefix}:{operation}"
-                    recorder.calls.append(Call(action, recorder.kind(action, params), params))
+                    if not assumed:
+                        recorder.calls.append(Call(action, recorder.kind(action, params), params))
                     return method(**params)
 
                 return call
@@ -91,6 +94,8 @@ class Recorder:
             return "route-table"
         if action == "cloudformation:DescribeStacks":
             return "stack"
+        if action == "sts:AssumeRole":
+            return "lookup-role" if "-lookup-role-" in params["RoleArn"] else f"role {params['RoleArn']}"
         return "*"
 
 
@@ -118,7 +123,7 @@ def role_of(template: dict[str, Any], handler_name: str) -> str:
     return str(function["Properties"]["Role"]["Fn::GetAtt"][0])
 
 
-def statements(template: dict[str, Any], role: str) -> list[dict[str, Any]]:
+def statements(template: dict[str, Any], role: str, sids: set[str] | None = None) -> list[dict[str, Any]]:
     found = []
     for resource in template["Resources"].values():
         if resource["Type"] == "AWS::IAM::Policy" and {"Ref": role} in resource["Properties"]["Roles"]:
@@ -126,7 +131,7 @@ def statements(template: dict[str, Any], role: str) -> list[dict[str, Any]]:
     for policy in template["Resources"][role]["Properties"].get("Policies", []):
         found += policy["PolicyDocument"]["Statement"]
     assert not template["Resources"][role]["Properties"].get("ManagedPolicyArns"), "no managed policy"
-    return [s for s in found if s["Effect"] == "Allow"]
+    return [s for s in found if s["Effect"] == "Allow" and (sids is None or s.get("Sid") in sids)]
 
 
 def refs(value: Any) -> list[str]:
@@ -156,15 +161,17 @@ def resource_kind(template: dict[str, Any], resource: Any) -> str:
         return "instance"
     if ":route-table/" in text:
         return "route-table"
+    if "-lookup-role-" in text:
+        return "lookup-role"
     if "AWS::Logs::LogGroup" in types:
         return "log-group"
     return f"other {text}"
 
 
-def grants(template: dict[str, Any], role: str) -> list[tuple[str, str, dict[str, Any]]]:
-    """(action pattern, resource kind, condition) for every Allow statement of ``role``."""
+def grants(template: dict[str, Any], role: str, sids: set[str] | None = None) -> list[tuple[str, str, dict[str, Any]]]:
+    """(action pattern, resource kind, condition) for every Allow statement of ``role`` (or those of ``sids``)."""
     found = []
-    for statement in statements(template, role):
+    for statement in statements(template, role, sids):
         actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
         resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
         for action in actions:
@@ -181,11 +188,14 @@ def allows(grant: tuple[str, str, dict[str, Any]], call: Call) -> bool:
     return namespace is None or call.params.get("Namespace") == namespace
 
 
-def check(template: dict[str, Any], role: str, calls: list[Call]) -> None:
+def check(template: dict[str, Any], role: str, calls: list[Call], ours: set[str] | None = None) -> None:
+    """Every call allowed; every permission used (of the statements ``ours``, when the role also carries what a
+    framework writes for itself, such as CDK Pipelines' build roles)."""
     granted = [g for g in grants(template, role) if g[1] != "log-group"]  # the Lambda runtime's own log writes
     missing = sorted({(c.action, c.kind) for c in calls if not any(allows(g, c) for g in granted)})
     assert missing == [], f"calls the role {role} is not allowed to make (they would fail in AWS): {missing}"
-    unused = sorted({(a, k) for a, k, c in granted if not any(allows((a, k, c), call) for call in calls)})
+    own = [g for g in grants(template, role, ours) if g[1] != "log-group"]
+    unused = sorted({(a, k) for a, k, c in own if not any(allows((a, k, c), call) for call in calls)})
     assert unused == [], f"permissions of {role} that nothing uses: {unused}"
 
 
@@ -270,6 +280,38 @@ def test_the_scheduled_checks_role_allows_every_call_it_makes_and_nothing_more(
     results = monitor.handler({"clusters": [{"name": "prod-gw", "fqdn": "prod-gw.acme.trustgrid.io"}]}, Context())
     assert results["prod-gw"] is not None
     check(template, role_of(template, "trustgrid_ha_runtime.monitor.handler"), recorder.calls)
+
+
+def test_the_pipelines_health_step_may_make_every_call_it_makes_and_nothing_more(
+    recorded: tuple[World, Recorder], tmp_path: Any
+) -> None:
+    from pipeline_app import build_pipeline_app
+    from tests.stacks.test_pipeline import PIPELINE
+    from trustgrid_ha_runtime import healthcheck
+
+    world, recorder = recorded
+    members = mint_and_register(world)
+    world.cluster("Create", world.cluster_props(members))
+    recorder.calls.clear()
+    build_pipeline_app(App(outdir=str(tmp_path), context=cdk_json_context(trustgrid={"pipeline": PIPELINE}))).synth()
+    pipeline = json.loads((tmp_path / "TrustgridPipeline.template.json").read_text())
+    ours = {"ReadTrustgridApiSecret", "ReadRouteTablesInTheTargetAccount"}
+    dev, test = sorted({
+        ref
+        for p in pipeline["Resources"].values()
+        if p["Type"] == "AWS::IAM::Policy" and "trustgrid/pipeline-api-" in json.dumps(p)
+        and "lookup-role-222222222222" in json.dumps(p)  # the dev and test environments' steps
+        for ref in refs(p["Properties"]["Roles"])
+    })  # fmt: skip
+    # the target account's lookup role (moto's one account holds the clusters here)
+    lookup = f"arn:aws:iam::{ACCOUNT}:role/cdk-hnb659fds-lookup-role-{ACCOUNT}-{REGION}"
+    out = io.StringIO()
+    code = healthcheck.main(["--secret-id", world.api_secret_arn, "--api-url", world.stub.url, "--role-arn", lookup,
+                             "--region", REGION, "--attempts", "1", "prod-gw.acme.trustgrid.io"], out=out)  # fmt: skip
+    assert code == 0, out.getvalue()
+    assert {c.action for c in recorder.calls} == {"secretsmanager:GetSecretValue", "sts:AssumeRole"}
+    for role in (dev, test):
+        check(pipeline, role, recorder.calls, ours)
 
 
 def vendor_image(world: World) -> str:

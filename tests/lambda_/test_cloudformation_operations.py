@@ -8,6 +8,7 @@ template says."""
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from typing import Any
@@ -366,3 +367,30 @@ def test_a_verified_cluster_publishes_its_first_data_points(world: World) -> Non
     assert sorted(m["MetricName"] for m in found["Metrics"]) == sorted(
         ["ClusterHealthy", "RoutesOnActiveMember", "MembersOnline", "GatewayServiceEnabled"]
     )
+
+
+def test_every_lifecycle_request_delivered_twice_answers_the_same_and_changes_nothing_more(
+    world: World, deployed: Deployed
+) -> None:
+    """At-least-once delivery: the second delivery of each request converges to the first one's answer."""
+    ids = instance_ids(world)
+    rt = world.runtime()
+    requests = [
+        request(world, GUARD_TYPE, "Create", guard_with_routes(world, cluster_name="other", node_name="other-a")),
+        request(world, GATE_TYPE, "Update", gate(world, deployed, "c6i.xlarge"), old=gate(world, deployed, "c6i.large"),
+                PhysicalResourceId="gate-1"),
+        request(world, PROTECTION_TYPE, "Create", ProtectionProperties(tuple(ids), True).to_properties()),
+    ]  # fmt: skip
+    for event in requests:
+        refused = event["ResourceType"] == GUARD_TYPE  # another cluster's routes are there: refused both times
+        with pytest.raises(ChangeRefused) if refused else contextlib.nullcontext():
+            first = handle_event(dict(event), rt)
+            second = handle_event(dict(event), rt)
+            assert {k: v for k, v in first.items() if k != "Data"} == {k: v for k, v in second.items() if k != "Data"}
+    assert all(protected(world, i) for i in ids)
+    start = len(world.stub.requests)
+    for _ in range(2):  # the stack delete's cluster Delete, twice (protection released first)
+        protection(world, "Update", ids, enabled=False)
+        world.cluster("Delete", deployed.props, physical=deployed.fqdn)
+    assert FQDN not in world.stub.clusters
+    assert sum(1 for r in world.stub.requests[start:] if r.method == "DELETE" and "/cluster/" in r.path) == 1
