@@ -446,6 +446,7 @@ class TrustgridHaCluster(Construct):
                 lan_eni_id=self.primary.lan_eni_id,
                 partner_uid=self.secondary.node_uid,
                 partner_name=self.secondary.node_name,
+                partner_lan_eni_id=self.secondary.lan_eni_id,
                 edge_cidrs=tuple(self.config.edge_cidrs),
                 route_table_ids=tuple(self.route_table_ids),
             ),

@@ -130,6 +130,7 @@ class TrustgridProvider(Construct):
                     "ec2:DescribeNetworkInterfaces",  # which instances a cluster delete would strand
                     "ec2:DescribeInstanceAttribute",  # whether they are still protected
                     "ec2:DescribeInstanceStatus",  # the gate: EC2's view of a restarted gateway
+                    "ec2:DescribeInstances",  # in a rollback: whether it restarts a gateway again
                 ],
                 resources=["*"],
             )
@@ -240,7 +241,8 @@ class TrustgridProvider(Construct):
     def _suppress_framework_findings(self) -> None:
         acknowledge(
             self.role,
-            "ec2:DescribeImages/RouteTables/Subnets/NetworkInterfaces/InstanceAttribute/InstanceStatus support no "
+            "ec2:DescribeImages/RouteTables/Subnets/NetworkInterfaces/Instances/InstanceAttribute/InstanceStatus "
+            "support no "
             "resource-level permissions; cloudwatch:PutMetricData supports none either and is limited to the "
             "Trustgrid/HA namespace by condition.",
             "AwsSolutions-IAM5[Resource::*]",

@@ -182,6 +182,7 @@ class ClusterReconciler:
         *,
         owner: str = "",
         settle: Callable[[], None] = lambda: time.sleep(CLAIM_SETTLE_SECONDS),
+        rolling_back: bool = False,
     ) -> None:
         self._client = client
         self._ec2 = ec2
@@ -189,6 +190,9 @@ class ClusterReconciler:
         self._now = now
         self._owner = owner
         self._settle = settle
+        #: a rollback Update puts back what ran before: it is not refused for a degraded pair (the failed update
+        #: may have degraded it)
+        self._rolling_back = rolling_back
 
     def converge(
         self, fqdn: str, spec: ClusterProperties, plan: Plan, previous: ClusterProperties | None, deadline: float
@@ -199,13 +203,15 @@ class ClusterReconciler:
             return Outcome(complete=True)
         nodes = self._read_nodes(spec)
         cluster = self._client.find_cluster(fqdn) if not plan.create else None
-        if plan.gateway and not plan.create:
+        if plan.gateway and not plan.create and not self._rolling_back:
             self._refuse_a_degraded_start(fqdn, spec, previous, nodes, cluster)
         waiting = self._wait_for_nodes(spec, nodes, deadline, log)
         if waiting is not None:
             return waiting
         wrote, rolling = (
-            self._gateways(fqdn, spec, nodes, plan, cluster, previous, log) if plan.gateway else (False, False)
+            self._gateways(fqdn, spec, nodes, plan, cluster, previous, deadline, log)
+            if plan.gateway
+            else (False, False)
         )
         if rolling:
             return Outcome(complete=False, waiting_for=["the first gateway's service to restart"])
@@ -313,6 +319,7 @@ class ClusterReconciler:
         plan: Plan,
         cluster: Mapping[str, Any] | None,
         previous: ClusterProperties | None,
+        deadline: float,
         log: JsonLogger,
     ) -> tuple[bool, bool]:
         """(wrote, more to roll). On create both at once. On an update one member a poll, and only from a whole
@@ -327,6 +334,8 @@ class ClusterReconciler:
         health = (cluster or {}).get("health")
         if health != "healthy":  # the first member restarted: wait until the pair is whole again
             log.info("cluster.gateway_waits_for_health", node=todo[0].name, health=health)
+            self._raise_past(deadline, f"the cluster did not become healthy again (health {health!r}) after the "
+                             f"first gateway service restarted, so {todo[0].name} was left as it was")  # fmt: skip
             return False, True
         todo.sort(key=lambda m: holds_role(nodes[m.uid]))  # the member that does not carry the traffic first
         member = todo[0]
@@ -334,9 +343,18 @@ class ClusterReconciler:
             (other,) = [m for m in spec.members if m.uid != member.uid]
             routed = not self._route_problems(spec, [other.lan_eni_id])
             if not hand_over(self._client, fqdn, (other.uid, other.name), nodes[other.uid], routed, log):
+                self._raise_past(deadline, f"the active role did not move to {other.name} (and every route with it), "
+                                 f"so {member.name}, which carries the traffic, was not restarted")  # fmt: skip
                 return False, True
         self._set_gateways(spec, nodes, [member], log)
         return True, len(todo) > 1
+
+    def _raise_past(self, deadline: float, what: str) -> None:
+        if self._now() >= deadline:
+            raise ClusterTimeout(
+                f"Stopped before the deadline: {what}. One gateway's service was changed, the other not; check both "
+                "gateways in the Trustgrid portal and deploy again."
+            )
 
     @staticmethod
     def _refuse_a_degraded_start(

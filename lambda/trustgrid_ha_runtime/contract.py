@@ -566,6 +566,9 @@ class GateProperties:
     partner_name: str = ""
     edge_cidrs: tuple[str, ...] = ()
     route_table_ids: tuple[str, ...] = ()
+    #: The second gateway's LAN interface: in a rollback, its instance's live type tells whether the rollback
+    #: restarts it too (and so whether the gate must wait for the first).
+    partner_lan_eni_id: str = ""
 
     def to_properties(self) -> dict[str, Any]:
         return {
@@ -579,6 +582,7 @@ class GateProperties:
             "LanEniId": self.lan_eni_id,
             "PartnerUid": self.partner_uid,
             "PartnerName": self.partner_name,
+            "PartnerLanEniId": self.partner_lan_eni_id,
             "EdgeCidrs": list(self.edge_cidrs),
             "RouteTableIds": list(self.route_table_ids),
         }
@@ -597,6 +601,7 @@ class GateProperties:
             lan_eni_id=str(props.get("LanEniId") or ""),
             partner_uid=str(props.get("PartnerUid") or ""),
             partner_name=str(props.get("PartnerName") or ""),
+            partner_lan_eni_id=str(props.get("PartnerLanEniId") or ""),
             edge_cidrs=read.get("EdgeCidrs", decode_list, default=()),
             route_table_ids=read.get("RouteTableIds", decode_list, default=()),
         )

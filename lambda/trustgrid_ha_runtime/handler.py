@@ -39,17 +39,16 @@ from .image import keeps_image, resolve_image
 from .license import LicenseManager, needs_new_license
 from .lifecycle import (
     Superseded,
-    gate_check,
     gate_wait,
+    guard_decision,
     guard_hand_over,
-    guard_update,
+    needs_checks,
     protected_instances,
     protection_delete,
-    refuse_conflicts,
     refuse_delete_of_protected,
-    refused_changes,
-    restart_plan,
-    route_conflicts,
+    rollback_gate_step,
+    rollback_hand_over,
+    rollback_restarts,
     set_protection,
     superseded,
 )
@@ -68,9 +67,9 @@ REASON_LIMIT = 3800
 STATUS_ATTEMPTS = 8
 #: How long a graceful hand-over of the active role may take before a planned restart gives up (nothing stopped).
 HANDOVER_SECONDS = 900
-#: In a rollback, the gate waits this long at most for the first gateway, then lets the rollback go on: it never
-#: fails a rollback (UPDATE_ROLLBACK_FAILED can only be freed by hand).
-ROLLBACK_GATE_SECONDS = 300
+#: A rollback Update waits this long at most (for the first gateway at the gate, for the cluster to converge back),
+#: then lets the rollback go on: it never fails a rollback (UPDATE_ROLLBACK_FAILED can only be freed by hand).
+ROLLBACK_WAIT_SECONDS = 600
 
 
 @dataclass
@@ -196,8 +195,10 @@ def owner_of(event: dict[str, Any]) -> str:
 
 def _waiting(event: dict[str, Any], rt: Runtime, seconds: float) -> dict[str, str]:
     """What every poll of this request needs: its deadline and the stack operation it belongs to."""
-    phase = stack_status(rt.cloudformation, event.get("StackId"), rt.log) or ""
-    return {"WaitDeadline": f"{rt.now() + seconds:.0f}", "Phase": phase}
+    phase = stack_status(rt.cloudformation, event.get("StackId"), rt.log, attempts=STATUS_ATTEMPTS, sleep=rt.sleep)
+    if phase in ROLLBACK_STATUSES:  # a rollback waits a little at most, and never fails
+        seconds = min(seconds, ROLLBACK_WAIT_SECONDS)
+    return {"WaitDeadline": f"{rt.now() + seconds:.0f}", "Phase": phase or ""}
 
 
 def cluster_event(event: dict[str, Any], rt: Runtime) -> Response:
@@ -219,35 +220,35 @@ def guard_event(event: dict[str, Any], rt: Runtime) -> Response:
     if event["RequestType"] == "Delete":
         return {"PhysicalResourceId": physical}
     new = GuardProperties.parse(event["ResourceProperties"])
-    old = (
-        GuardProperties.parse(event["OldResourceProperties"], strict=False)
-        if event["RequestType"] == "Update"
-        else None
-    )
-    refused = refused_changes(old, new) if old is not None else []
-    conflicts = route_conflicts(rt.ec2, new, old)
-    restarts = old is not None and new.restarts(old)
-    if not (refused or conflicts or restarts):
+    update = event["RequestType"] == "Update"
+    old = GuardProperties.parse(event["OldResourceProperties"], strict=False) if update else None
+    if not needs_checks(old, new):
         return {"PhysicalResourceId": physical}
-    # only now does it matter whether this is a rollback (of a refusal, say): a rollback is never refused
+    # an update may be a rollback (of a refusal, say), which is never refused: ask first, before any other call
     status = stack_status(rt.cloudformation, event.get("StackId"), rt.log, attempts=STATUS_ATTEMPTS, sleep=rt.sleep)
-    if status is None:
-        raise StackStatusUnknown(
-            "The change guard could not read the stack's status (DescribeStacks kept failing), so it cannot tell a "
-            "rollback from a new change; nothing was changed. Retry the deployment (or, in a rollback, continue it)."
-        )
-    if status in ROLLBACK_STATUSES:
-        rt.log.info("guard.rollback_allowed", status=status)
-        return {"PhysicalResourceId": physical}
-    refuse_conflicts(conflicts, rt.log)
-    if old is not None:
-        guard_update(old, new, rt.log)
-    to = restart_plan(rt.api(), new, rt.log) if restarts else None
+    if update and status is None:  # the waiter asks again, and decides once CloudFormation answers
+        return {"PhysicalResourceId": physical, "Data": _guard_data(rt, "", Decide="true")}
+    to, best_effort = _guard_decide(event, rt, old, new, status)
     if to is None:
         return {"PhysicalResourceId": physical}
     rt.log.info("guard.hand_over_first", to=to, reason="the update stops and starts the primary, which holds the role")
-    data = {"WaitDeadline": f"{rt.now() + HANDOVER_SECONDS:.0f}", "Phase": status, "HandOverTo": to}
+    data = _guard_data(rt, status or "", HandOverTo=to, **({"BestEffort": "true"} if best_effort else {}))
     return {"PhysicalResourceId": physical, "Data": data}
+
+
+def _guard_data(rt: Runtime, phase: str, **extra: str) -> dict[str, str]:
+    return {"WaitDeadline": f"{rt.now() + HANDOVER_SECONDS:.0f}", "Phase": phase, **extra}
+
+
+def _guard_decide(
+    event: dict[str, Any], rt: Runtime, old: GuardProperties | None, new: GuardProperties, status: str | None
+) -> tuple[str | None, bool]:
+    """(the member to hand the role to first, or None; whether only as a best effort). Raises a refusal."""
+    if status in ROLLBACK_STATUSES:
+        rt.log.info("guard.rollback_allowed", status=status)
+        to = rollback_hand_over(rt.api(), rt.ec2, new, rt.log) if old is not None and new.restarts(old) else None
+        return to, True
+    return guard_decision(rt.api, rt.ec2, old, new, rt.log), False
 
 
 class StackStatusUnknown(RuntimeError):
@@ -261,7 +262,12 @@ def gate_event(event: dict[str, Any], rt: Runtime) -> Response:
     spec = GateProperties.parse(event["ResourceProperties"])
     data = _waiting(event, rt, int(spec.wait_timeout_seconds))
     if data["Phase"] in ROLLBACK_STATUSES:
-        data["WaitDeadline"] = f"{rt.now() + ROLLBACK_GATE_SECONDS:.0f}"
+        # A rollback waits for the first gateway only when it restarts the second one too (its live type is not the
+        # one rolled back to): then as long as an update would, but it never fails. Otherwise it passes at once.
+        if rollback_restarts(rt.ec2, spec, rt.log):
+            data["WaitDeadline"] = f"{rt.now() + int(spec.wait_timeout_seconds):.0f}"
+        else:
+            data["Pass"] = "true"
     return {"PhysicalResourceId": physical, "Data": data}
 
 
@@ -322,7 +328,7 @@ def handle_is_complete(event: dict[str, Any], rt: Runtime) -> Response:
     kind, request = event["ResourceType"], event["RequestType"]
     if kind not in (CLUSTER_TYPE, GATE_TYPE, GUARD_TYPE) or (kind != CLUSTER_TYPE and request == "Delete"):
         return {"IsComplete": True}
-    if kind == GUARD_TYPE and "HandOverTo" not in (event.get("Data") or {}):
+    if kind == GUARD_TYPE and not {"HandOverTo", "Decide"} & set(event.get("Data") or {}):
         return {"IsComplete": True}
     data = event.get("Data") or {}
     current = stack_status(rt.cloudformation, event.get("StackId"), rt.log)
@@ -334,9 +340,7 @@ def handle_is_complete(event: dict[str, Any], rt: Runtime) -> Response:
         )
     deadline = float(data["WaitDeadline"])
     if kind == GUARD_TYPE:
-        guard = GuardProperties.parse(event["ResourceProperties"])
-        to = str(data["HandOverTo"])
-        return _retrying(rt, deadline, lambda: guard_hand_over(rt.api(), rt.ec2, guard, to, deadline, rt.now, rt.log))
+        return _guard_poll(event, rt, deadline)
     if kind == GATE_TYPE:
         return _gate_poll(event, rt, deadline)
     if request == "Delete":
@@ -344,19 +348,40 @@ def handle_is_complete(event: dict[str, Any], rt: Runtime) -> Response:
     return _converge_cluster(event, rt, deadline)
 
 
+def _guard_poll(event: dict[str, Any], rt: Runtime, deadline: float) -> Response:
+    data = event.get("Data") or {}
+    new = GuardProperties.parse(event["ResourceProperties"])
+    to, best_effort = data.get("HandOverTo"), bool(data.get("BestEffort"))
+    if data.get("Decide"):  # CloudFormation did not say whether this is a rollback: ask again
+        status = stack_status(rt.cloudformation, event.get("StackId"), rt.log)
+        if status is None:
+            if rt.now() >= deadline:
+                raise StackStatusUnknown(
+                    "The change guard could not read the stack's status for 15 minutes (DescribeStacks kept failing), "
+                    "so it cannot tell a rollback from a new change; nothing was changed. Retry the deployment (or, "
+                    "in a rollback, continue it)."
+                )
+            return {"IsComplete": False}
+        old = GuardProperties.parse(event["OldResourceProperties"], strict=False)
+        to, best_effort = _guard_decide(event, rt, old, new, status)
+    if to is None:
+        return {"IsComplete": True}
+    step = lambda: guard_hand_over(  # noqa: E731
+        rt.api(), rt.ec2, new, str(to), deadline, rt.now, rt.log, best_effort=best_effort
+    )
+    return _retrying(rt, deadline, step)
+
+
 def _gate_poll(event: dict[str, Any], rt: Runtime, deadline: float) -> Response:
     spec = GateProperties.parse(event["ResourceProperties"])
-    if (event.get("Data") or {}).get("Phase") in ROLLBACK_STATUSES:
-        # a rollback puts back what ran before: it waits a little for the first gateway, never hands the role over,
-        # and never fails (waiting again for a gateway that did not come back would end in UPDATE_ROLLBACK_FAILED)
-        try:
-            back = gate_check(rt.api(), rt.ec2, spec, rt.api().find_node(spec.node_uid)).ready
-        except Exception as exc:  # nothing may fail a rollback
-            rt.log.warning("gate.rollback_check_failed", error=type(exc).__name__)
-            back = False
-        if not back and rt.now() < deadline:
+    data = event.get("Data") or {}
+    if data.get("Phase") in ROLLBACK_STATUSES:
+        # a rollback puts back what ran before: it waits for the first gateway (and hands the role to it) only when
+        # it restarts the second too, and never fails (UPDATE_ROLLBACK_FAILED could only be freed by hand)
+        done = bool(data.get("Pass")) or rollback_gate_step(rt.api, rt.ec2, spec, rt.log)
+        if not done and rt.now() < deadline:
             return {"IsComplete": False}
-        rt.log.info("gate.rollback_passes", first_gateway_back=back)
+        rt.log.info("gate.rollback_passes", first_gateway_ready=done)
         return {"IsComplete": True}
     first = event["RequestType"] == "Create"
     return _retrying(rt, deadline, lambda: gate_wait(rt.api(), rt.ec2, spec, deadline, rt.now, rt.log, create=first))
@@ -407,25 +432,36 @@ def _delete_cluster(event: dict[str, Any], rt: Runtime, deadline: float) -> Resp
         ) from None
 
 
-def _reconciler(event: dict[str, Any], rt: Runtime) -> ClusterReconciler:
+def _reconciler(event: dict[str, Any], rt: Runtime, *, rolling_back: bool = False) -> ClusterReconciler:
     return ClusterReconciler(
-        rt.api(), rt.ec2, rt.log, rt.now, owner=owner_of(event), settle=lambda: rt.sleep(CLAIM_SETTLE_SECONDS)
+        rt.api(),
+        rt.ec2,
+        rt.log,
+        rt.now,
+        owner=owner_of(event),
+        settle=lambda: rt.sleep(CLAIM_SETTLE_SECONDS),
+        rolling_back=rolling_back,
     )
 
 
 def _converge_cluster(event: dict[str, Any], rt: Runtime, deadline: float) -> Response:
+    """One poll of a create or update. A failure is raised and nothing is undone here: CloudFormation sends the
+    Delete (a create's, with this resource's real id) or the rollback Update that puts things back. A rollback
+    Update itself never fails: what it cannot finish before its (short) deadline is logged and left as it is, since
+    UPDATE_ROLLBACK_FAILED could only be freed by hand."""
     spec = ClusterProperties.parse(event["ResourceProperties"])
     fqdn = event["PhysicalResourceId"]
     old = old_cluster_properties(event)
     plan = CREATE_PLAN if old is None else plan_update(old, spec)
-    reconciler = _reconciler(event, rt)
+    rolling_back = (event.get("Data") or {}).get("Phase") in ROLLBACK_STATUSES
+    reconciler = _reconciler(event, rt, rolling_back=rolling_back)
     try:
         response = _retrying(rt, deadline, lambda: reconciler.converge(fqdn, spec, plan, old, deadline).complete)
-    except Exception:
-        if plan.create:
-            # The Provider framework sends no Delete after a failed create: undo what was made here.
-            _undo_create(reconciler, fqdn, spec, rt.log)
-        raise
+    except Exception as exc:
+        if not rolling_back:
+            raise
+        rt.log.error("cluster.rollback_left_unfinished", error=type(exc).__name__, message=str(exc))
+        response = {"IsComplete": True}
     if response["IsComplete"]:
         response["Data"] = {"ClusterFqdn": fqdn}
         if spec.metrics_name:
@@ -440,11 +476,3 @@ def _first_data_points(name: str, fqdn: str, rt: Runtime) -> None:
         monitor.check([{"name": name, "fqdn": fqdn}], rt.api(), rt.ec2, rt.cloudwatch, rt.log)
     except Exception as exc:  # the next scheduled check publishes them
         rt.log.warning("cluster.first_data_points_failed", error=type(exc).__name__, message=str(exc))
-
-
-def _undo_create(reconciler: ClusterReconciler, fqdn: str, spec: ClusterProperties, log: JsonLogger) -> None:
-    log.warning("cluster.undo_create", cluster=fqdn)
-    try:
-        reconciler.delete(fqdn, spec)
-    except Exception as exc:  # the original failure is the one to report
-        log.error("cluster.undo_failed", cluster=fqdn, error=type(exc).__name__, message=str(exc))

@@ -91,7 +91,11 @@ def route_conflicts(ec2: Any, new: GuardProperties, old: GuardProperties | None)
     ]
     if not pairs:
         return []
-    tables = {t["RouteTableId"]: t for t in _route_tables(ec2, sorted({t for t, _ in pairs}))}
+    try:
+        tables = {t["RouteTableId"]: t for t in _route_tables(ec2, sorted({t for t, _ in pairs}))}
+    except Exception as exc:  # botocore ClientError: a table that does not exist, or no answer
+        code = getattr(exc, "response", {}).get("Error", {}).get("Code", type(exc).__name__)
+        return [f"the managed route tables {', '.join(sorted({t for t, _ in pairs}))} could not be read ({code})"]
     found = []
     for table, cidr in pairs:
         for route in tables.get(table, {}).get("Routes", []):
@@ -305,12 +309,87 @@ def restart_plan(client: TrustgridClient, new: GuardProperties, log: JsonLogger)
     return secondary if holds_role(pair.records[primary]) else None
 
 
+def needs_checks(old: GuardProperties | None, new: GuardProperties) -> bool:
+    """Whether a request could be refused or needs a hand-over at all (a harmless update asks nobody)."""
+    if old is None:
+        return bool(new.edge_cidrs and new.route_table_ids)
+    added = set(new.edge_cidrs) - set(old.edge_cidrs) or set(new.route_table_ids) - set(old.route_table_ids)
+    return bool(refused_changes(old, new) or added or new.restarts(old))
+
+
+def guard_decision(client: Callable[[], TrustgridClient], ec2: Any, old: GuardProperties | None,
+                   new: GuardProperties, log: JsonLogger) -> str | None:  # fmt: skip
+    """A request that is not a rollback: refuse it (route conflicts, a replacement, a restart of a pair that is not
+    whole), or name the member the role must go to before CloudFormation stops the primary (None: nobody)."""
+    refuse_conflicts(route_conflicts(ec2, new, old), log)
+    if old is None:
+        return None
+    guard_update(old, new, log)
+    return restart_plan(client(), new, log) if new.restarts(old) else None
+
+
+def rollback_hand_over(client: TrustgridClient, ec2: Any, new: GuardProperties, log: JsonLogger) -> str | None:
+    """A rollback that stops and starts the primary again (its live instance type is not the one rolled back to):
+    the role leaves it first if it holds it, on a whole pair, as a best effort that never refuses anything."""
+    try:
+        tables = _route_tables(ec2, list(new.route_table_ids)) if new.route_table_ids else []
+        vpc = tables[0].get("VpcId") if tables else None
+        primary, secondary = (g.node_name for g in new.gateways)
+        live = live_instance_type(ec2, lan_interface_of(ec2, primary, vpc))
+        if live is None or live == new.restart.get("InstanceType"):
+            return None  # the rollback does not restart it (the failed update never got to it)
+        pair = read_pair(client, new.cluster_name, [primary, secondary])
+        if not pair.exists or pair_problems(pair.health, pair.records) or not holds_role(pair.records[primary]):
+            return None
+        return secondary
+    except Exception as exc:  # nothing may fail a rollback
+        log.warning("guard.rollback_hand_over_skipped", error=type(exc).__name__)
+        return None
+
+
+def live_instance_type(ec2: Any, lan_eni: str | None) -> str | None:
+    """The instance type of the instance a LAN interface is attached to, as EC2 reports it now."""
+    if lan_eni is None:
+        return None
+    found = ec2.describe_network_interfaces(NetworkInterfaceIds=[lan_eni])["NetworkInterfaces"]
+    instance = (found[0].get("Attachment") or {}).get("InstanceId") if found else None
+    if not instance:
+        return None
+    reservations = ec2.describe_instances(InstanceIds=[instance])["Reservations"]
+    return str(reservations[0]["Instances"][0]["InstanceType"])
+
+
+def rollback_restarts(ec2: Any, spec: GateProperties, log: JsonLogger) -> bool:
+    """Whether a rollback restarts the second gateway too: its live instance type is not the one rolled back to
+    (unknown counts as yes: waiting a while is the safe side)."""
+    try:
+        live = live_instance_type(ec2, spec.partner_lan_eni_id or None)
+    except Exception as exc:  # nothing may fail a rollback
+        log.warning("gate.rollback_partner_unknown", error=type(exc).__name__)
+        return True
+    log.info("gate.rollback_partner", live=live, target=spec.fingerprint.get("InstanceType"))
+    return live is None or live != spec.fingerprint.get("InstanceType")
+
+
+def rollback_gate_step(client: Callable[[], TrustgridClient], ec2: Any, spec: GateProperties, log: JsonLogger) -> bool:
+    """One poll of the gate in a rollback that restarts the second gateway: True once the first is back and holds
+    the role (handed to it as a best effort). Never raises."""
+    try:
+        api = client()
+        node = api.find_node(spec.node_uid)
+        return gate_check(api, ec2, spec, node).ready and handed_to_first(api, ec2, spec, node, log)
+    except Exception as exc:  # nothing may fail a rollback
+        log.warning("gate.rollback_check_failed", error=type(exc).__name__)
+        return False
+
+
 def guard_hand_over(
     client: TrustgridClient, ec2: Any, spec: GuardProperties, to: str, deadline: float, now: Callable[[], float],
-    log: JsonLogger,
+    log: JsonLogger, *, best_effort: bool = False,
 ) -> bool:  # fmt: skip
     """One poll of the guard's hand-over to ``to`` before CloudFormation stops the primary; raises past the
-    deadline (nothing else has changed yet: the update fails and rolls back)."""
+    deadline (nothing else has changed yet: the update fails and rolls back), or, as a ``best_effort`` (in a
+    rollback), gives up and lets CloudFormation go on."""
     pair = read_pair(client, spec.cluster_name, [g.node_name for g in spec.gateways])
     tables = _route_tables(ec2, list(spec.route_table_ids)) if spec.route_table_ids else []
     vpc = tables[0].get("VpcId") if tables else None
@@ -318,6 +397,9 @@ def guard_hand_over(
     if to in pair.uids and hand_over(client, pair.fqdn, (pair.uids[to], to), pair.records[to], routed, log):
         return True
     if now() >= deadline:
+        if best_effort:
+            log.warning("guard.hand_over_given_up", to=to)
+            return True
         raise TimeoutError(
             f"The active role did not move to {to} (and every route with it) before the deadline, so no gateway was "
             "stopped: nothing changed. Check both gateways in the Trustgrid portal and deploy again."

@@ -60,12 +60,18 @@ def writes_to(world: World, start: int, fqdn: str = FQDN) -> list[tuple[str, str
 # -- rollback Updates, the failed resource included ---------------------------------------------------------------
 
 
-def test_the_gate_that_timed_out_lets_its_own_rollback_through_within_minutes_and_never_fails_it(
-    world: World, deployed: Deployed
-) -> None:
+def live_type(world: World, index: int) -> str:
+    instance = world.instances[world.enis[world.subnets[index]]]
+    reservation = world.ec2.describe_instances(InstanceIds=[instance])["Reservations"][0]
+    return str(reservation["Instances"][0]["InstanceType"])
+
+
+def rollback_of_a_timed_out_gate(world: World, deployed: Deployed, target: str) -> tuple[dict, Any]:
     world.stub.set_online(deployed.uids[0], False)  # the primary never comes back from its new instance type
     rt = world.runtime()
-    new, old = gate(world, deployed, "c6i.xlarge"), gate(world, deployed, "c6i.large")
+    new, old = gate(world, deployed, "c6i.xlarge"), gate(world, deployed, target)
+    for props in (new, old):
+        props["PartnerLanEniId"] = world.enis[world.subnets[1]]
     world.set_stack_status("UPDATE_IN_PROGRESS")
     forward = request(world, GATE_TYPE, "Update", new, old=old, PhysicalResourceId="gate-1")
     forward.update(handle_event(forward, rt))
@@ -75,10 +81,23 @@ def test_the_gate_that_timed_out_lets_its_own_rollback_through_within_minutes_an
     world.set_stack_status("UPDATE_ROLLBACK_IN_PROGRESS")  # the same resource gets an Update back, swapped
     back = request(world, GATE_TYPE, "Update", old, old=new, PhysicalResourceId="gate-1")
     back.update(handle_event(back, rt))
-    assert handle_is_complete(back, rt) == {"IsComplete": False}, "it gives the first gateway a few minutes ..."
-    world.clock.t += 301
-    assert handle_is_complete(back, rt) == {"IsComplete": True}, "... then lets the rollback complete, never failing"
-    assert world.stub.nodes[deployed.uids[1]]["online"], "the secondary was never touched"
+    return back, rt
+
+
+def test_the_gate_that_timed_out_lets_its_own_rollback_through_at_once(world: World, deployed: Deployed) -> None:
+    """The failed update never reached the secondary: its live type is the one rolled back to, so the rollback will
+    not restart it, and nothing needs the first gateway back."""
+    back, rt = rollback_of_a_timed_out_gate(world, deployed, target=live_type(world, 1))
+    assert handle_is_complete(back, rt) == {"IsComplete": True}, "no second wait: UPDATE_ROLLBACK_COMPLETE"
+
+
+def test_a_rollback_that_restarts_the_secondary_too_waits_for_the_primary_but_never_fails(
+    world: World, deployed: Deployed
+) -> None:
+    back, rt = rollback_of_a_timed_out_gate(world, deployed, target="c6i.large")  # the secondary runs another type
+    assert handle_is_complete(back, rt) == {"IsComplete": False}, "the secondary waits for the primary"
+    world.clock.t += 601
+    assert handle_is_complete(back, rt) == {"IsComplete": True}, "and the rollback goes on, never failing"
 
 
 @pytest.mark.parametrize("throttled", [0, 3, 7])
@@ -99,12 +118,26 @@ def test_the_guard_never_refuses_its_own_rollback_even_when_describe_stacks_is_t
     assert len(world.sleeps) == 2 * throttled, "backed off between the tries"
 
 
-def test_a_guard_that_cannot_read_the_stack_fails_without_calling_it_a_refusal(world: World) -> None:
+def test_a_guard_that_cannot_read_the_stack_asks_again_while_it_waits_and_never_refuses_a_rollback(
+    world: World,
+) -> None:
     rt = world.runtime()
+    throttled = Throttled(world.cloudformation, 8 + 2 * 3)  # on_event: eight tries; three polls: two calls each
+    rt.cloudformation = throttled
+    world.set_stack_status("UPDATE_ROLLBACK_IN_PROGRESS")
+    event = request(world, GUARD_TYPE, "Update", guard(), old=guard(generation="gen3"), PhysicalResourceId="g-1")
+    event.update(handle_event(event, rt))
+    assert event["Data"]["Decide"] == "true", "not decided on an error"
+    for _ in range(3):
+        assert handle_is_complete(event, rt) == {"IsComplete": False}
+    assert handle_is_complete(event, rt) == {"IsComplete": True}, "a rollback, once CloudFormation answers"
     rt.cloudformation = Throttled(world.cloudformation, 100)
-    event = request(world, GUARD_TYPE, "Update", guard(generation="gen3"), old=guard(), PhysicalResourceId="g-1")
+    world.set_stack_status("UPDATE_IN_PROGRESS")
+    forward = request(world, GUARD_TYPE, "Update", guard(generation="gen3"), old=guard(), PhysicalResourceId="g-1")
+    forward.update(handle_event(forward, rt))
+    world.clock.t += 901
     with pytest.raises(StackStatusUnknown, match="cannot tell a rollback from a new change"):
-        handle_event(event, rt)
+        handle_is_complete(forward, rt)  # after 15 minutes without an answer: an error, not a refusal
     same = request(world, GUARD_TYPE, "Update", guard(), old=guard(), PhysicalResourceId="g-1")
     assert handle_event(same, rt) == {"PhysicalResourceId": "g-1"}, "a harmless change never asks"
 

@@ -81,10 +81,13 @@ def test_create_configures_every_manual_step(world: World) -> None:
 def test_unverified_routes_fail_after_the_deadline_naming_the_table(world: World, monkeypatch) -> None:
     members = mint_and_register(world)
     monkeypatch.setattr(World, "route_agent", lambda self: None)  # the active member never creates its route
+    props = world.cluster_props(members, WaitTimeoutSeconds="60")
     with pytest.raises(RuntimeError) as failure:
-        world.cluster("Create", world.cluster_props(members, WaitTimeoutSeconds="60"), max_polls=5)
+        world.cluster("Create", props, max_polls=5)
     assert world.route_tables[0] in str(failure.value) and "172.16.0.0/16" in str(failure.value)
-    assert world.stub.clusters == {}, "a failed create removes the cluster it made"
+    world.set_stack_status("ROLLBACK_IN_PROGRESS")  # the Delete CloudFormation sends, with the real id
+    world.cluster("Delete", props, physical=FQDN)
+    assert world.stub.clusters == {}, "a failed create's Delete removes the cluster it made"
     assert all(n.get("cluster") is None for n in world.stub.nodes.values())
 
 

@@ -143,10 +143,12 @@ def test_unauthorized_fails_clearly_and_creates_nothing(world: World) -> None:
 def test_validation_error_fails_with_its_messages_and_leaves_nothing(world: World) -> None:
     members = mint_and_register(world)
     world.stub.inject("put_heartbeat", Fault("status", status=422))
+    props = world.cluster_props(members)
     with pytest.raises(ApiError) as failure:
-        world.cluster("Create", world.cluster_props(members))
+        world.cluster("Create", props)
     message = str(failure.value)
     assert "set cluster heartbeat" in message and "HTTP 422" in message and "injected fault" in message
+    world.cluster("Delete", props, physical=FQDN)  # the Delete CloudFormation sends after a failed create
     assert world.stub.clusters == {}
     assert all(n.get("cluster") is None for n in world.stub.nodes.values())
 
