@@ -254,6 +254,10 @@ def test_the_handler_role_allows_every_call_the_handler_makes_and_nothing_more(
     deployed = type("D", (), {"members": members, "uids": [m["Uid"] for m in members]})()
     run(world, GATE_TYPE, "Update", gate_props(world, deployed, "c6i.xlarge"),  # type: ignore[arg-type]
         OldResourceProperties=gate_props(world, deployed, "c6i.large"), PhysicalResourceId="gate")  # type: ignore[arg-type]  # fmt: skip
+    world.set_stack_status("UPDATE_ROLLBACK_IN_PROGRESS")  # a rollback that restarts the primary again
+    run(world, GUARD_TYPE, "Update", guard_props(world, "c6i.large"), OldResourceProperties=guard_props(world, "x"),
+        PhysicalResourceId="guard")  # fmt: skip
+    world.set_stack_status("UPDATE_COMPLETE")
     instances = list(world.instances.values())
     run(world, PROTECTION_TYPE, "Create", ProtectionProperties(tuple(instances), True).to_properties())
     off = ProtectionProperties(tuple(instances), False).to_properties()

@@ -202,9 +202,7 @@ class ClusterReconciler:
             log.info("cluster.nothing_to_do")
             return Outcome(complete=True)
         nodes = self._read_nodes(spec)
-        cluster = self._client.find_cluster(fqdn) if not plan.create else None
-        if plan.gateway and not plan.create and not self._rolling_back:
-            self._refuse_a_degraded_start(fqdn, spec, previous, nodes, cluster)
+        cluster = self._current(fqdn, spec, plan, previous, nodes, log)
         waiting = self._wait_for_nodes(spec, nodes, deadline, log)
         if waiting is not None:
             return waiting
@@ -224,6 +222,29 @@ class ClusterReconciler:
         cluster = cluster or self._client.get_cluster(fqdn)
         if plan.network:
             wrote |= self._network(fqdn, spec, nodes, cluster, previous, log)
+        wrote |= self._mode_and_active(fqdn, spec, plan, nodes, cluster, log)
+        return self._finish(fqdn, spec, plan, None if wrote else (cluster, nodes), deadline, log)
+
+    def _current(
+        self, fqdn: str, spec: ClusterProperties, plan: Plan, previous: ClusterProperties | None, nodes: Nodes,
+        log: JsonLogger,
+    ) -> dict[str, Any] | None:  # fmt: skip
+        """On an update: the cluster as it is (tagged now if version 0.1.0 made it), and a planned restart of a
+        gateway service refused on a pair that is not whole (not in a rollback)."""
+        if plan.create:
+            return None
+        cluster = self._client.find_cluster(fqdn)
+        if cluster is not None and previous is not None and previous.version is None:
+            self._adopt_legacy(fqdn, cluster, spec, previous, log)
+        if plan.gateway and not self._rolling_back:
+            self._refuse_a_degraded_start(fqdn, spec, previous, nodes, cluster)
+        return cluster
+
+    def _mode_and_active(
+        self, fqdn: str, spec: ClusterProperties, plan: Plan, nodes: Nodes, cluster: Mapping[str, Any],
+        log: JsonLogger,
+    ) -> bool:  # fmt: skip
+        wrote = False
         if plan.mode and cluster.get("mode") != spec.failback_mode.value:
             log.info("cluster.set_mode", mode=spec.failback_mode.value)
             self._client.update_cluster(fqdn, {"mode": spec.failback_mode.value})
@@ -233,7 +254,7 @@ class ClusterReconciler:
             log.info("cluster.set_active", node=spec.primary.name, uid=spec.primary.uid)
             self._client.set_active_member(fqdn, spec.primary.uid)
             wrote = True
-        return self._finish(fqdn, spec, plan, None if wrote else (cluster, nodes), deadline, log)
+        return wrote
 
     def delete(self, fqdn: str, spec: ClusterProperties) -> bool:
         """Remove both members, then the cluster; True when there was a cluster of ours to delete. Only a cluster
@@ -271,6 +292,23 @@ class ClusterReconciler:
                 if cidr in spec.edge_cidrs and route.get("NetworkInterfaceId") in enis:
                     self._log.info("cluster.remove_route", route_table=table["RouteTableId"], cidr=cidr)
                     self._ec2.delete_route(RouteTableId=table["RouteTableId"], DestinationCidrBlock=cidr)
+
+    def _adopt_legacy(
+        self,
+        fqdn: str,
+        cluster: dict[str, Any],
+        spec: ClusterProperties,
+        previous: ClusterProperties,
+        log: JsonLogger,
+    ) -> None:
+        """The first update of a cluster made by version 0.1.0 (no owner tag then) tags it, when every member is one
+        of its own gateways: from then on its Delete knows it is ours."""
+        if owned_by(cluster, self._owner) is not None:
+            return
+        members = {str(n.get("uid")) for n in self._client.list_cluster_nodes(fqdn)}
+        if members and members <= {m.uid for m in (*previous.members, *spec.members)}:
+            log.info("cluster.claim", owner=self._owner, reason="made by version 0.1.0 of this resource")
+            self._tag(fqdn, cluster)
 
     def _ours_to_delete(self, fqdn: str, cluster: Mapping[str, Any], spec: ClusterProperties) -> bool:
         owned = owned_by(cluster, self._owner)

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
-from .api import DEFAULT_API_URL, ApiError, Credentials, TrustgridClient
+from .api import DEFAULT_API_URL, Credentials, TrustgridClient
 from .log import JsonLogger
 from .status import cluster_status, explain
 
@@ -28,8 +28,8 @@ def unhealthy(client: TrustgridClient, fqdns: Sequence[str], ec2: Any = None) ->
     for fqdn in fqdns:
         try:
             status = cluster_status(client, ec2, fqdn)
-        except ApiError as exc:
-            problems.append(f"{fqdn}: {exc}")
+        except Exception as exc:  # Trustgrid or EC2 (throttled, the lookup role refused): a reason, not a traceback
+            problems.append(f"{fqdn}: {explain(exc)}")
             continue
         problems += [f"{fqdn}: {problem}" for problem in status.problems]
     if problems:

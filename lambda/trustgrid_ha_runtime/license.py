@@ -208,7 +208,9 @@ class LicenseManager:
         if not is_uid(uid):  # a Create that CloudFormation cancelled: its license, if any, is the one it stored
             stored = self._minted_before(spec) if spec.source is LicenseSource.MINT else None
             self._log.info("license.delete_of_a_cancelled_create", node=spec.node_name, stored=stored)
-            uid = stored or uid
+            if stored is None:  # it minted nothing (or nothing it stored): no record to remove
+                return
+            uid = stored
         log = self._log.bind(node=spec.node_name, uid=uid)
         if spec.remove_node_on_delete or rolling_back:
             log.info("license.forget", reason="RemoveNodeOnDelete" if spec.remove_node_on_delete else "rollback")

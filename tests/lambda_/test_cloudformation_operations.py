@@ -8,7 +8,6 @@ template says."""
 
 from __future__ import annotations
 
-import contextlib
 import threading
 import time
 from typing import Any
@@ -414,12 +413,13 @@ def test_every_lifecycle_request_delivered_twice_answers_the_same_and_changes_no
                 PhysicalResourceId="gate-1"),
         request(world, PROTECTION_TYPE, "Create", ProtectionProperties(tuple(ids), True).to_properties()),
     ]  # fmt: skip
-    for event in requests:
-        refused = event["ResourceType"] == GUARD_TYPE  # another cluster's routes are there: refused both times
-        with pytest.raises(ChangeRefused) if refused else contextlib.nullcontext():
-            first = handle_event(dict(event), rt)
-            second = handle_event(dict(event), rt)
-            assert {k: v for k, v in first.items() if k != "Data"} == {k: v for k, v in second.items() if k != "Data"}
+    guard_create, *others = requests
+    for _ in range(2):  # another cluster's routes are there: refused both times, the same way
+        with pytest.raises(ChangeRefused, match=r"already sends 172\.16\.0\.0/16"):
+            handle_event(dict(guard_create), rt)
+    for event in others:
+        first, second = handle_event(dict(event), rt), handle_event(dict(event), rt)
+        assert {k: v for k, v in first.items() if k != "Data"} == {k: v for k, v in second.items() if k != "Data"}
     assert all(protected(world, i) for i in ids)
     start = len(world.stub.requests)
     for _ in range(2):  # the stack delete's cluster Delete, twice (protection released first)
@@ -427,3 +427,57 @@ def test_every_lifecycle_request_delivered_twice_answers_the_same_and_changes_no
         world.cluster("Delete", deployed.props, physical=deployed.fqdn)
     assert FQDN not in world.stub.clusters
     assert sum(1 for r in world.stub.requests[start:] if r.method == "DELETE" and "/cluster/" in r.path) == 1
+
+
+def test_a_late_duplicate_create_that_fails_leaves_the_running_cluster_alone(world: World, deployed: Deployed) -> None:
+    """The Create was delivered twice; the second one's waiter fails (a member went down meanwhile). Its failure
+    is ignored by CloudFormation, which completed the resource long ago: it must not undo anything."""
+    world.stub.set_online(deployed.uids[1], False)
+    with pytest.raises(Exception, match="did not come online"):
+        world.cluster("Create", {**deployed.props, "WaitTimeoutSeconds": "60"}, max_polls=4)
+    assert FQDN in world.stub.clusters and all(world.stub.nodes[u].get("cluster") == FQDN for u in deployed.uids)
+
+
+def test_the_rollback_of_a_failed_gateway_service_change_completes_on_a_degraded_pair(
+    world: World, deployed: Deployed
+) -> None:
+    world.stub.restart_polls = 50  # a gateway service that restarts and does not come back
+    new = {**deployed.props, "TunnelPort": "9443", "WaitTimeoutSeconds": "120"}
+    world.set_stack_status("UPDATE_IN_PROGRESS")
+    with pytest.raises(Exception, match="deadline"):
+        world.cluster("Update", new, old=deployed.props, physical=deployed.fqdn)
+    world.set_stack_status("UPDATE_ROLLBACK_IN_PROGRESS")  # the Update back, to the resource that failed
+    world.cluster("Update", deployed.props, old=new, physical=deployed.fqdn, max_polls=30)
+    assert world.stub.most_members_down[FQDN] == 1, "never both"
+
+
+def test_a_cluster_made_by_version_0_1_0_is_claimed_on_its_first_update_and_deleted_with_the_stack(
+    world: World, deployed: Deployed
+) -> None:
+    world.stub.clusters[FQDN]["tags"] = {}  # 0.1.0 wrote no owner tag
+    legacy = {k: v for k, v in deployed.props.items() if k not in ("ContractVersion", "TunnelPort", "TunnelUdp")}
+    world.cluster("Update", deployed.props, old=legacy, physical=deployed.fqdn)
+    assert world.stub.clusters[FQDN]["tags"] == {OWNER_TAG: world.owner}
+    world.cluster("Delete", deployed.props, physical=deployed.fqdn)
+    assert FQDN not in world.stub.clusters
+
+
+def test_a_license_delete_of_a_cancelled_create_that_stored_nothing_calls_nothing(world: World) -> None:
+    world.set_stack_status("ROLLBACK_IN_PROGRESS")
+    start = len(world.stub.requests)
+    world.license("Delete", "prod-gw-a", 0, physical="gateways-License0-QQQ")
+    assert world.stub.requests[start:] == []
+
+
+def test_the_gate_waits_for_ec2_too_trustgrid_can_report_a_restarted_node_online_too_early(
+    world: World, deployed: Deployed
+) -> None:
+    instance = world.instances[world.enis[world.subnets[0]]]
+    world.ec2.stop_instances(InstanceIds=[instance])  # EC2 still stopping it; Trustgrid's record lags
+    rt = world.runtime()
+    new, old = gate(world, deployed, "c6i.xlarge"), gate(world, deployed, "c6i.large")
+    event = request(world, GATE_TYPE, "Update", new, old=old, PhysicalResourceId="gate-1")
+    event.update(handle_event(event, rt))
+    assert handle_is_complete(event, rt) == {"IsComplete": False}
+    world.ec2.start_instances(InstanceIds=[instance])
+    assert handle_is_complete(event, rt) == {"IsComplete": True}

@@ -126,3 +126,15 @@ def test_every_operator_path_refuses_a_non_https_api_url(world: World, deployed:
         with pytest.raises(InsecureApiUrl):  # what the custom resource and the scheduled check build too
             TrustgridClient(url, Credentials("id", "secret"))
     assert [r for r in world.stub.requests if r.write and "/active/" in r.path][1:] == [], "nothing moved"
+
+
+def test_the_pipeline_step_explains_an_ec2_refusal_instead_of_a_traceback(world: World, deployed: Deployed) -> None:
+    class Refused:
+        def describe_route_tables(self, **_: object) -> None:
+            raise RuntimeError("AccessDenied: the lookup role may not DescribeRouteTables")
+
+        describe_network_interfaces = describe_route_tables
+
+    out = io.StringIO()
+    assert not healthcheck.check(world.runtime().api(), [FQDN], attempts=1, interval=0, out=out, ec2=Refused())
+    assert "AccessDenied" in out.getvalue()

@@ -494,8 +494,8 @@ class TrustgridStub:
 
     def _list_nodes(self, query: dict[str, str], **_: Any) -> tuple[int, Any]:
         members = [n for n in self.nodes.values() if "cluster" not in query or n.get("cluster") == query["cluster"]]
-        # without a projection the list carries no config
-        return 200, [{k: v for k, v in self._node_view(n).items() if k != "config"} for n in members]
+        # without a projection the list carries no config and no shadow
+        return 200, [{k: v for k, v in self._node_view(n).items() if k not in ("config", "shadow")} for n in members]
 
     def _node_by_fqdn(self, fqdn: str, **_: Any) -> tuple[int, Any]:
         node = next((n for n in self.nodes.values() if n["fqdn"] == fqdn), None)
