@@ -62,8 +62,11 @@ def run_process(args: list[str], *, env: dict[str, str] | None = None, cwd: Path
 
 @functools.cache
 def cdk_json_context() -> str:
-    """cdk.json's context (the feature flags), as `cdk synth` hands it to the app."""
-    return json.dumps(json.loads((ROOT / "cdk.json").read_text())["context"])
+    """cdk.json's feature flags, as `cdk synth` hands them to the app (not a fork's own ``trustgrid`` settings: the
+    benchmark measures its own apps)."""
+    from tests.conftest import cdk_json_context as flags
+
+    return json.dumps(flags())
 
 
 #: Apps CDK's validation refuses under cdk.json's flags: a stack without resources (F0001), one of over 500

@@ -35,10 +35,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.integration)
 
 
-def cdk_json_context(**extra: object) -> dict[str, object]:
-    """The context `cdk synth` gives the apps: cdk.json's feature flags, plus ``extra``."""
+def cdk_json_context(cdk_json: object = None, **extra: object) -> dict[str, object]:
+    """The context `cdk synth` gives the apps: cdk.json's feature flags, plus ``extra``. The user's own settings in
+    cdk.json (the ``trustgrid`` key, say, in a configured fork) never reach a test: tests bring their own."""
     import json
     from pathlib import Path
 
-    flags = json.loads((Path(__file__).resolve().parents[1] / "cdk.json").read_text())["context"]
+    path = Path(str(cdk_json)) if cdk_json else Path(__file__).resolve().parents[1] / "cdk.json"
+    context = json.loads(path.read_text())["context"]
+    flags = {key: value for key, value in context.items() if not key.startswith("trustgrid")}
     return {**flags, **extra}

@@ -19,7 +19,7 @@ from typing import Any, TextIO
 
 from .api import DEFAULT_API_URL, Credentials, TrustgridClient
 from .log import JsonLogger
-from .status import cluster_status, explain
+from .status import aws_region, cluster_status, explain
 
 
 def unhealthy(client: TrustgridClient, fqdns: Sequence[str], ec2: Any = None) -> list[str]:
@@ -72,11 +72,11 @@ def main(argv: Sequence[str] | None = None, *, secrets: Any = None, ec2: Any = N
     parser.add_argument("--region", help="the clusters' region (with --role-arn)")
     parser.add_argument("clusters", nargs="+", help="cluster FQDNs")
     args = parser.parse_args(argv)
-    if secrets is None:
-        import boto3
-
-        secrets = boto3.client("secretsmanager")
     try:
+        if secrets is None:
+            import boto3
+
+            secrets = boto3.client("secretsmanager", region_name=aws_region(None))
         if ec2 is None and args.role_arn:
             ec2 = _ec2_as(args.role_arn, args.region)
         secret = secrets.get_secret_value(SecretId=args.secret_id)["SecretString"]
@@ -92,10 +92,12 @@ def _ec2_as(role_arn: str, region: str | None) -> Any:
     """An EC2 client with the credentials of ``role_arn`` (the target account's CDK lookup role)."""
     import boto3
 
-    creds = boto3.client("sts").assume_role(RoleArn=role_arn, RoleSessionName="trustgrid-health-check")["Credentials"]
+    creds = boto3.client("sts", region_name=aws_region(region)).assume_role(
+        RoleArn=role_arn, RoleSessionName="trustgrid-health-check"
+    )["Credentials"]
     return boto3.client(
         "ec2",
-        region_name=region,
+        region_name=aws_region(region),
         aws_access_key_id=creds["AccessKeyId"],
         aws_secret_access_key=creds["SecretAccessKey"],
         aws_session_token=creds["SessionToken"],

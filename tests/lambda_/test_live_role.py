@@ -138,3 +138,18 @@ def test_the_pipeline_step_explains_an_ec2_refusal_instead_of_a_traceback(world:
     out = io.StringIO()
     assert not healthcheck.check(world.runtime().api(), [FQDN], attempts=1, interval=0, out=out, ec2=Refused())
     assert "AccessDenied" in out.getvalue()
+
+
+def test_the_operator_tools_take_the_region_from_aws_region_or_aws_default_region_and_say_when_none(
+    monkeypatch, capsys
+) -> None:
+    from trustgrid_ha_runtime import status
+
+    assert status.aws_region(None, {"AWS_REGION": "eu-west-1", "AWS_DEFAULT_REGION": "us-east-2"}) == "eu-west-1"
+    assert status.aws_region(None, {"AWS_DEFAULT_REGION": "us-east-2"}) == "us-east-2"
+    assert status.aws_region("ap-south-1", {"AWS_REGION": "eu-west-1"}) == "ap-south-1"
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+    assert status.main(["--secret-id", "s", "--cluster", FQDN]) == 2
+    assert "no AWS region: give --region, or set AWS_REGION or AWS_DEFAULT_REGION" in capsys.readouterr().err
