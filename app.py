@@ -12,14 +12,26 @@ from collections.abc import Callable
 from aws_cdk import App, Environment, Validations
 
 from stacks.gateway_cluster_stack import GatewayClusterStack
-from stacks.settings import CONTEXT_KEY, DEPLOY_CONTEXT_KEY, AppSettings
+from stacks.settings import CONTEXT_KEY, DEPLOY_CONTEXT_KEY, AppSettings, PipelineSettings, pipeline_only
 from trustgrid_ha import TrustgridConfigError
 
 
 def build_app(app: App, *, nag: bool = True) -> App:
     """The app's stack from the ``trustgrid`` context, checked by cdk-nag unless ``nag`` is false (benchmarks
-    measure what the check costs that way)."""
-    settings = AppSettings.from_context(app.node.try_get_context(CONTEXT_KEY))
+    measure what the check costs that way). A configuration of the pipeline alone gives the stack of each of its
+    environments instead (``<environment>-TrustgridGatewayCluster``: what the pipeline deploys, to diff locally)."""
+    raw = app.node.try_get_context(CONTEXT_KEY)
+    if pipeline_only(raw):
+        for environment in PipelineSettings.from_context(raw).environments:
+            GatewayClusterStack(
+                app,
+                f"{environment.name}-TrustgridGatewayCluster",
+                settings=environment.stack,
+                env=Environment(account=environment.account, region=environment.region),
+                description=f"Trustgrid HA gateway cluster ({environment.name}, deployed by the pipeline)",
+            )
+        return _checked(app, nag)
+    settings = AppSettings.from_context(raw)
     if settings.is_example and app.node.try_get_context(DEPLOY_CONTEXT_KEY):
         raise TrustgridConfigError(
             CONTEXT_KEY,
@@ -35,6 +47,10 @@ def build_app(app: App, *, nag: bool = True) -> App:
         env=env,
         description="Trustgrid HA gateway cluster (trustgrid-ha-cluster)",
     )
+    return _checked(app, nag)
+
+
+def _checked(app: App, nag: bool) -> App:
     if nag:
         from cdk_nag import AwsSolutionsChecks  # loading cdk-nag loads the rules and every module they inspect
 

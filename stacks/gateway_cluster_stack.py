@@ -5,9 +5,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from aws_cdk import Annotations, Fn, Stack
+from aws_cdk import Annotations, CfnParameter, CfnRule, CfnRuleAssertion, Fn, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_secretsmanager as secretsmanager
+from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from trustgrid_ha import Problem, TrustgridConfigError, TrustgridHaCluster, gateway_vpc
@@ -32,12 +33,18 @@ class GatewayClusterStack(Stack):
                 "(cluster 'example-gw-cluster', edge CIDR 172.16.0.0/16, API secret 'trustgrid/api-key'). "
                 "Set the 'trustgrid' context in cdk.json before deploying.",
             )
+            self._refuse_every_deployment()
         where = settings.where
         problems: list[Problem] = []
         self.vpc = self._vpc(settings)
         api_secret = self._api_secret(f"{where}.apiSecretName", settings.api_secret_name)
         self.clusters: list[TrustgridHaCluster] = []
         for cluster in settings.clusters:
+            options = dict(cluster.options)
+            if isinstance(options.get("alarm_topic"), str):  # cdk.json gives the topic's ARN
+                options["alarm_topic"] = sns.Topic.from_topic_arn(
+                    self, f"{_construct_id(cluster.name)}-AlarmTopic", options["alarm_topic"]
+                )
             try:
                 built = TrustgridHaCluster(
                     self,
@@ -45,7 +52,7 @@ class GatewayClusterStack(Stack):
                     api_secret=api_secret,
                     api_url=settings.api_url,
                     vpc=self.vpc,
-                    **cluster.options,
+                    **options,
                 )
             except TrustgridConfigError as exc:  # every cluster's problems, in the user's spelling
                 problems += exc.renamed(cluster.rename).problems
@@ -54,6 +61,30 @@ class GatewayClusterStack(Stack):
             self.clusters.append(built)
         if problems:
             raise TrustgridConfigError.of(problems)
+
+    def _refuse_every_deployment(self) -> None:
+        """The example can be synthesized but never deployed, whatever deploys it (`cdk deploy`, the console, a
+        pipeline): CloudFormation checks the template's rules before it creates anything, and this one cannot hold."""
+        settings = CfnParameter(
+            self,
+            "TrustgridSettings",
+            default="example",
+            allowed_values=["example"],
+            description="Which settings this template was synthesized from (the README's example values).",
+        )
+        CfnRule(
+            self,
+            "ExampleSettingsAreNotDeployable",
+            assertions=[
+                CfnRuleAssertion(
+                    assert_=Fn.condition_equals(settings.value_as_string, "configured"),
+                    assert_description=(
+                        "This template holds the README's EXAMPLE settings (no 'trustgrid' context was given to "
+                        "cdk synth). Set the 'trustgrid' context in cdk.json, synthesize again, then deploy."
+                    ),
+                )
+            ],
+        )
 
     def _vpc(self, settings: AppSettings) -> ec2.IVpc:
         """A new two-AZ VPC (with a flow log), or the existing one: looked up by ID, or described by attributes."""

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from enum import Enum
 from typing import Any
 
@@ -45,8 +45,24 @@ EXAMPLE: dict[str, Any] = {
     "clusters": [{"name": "example-gw-cluster", "edgeCidrs": ["172.16.0.0/16"]}],
 }
 
-#: Cluster keys of the app's own, with the construct setting each becomes.
-APP_ONLY = {"name": "cluster_name", "removeNodesOnDelete": "node_removal_policy", "waitTimeoutMinutes": "wait_timeout"}
+#: Cluster keys of the app's own, with the construct setting each becomes (JSON cannot give a Duration, a removal
+#: policy or an SNS topic object).
+APP_ONLY = {
+    "name": "cluster_name",
+    "removeNodesOnDelete": "node_removal_policy",
+    "waitTimeoutMinutes": "wait_timeout",
+    "monitoring": "monitoring",
+    "monitoringIntervalMinutes": "monitoring_interval",
+    "alarmTopicArn": "alarm_topic",
+}
+#: The construct's plain-value settings (what ClusterConfig checks without building anything).
+PLAIN_SETTINGS = frozenset(f.name for f in fields(ClusterConfig))
+#: Construct settings that are not a cluster entry's: where they go instead.
+NOT_IN_A_CLUSTER = {
+    "clusterName": "the cluster's name is 'name' in a cluster entry.",
+    "apiUrl": "the API URL is the stack's: set trustgrid.apiUrl (every cluster of a stack shares one provider).",
+}
+SNS_TOPIC_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z]{2}(-[a-z]+)+-\d:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?$")
 ENUMS: dict[str, type[Enum]] = {"heartbeat_interface": HeartbeatInterface, "failback_mode": FailbackMode}
 STACK_KEYS = {"apiSecretName", "apiUrl", "vpcCidr", "vpc", "clusters"}
 _APP_KEYS = STACK_KEYS | {"pipeline", "account", "region", "availabilityZones"}
@@ -66,6 +82,12 @@ def context(raw: Any) -> Any:
                 CONTEXT_KEY, raw[:60], f"-c trustgrid=... must be a JSON object ({exc.msg} at {exc.pos})."
             ) from None
     return raw
+
+
+def pipeline_only(raw: Any) -> bool:
+    """Whether the ``trustgrid`` context configures the pipeline alone (no clusters of the default app's own)."""
+    data = context(raw)
+    return isinstance(data, dict) and "pipeline" in data and "clusters" not in data
 
 
 def camel_key(keyword: str) -> str:
@@ -116,20 +138,33 @@ class ClusterSettings:
         return str(self.options.get("cluster_name"))
 
     @classmethod
-    def parse(cls, where: str, raw: Any, problems: _Problems) -> ClusterSettings:
+    def parse(cls, where: str, raw: Any, problems: _Problems, *, api_url: Any = DEFAULT_API_URL) -> ClusterSettings:
         entry = _object(problems, where, raw, "with at least name and edgeCidrs")
         known = ClusterConfig.app_settings()
-        _unknown(problems, where, entry, set(known) | set(APP_ONLY) - {"clusterName", "apiUrl"})
+        for key in sorted(set(entry) & set(NOT_IN_A_CLUSTER)):
+            problems.add(f"{where}.{key}", entry[key], NOT_IN_A_CLUSTER[key])
+        rest = {k: v for k, v in entry.items() if k not in NOT_IN_A_CLUSTER}
+        _unknown(problems, where, rest, (set(known) | set(APP_ONLY)) - set(NOT_IN_A_CLUSTER))
         options: dict[str, Any] = {}
         for key, value in entry.items():
             keyword = APP_ONLY.get(key) or known.get(key)
-            if keyword is None or key in ("clusterName", "apiUrl"):
+            if keyword is None or key in NOT_IN_A_CLUSTER:
                 continue
             options[keyword] = _translate(problems, f"{where}.{key}", keyword, value)
         for required in ("name", "edgeCidrs"):
             if required not in entry:
                 problems.add(f"{where}.{required}", None, "this setting is required.")
-        return cls(where, options)
+        parsed = cls(where, options)
+        plain = {k: v for k, v in options.items() if k in PLAIN_SETTINGS}
+        if isinstance(api_url, str):  # the stack's, checked by the construct's rule as every cluster gets it
+            plain["api_url"] = api_url
+        if "cluster_name" in plain and "edge_cidrs" in plain:
+            try:  # the construct's own rules, now: every problem of every cluster at once, with the others
+                ClusterConfig.validated(**plain)
+            except TrustgridConfigError as exc:
+                reported = {p.setting for p in problems.found}
+                problems.found += [p for p in exc.renamed(parsed.rename).problems if p.setting not in reported]
+        return parsed
 
     def rename(self, setting: str) -> str:
         """A construct keyword as the user spelled it here (the API URL is a stack-wide setting)."""
@@ -146,17 +181,53 @@ def _translate(problems: _Problems, where: str, keyword: str, value: Any) -> Any
     if keyword in ENUMS:
         enum = ENUMS[keyword]
         return next((m for m in enum if m.value == value), value)  # a wrong value: the construct says which
-    if keyword == "node_removal_policy":
-        if not isinstance(value, bool):
-            problems.add(where, value, "give true or false.")
-        return RemovalPolicy.DESTROY if value is True else RemovalPolicy.RETAIN
-    if keyword == "wait_timeout":
-        # the range is the construct's rule; a negative amount is refused here because no Duration can hold it
-        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-            problems.add(where, value, "give a whole number of minutes from 1 to 50.")
-            return None
-        return Duration.minutes(value)
+    if keyword not in _TRANSLATIONS:
+        return value
+    translate, fix = _TRANSLATIONS[keyword]
+    try:
+        return translate(value)
+    except (TypeError, ValueError):
+        problems.add(where, value, fix)
+        return _FALLBACKS.get(keyword)
+
+
+def _whole(low: int, high: int) -> Any:
+    def check(value: Any) -> int:
+        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+            raise ValueError(value)
+        return value
+
+    return check
+
+
+def _boolean(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(value)
     return value
+
+
+def _topic_arn(value: Any) -> str:
+    if not isinstance(value, str) or not SNS_TOPIC_ARN.match(value):
+        raise ValueError(value)
+    return value  # the stack imports it (an ARN is all JSON can give)
+
+
+#: keyword -> (JSON value to the construct's, the fix when it cannot be). The wait timeout's range is the
+#: construct's rule (minutes from 1 to 50); a negative amount is refused here because no Duration can hold it.
+_TRANSLATIONS: dict[str, tuple[Any, str]] = {
+    "node_removal_policy": (
+        lambda v: RemovalPolicy.DESTROY if _boolean(v) else RemovalPolicy.RETAIN,
+        "give true or false.",
+    ),
+    "wait_timeout": (lambda v: Duration.minutes(_whole(0, 10**6)(v)), "give a whole number of minutes from 1 to 50."),
+    "monitoring": (_boolean, "give true (the scheduled health check, its alarms and dashboard) or false."),
+    "monitoring_interval": (
+        lambda v: Duration.minutes(_whole(1, 60)(v)),
+        "give a whole number of minutes from 1 to 60 (default 1).",
+    ),
+    "alarm_topic": (_topic_arn, "give an SNS topic ARN such as 'arn:aws:sns:us-east-1:111111111111:pager'."),
+}
+_FALLBACKS: dict[str, Any] = {"node_removal_policy": RemovalPolicy.RETAIN, "monitoring": True}
 
 
 @dataclass(frozen=True)
@@ -265,15 +336,22 @@ class AppSettings:
         if region is not None:
             region = _matching(problems, f"{CONTEXT_KEY}.region", region, REGION, "an AWS region like 'us-east-1'")
         zones = _zones(problems, CONTEXT_KEY, data.get("availabilityZones"), region or "")
+        try:  # the clusters' problems too, with the top level's: every problem at once
+            settings = cls.parse(
+                CONTEXT_KEY,
+                {k: v for k, v in data.items() if k in STACK_KEYS},
+                is_example=False,
+                availability_zones=zones,
+                account=account,
+                region=region,
+            )
+        except TrustgridConfigError as exc:
+            if "clusters" in data:
+                problems.extend(exc)
+            problems.raise_any()
+            raise
         problems.raise_any()
-        return cls.parse(
-            CONTEXT_KEY,
-            {k: v for k, v in data.items() if k in STACK_KEYS},
-            is_example=False,
-            availability_zones=zones,
-            account=account,
-            region=region,
-        )
+        return settings
 
     @classmethod
     def parse(
@@ -291,7 +369,11 @@ class AppSettings:
         if not isinstance(clusters_raw, list) or not clusters_raw:
             problems.add(f"{where}.clusters", clusters_raw, "give a list of at least one cluster.")
             clusters_raw = []
-        clusters = [ClusterSettings.parse(f"{where}.clusters[{i}]", c, problems) for i, c in enumerate(clusters_raw)]
+        api_url = data.get("apiUrl", DEFAULT_API_URL)
+        clusters = [
+            ClusterSettings.parse(f"{where}.clusters[{i}]", c, problems, api_url=api_url)
+            for i, c in enumerate(clusters_raw)
+        ]
         names = [c.name for c in clusters]
         for name in sorted({n for n in names if names.count(n) > 1}):
             problems.add(f"{where}.clusters", names, f"the cluster name {name!r} is used twice; give each its own.")

@@ -13,7 +13,7 @@ import pytest
 from aws_cdk import App
 
 from app import build_app
-from stacks.settings import AppSettings, PipelineSettings
+from stacks.settings import APP_ONLY, AppSettings, PipelineSettings
 from trustgrid_ha import ClusterConfig, TrustgridConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -77,9 +77,39 @@ CASES = [
     ({**cluster(), "apiSecretName": "trustgrid/api-key-Ab12Cd"}, "trustgrid.apiSecretName", "random suffix"),
     ({**cluster(), "apiSecretName": "arn:aws:s3:::bucket"}, "trustgrid.apiSecretName", "secret name or ARN"),
     ({"colour": "blue", **cluster()}, "trustgrid.colour", "unknown setting"),
-    ({"pipeline": {}}, "trustgrid.clusters", "names no clusters"),
+    (cluster(clusterName="b"), "trustgrid.clusters[0].clusterName", "'name' in a cluster entry"),
+    (cluster(apiUrl="https://api.example.io"), "trustgrid.clusters[0].apiUrl", "set trustgrid.apiUrl"),
+    (cluster(monitoring="yes"), "trustgrid.clusters[0].monitoring", "true (the scheduled health check"),
+    (cluster(monitoringIntervalMinutes=0), "trustgrid.clusters[0].monitoringIntervalMinutes", "from 1 to 60"),
+    (cluster(alarmTopicArn="pager"), "trustgrid.clusters[0].alarmTopicArn", "an SNS topic ARN"),
+    ({"pipeline": {}}, "trustgrid.pipeline.connectionArn", "connection ARN"),
     ([1, 2], "trustgrid", "give an object"),
 ]
+
+
+def test_every_problem_is_reported_at_once_an_unknown_key_hides_none_of_the_clusters_problems() -> None:
+    error = refused({"colour": "blue", "clusters": [{"name": "a"}, {**OK, "name": "b", "heartbeatPort": "x"}]})
+    assert {p.setting for p in error.problems} >= {
+        "trustgrid.colour",
+        "trustgrid.clusters[0].edgeCidrs",
+        "trustgrid.clusters[1].heartbeatPort",
+    }
+
+
+def test_monitoring_and_its_alarm_topic_are_cdk_json_keys() -> None:
+    from aws_cdk.assertions import Template
+
+    arn = "arn:aws:sns:us-east-1:111111111111:pager"
+    app = build_app(App(context={"trustgrid": {"clusters": [
+        {**OK, "alarmTopicArn": arn, "monitoringIntervalMinutes": 2},
+        {"name": "quiet", "edgeCidrs": ["172.17.0.0/16"], "monitoring": False},
+    ]}}), nag=False)  # fmt: skip
+    template = Template.from_stack(app.node.find_child("TrustgridGatewayCluster")).to_json()["Resources"]
+    rules = [r for r in template.values() if r["Type"] == "AWS::Events::Rule"]
+    assert [r["Properties"]["ScheduleExpression"] for r in rules] == ["rate(2 minutes)"], "none for 'quiet'"
+    alarms = [r["Properties"] for r in template.values() if r["Type"] == "AWS::CloudWatch::Alarm"
+              and r["Properties"].get("Namespace") == "Trustgrid/HA"]  # fmt: skip
+    assert len(alarms) == 4 and all(a["AlarmActions"] == [arn] for a in alarms)
 
 
 @pytest.mark.parametrize(("context", "setting", "fix"), CASES, ids=[f"{c[1]}:{c[2][:18]}" for c in CASES])
@@ -99,7 +129,7 @@ WRONG_VALUES: list[Any] = ["x", "", -1, 1.5, 1e20, 2**70, True, [], [1], ["x"], 
 def test_no_value_of_any_type_in_any_setting_ends_in_anything_but_a_clear_refusal() -> None:
     """Every app setting, given every kind of JSON value: a valid one synthesizes (without the synth itself),
     any other is a TrustgridConfigError naming that setting. No other exception, so no traceback."""
-    keys = [*ClusterConfig.app_settings(), "removeNodesOnDelete", "waitTimeoutMinutes", "name"]
+    keys = [*ClusterConfig.app_settings(), *APP_ONLY]
     keys.remove("clusterName")  # the app spells it "name"
     stack_keys = ["apiSecretName", "apiUrl", "vpcCidr", "vpc", "account", "region", "availabilityZones", "clusters"]
     contexts = [(f"trustgrid.clusters[0].{key}", cluster(**{key: value})) for key in keys for value in WRONG_VALUES]
@@ -223,7 +253,7 @@ def test_the_app_uses_only_the_librarys_public_api() -> None:
 def test_the_readme_lists_every_app_setting() -> None:
     readme = (ROOT / "README.md").read_text()
     table = readme[readme.index("## Configuration reference") :]
-    for key in [*ClusterConfig.app_settings(), "removeNodesOnDelete", "waitTimeoutMinutes"]:
+    for key in [*ClusterConfig.app_settings(), *APP_ONLY]:
         if key in ("clusterName",):
             continue
         assert f"`clusters[].{key}`" in table or f"`{key}`" in table, key
@@ -250,3 +280,23 @@ def test_the_cli_runs_the_apps_without_the_node_end_of_life_banner() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "end-of-life" not in result.stderr
+
+
+def test_a_pipeline_only_configuration_synthesizes_the_stack_of_each_environment() -> None:
+    """README's pipeline-only configuration: `make synth` builds the default app too, which then gives the stack the
+    pipeline deploys to each environment (to diff it locally), not an error."""
+    from aws_cdk import Stack
+
+    from tests.stacks.test_pipeline import PIPELINE
+
+    app = build_app(App(context={"trustgrid": {"pipeline": PIPELINE}}), nag=False)
+    stacks = {c.node.id: c for c in app.node.children if isinstance(c, Stack)}
+    assert sorted(stacks) == [
+        "dev-TrustgridGatewayCluster",
+        "prod-TrustgridGatewayCluster",
+        "test-TrustgridGatewayCluster",
+    ]
+    assert (stacks["prod-TrustgridGatewayCluster"].account, stacks["prod-TrustgridGatewayCluster"].region) == (
+        "333333333333",
+        "eu-west-1",
+    )

@@ -71,6 +71,19 @@ def test_default_app_is_complete_and_marks_its_example_values(default_out: Path)
     assert "EXAMPLE settings" in metadata_text(default_out)
 
 
+def test_the_example_can_be_synthesized_but_no_tool_can_deploy_it(default_out: Path, two_out: Path) -> None:
+    """CloudFormation evaluates a template's rules before it creates anything: this one can never hold (its
+    parameter allows one value, the assertion asks for another), whatever deploys the template."""
+    example = template(default_out)
+    assert example["Parameters"]["TrustgridSettings"]["AllowedValues"] == ["example"]
+    (assertion,) = example["Rules"]["ExampleSettingsAreNotDeployable"]["Assertions"]
+    assert assertion["Assert"] == {"Fn::Equals": [{"Ref": "TrustgridSettings"}, "configured"]}
+    assert "EXAMPLE settings" in assertion["AssertDescription"]
+    configured = template(two_out)
+    assert "ExampleSettingsAreNotDeployable" not in configured["Rules"]
+    assert "TrustgridSettings" not in configured["Parameters"]
+
+
 def test_two_clusters_in_one_stack_share_one_provider(two_out: Path) -> None:
     resources = template(two_out)["Resources"]
     clusters = [r for r in resources.values() if r["Type"] == "Custom::TrustgridCluster"]
