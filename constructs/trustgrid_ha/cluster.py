@@ -279,8 +279,32 @@ class TrustgridHaCluster(Construct):
 
     @property
     def connections(self) -> ec2.Connections:
-        """The LAN security group: traffic between the LAN-side networks and the gateways (``ec2.IConnectable``)."""
+        """The gateways' LAN security group (``ec2.IConnectable``): which LAN-side hosts may send traffic to the
+        gateways' LAN interfaces, and where the gateways may send it. It does not open an application tier's own
+        security group: for traffic between an application tier and the edge sites, use
+        :meth:`allow_edge_traffic_from` and :meth:`allow_edge_traffic_to`."""
         return self._connections
+
+    def allow_edge_traffic_from(self, peer: ec2.IConnectable, port: ec2.Port | None = None) -> None:
+        """Let ``peer`` (an application tier) open connections to the edge sites through the gateways: its
+        security groups may send to every edge CIDR (needed when they restrict outbound traffic), and the gateways'
+        LAN side accepts that traffic. Replies return through the same stateful rules.
+
+        :param port: What may flow. @default - all traffic."""
+        port = port or ec2.Port.all_traffic()
+        for cidr in self.config.edge_cidrs:
+            peer.connections.allow_to(ec2.Peer.ipv4(cidr), port, f"to the edge sites through {self.cluster_name}")
+        self._connections.allow_from(peer, port, "from an application tier to the edge sites")
+
+    def allow_edge_traffic_to(self, peer: ec2.IConnectable, port: ec2.Port | None = None) -> None:
+        """Let the edge sites open connections to ``peer`` through the gateways: its security groups accept
+        traffic from every edge CIDR, and the gateways' LAN side may send it on.
+
+        :param port: What may flow. @default - all traffic."""
+        port = port or ec2.Port.all_traffic()
+        for cidr in self.config.edge_cidrs:
+            peer.connections.allow_from(ec2.Peer.ipv4(cidr), port, f"from the edge sites through {self.cluster_name}")
+        self._connections.allow_to(peer, port, "from the edge sites to an application tier")
 
     # -- what it builds ---------------------------------------------------------------------
 

@@ -143,3 +143,37 @@ def test_the_health_check_is_read_only(built) -> None:
         "logs:CreateLogStream",
         "logs:PutLogEvents",
     }
+
+
+def test_an_application_tier_that_restricts_outbound_traffic_can_reach_the_edge_sites_and_be_reached() -> None:
+    from aws_cdk import App, Stack
+    from aws_cdk import aws_ec2 as ec2
+    from aws_cdk import aws_secretsmanager as secretsmanager
+    from aws_cdk.assertions import Template
+
+    from trustgrid_ha import TrustgridHaCluster
+
+    stack = Stack(App(), "Edge")
+    cluster = TrustgridHaCluster(
+        stack, "Gw", cluster_name="edge-gw", edge_cidrs=["172.16.0.0/16", "172.20.0.0/16"],
+        api_secret=secretsmanager.Secret.from_secret_name_v2(stack, "Api", "trustgrid/api"), monitoring=False,
+    )  # fmt: skip
+    tier = ec2.SecurityGroup(stack, "App", vpc=cluster.vpc, allow_all_outbound=False)
+    cluster.allow_edge_traffic_from(tier, ec2.Port.tcp(443))
+    cluster.allow_edge_traffic_to(tier, ec2.Port.tcp(8080))
+    resources = Template.from_stack(stack).to_json()["Resources"]
+    app = resources[stack.get_logical_id(tier.node.default_child)]["Properties"]
+    assert sorted((r["CidrIp"], r["FromPort"]) for r in app["SecurityGroupEgress"]) == [
+        ("172.16.0.0/16", 443), ("172.20.0.0/16", 443)
+    ]  # fmt: skip
+    assert sorted((r["CidrIp"], r["FromPort"]) for r in app["SecurityGroupIngress"]) == [
+        ("172.16.0.0/16", 8080), ("172.20.0.0/16", 8080)
+    ]  # fmt: skip
+    lan = {"Fn::GetAtt": [stack.get_logical_id(cluster.lan_security_group.node.default_child), "GroupId"]}
+    tier_id = {"Fn::GetAtt": [stack.get_logical_id(tier.node.default_child), "GroupId"]}
+    ingress = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::EC2::SecurityGroupIngress"]
+    assert any(r["GroupId"] == lan and r.get("SourceSecurityGroupId") == tier_id and r["FromPort"] == 443
+               for r in ingress)  # fmt: skip
+    egress = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::EC2::SecurityGroupEgress"]
+    assert any(r["GroupId"] == lan and r.get("DestinationSecurityGroupId") == tier_id and r["FromPort"] == 8080
+               for r in egress)  # fmt: skip
