@@ -37,7 +37,8 @@ def pinned_cli_version() -> str:
 
 #: What every CodeBuild step runs on: a pinned image and pinned runtime versions.
 BUILD_IMAGE = codebuild.LinuxBuildImage.STANDARD_7_0
-RUNTIME_VERSIONS = {"python": "3.11", "nodejs": "20"}
+#: Node.js 22: a maintained LTS that jsii supports (20 reached its end of life; standard:7.0 offers 22).
+RUNTIME_VERSIONS = {"python": "3.11", "nodejs": "22"}
 
 
 class GatewayClusterStage(Stage):

@@ -177,3 +177,29 @@ def test_an_application_tier_that_restricts_outbound_traffic_can_reach_the_edge_
     egress = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::EC2::SecurityGroupEgress"]
     assert any(r["GroupId"] == lan and r.get("DestinationSecurityGroupId") == tier_id and r["FromPort"] == 8080
                for r in egress)  # fmt: skip
+
+
+def test_findings_are_acknowledged_for_cdk_nag_2_as_well_as_3(built) -> None:
+    """cdk-nag 3.x reads CDK's Validations acknowledgments; cdk-nag 2.x reads NagSuppressions' metadata on each
+    resource, which the construct writes too (same rules, same reasons, granular findings as applies_to)."""
+    from trustgrid_ha.nag import _suppression
+
+    assert _suppression("AwsSolutions-IAM5[Resource::*]", "why") == {
+        "id": "AwsSolutions-IAM5", "reason": "why", "applies_to": ["Resource::*"]
+    }  # fmt: skip
+    assert _suppression("AwsSolutions-SF2", "why") == {"id": "AwsSolutions-SF2", "reason": "why"}
+    resources = built["template"]["Resources"]
+    suppressed = {
+        logical: {(r["id"], tuple(r.get("applies_to", ()))) for r in res["Metadata"]["cdk_nag"]["rules_to_suppress"]}
+        for logical, res in resources.items()
+        if "cdk_nag" in res.get("Metadata", {})
+    }
+    handler_policies = [
+        logical for logical, res in resources.items()
+        if res["Type"] == "AWS::IAM::Policy" and "HandlerRole" in logical
+    ]  # fmt: skip
+    assert handler_policies and all(("AwsSolutions-IAM5", ("Resource::*",)) in suppressed[p] for p in handler_policies)
+    instances = [logical for logical, res in resources.items() if res["Type"] == "AWS::EC2::Instance"]
+    assert instances and all(("AwsSolutions-EC29", ()) in suppressed[i] for i in instances)
+    assert all(len(r["reason"]) >= 10 for res in resources.values()
+               for r in res.get("Metadata", {}).get("cdk_nag", {}).get("rules_to_suppress", []))  # fmt: skip

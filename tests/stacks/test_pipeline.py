@@ -263,7 +263,7 @@ def test_every_tool_a_step_installs_is_pinned_and_so_is_the_build_environment(te
         spec = project["Properties"]["Source"]["BuildSpec"]
         assert "@latest" not in spec
         assert project["Properties"]["Environment"]["Image"] == "aws/codebuild/standard:7.0"
-        assert json.loads(spec)["phases"]["install"]["runtime-versions"] == {"python": "3.11", "nodejs": "20"}
+        assert json.loads(spec)["phases"]["install"]["runtime-versions"] == {"python": "3.11", "nodejs": "22"}
     publishing = [p for p in projects.values() if "cdk-assets" in p["Properties"]["Source"]["BuildSpec"]]
     assert publishing and all("cdk-assets@4.7.3" in p["Properties"]["Source"]["BuildSpec"] for p in publishing)
 
