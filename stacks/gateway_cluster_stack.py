@@ -17,6 +17,7 @@ from .settings import AppSettings
 
 SECRET_ARN = re.compile(r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:(?P<name>[\w/+=.@-]+)$")
 #: The six random characters Secrets Manager appends to a secret's name in its ARN (mixed case and digits).
+SIX_AFTER_A_HYPHEN = re.compile(r"-[A-Za-z0-9]{6}$")
 RANDOM_SUFFIX = re.compile(r"-(?=[A-Za-z0-9]*[A-Z])(?=[A-Za-z0-9]*[a-z0-9])[A-Za-z0-9]{6}$")
 
 
@@ -126,6 +127,14 @@ class GatewayClusterStack(Stack):
                 value,
                 f"this looks like a name with Secrets Manager's random suffix ({value[-7:]}); give the name without "
                 "it, or the secret's full ARN.",
+            )
+        if SIX_AFTER_A_HYPHEN.search(value):
+            raise TrustgridConfigError(
+                where,
+                value,
+                f"a name that ends in a hyphen and six characters ({value[-7:]}) cannot be looked up by name: AWS "
+                "takes the last seven characters for the random suffix of a secret ARN (CDK's from_secret_name_v2 "
+                "documents it). Give the secret's complete ARN instead.",
             )
         return secretsmanager.Secret.from_secret_name_v2(self, "TrustgridApiSecret", value)
 

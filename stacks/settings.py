@@ -30,6 +30,7 @@ from trustgrid_ha import (
     HeartbeatInterface,
     Problem,
     TrustgridConfigError,
+    region_problem,
     vpc_cidr_problem,
 )
 
@@ -334,7 +335,7 @@ class AppSettings:
         if account is not None:
             account = _matching(problems, f"{CONTEXT_KEY}.account", account, ACCOUNT, "a 12-digit AWS account ID")
         if region is not None:
-            region = _matching(problems, f"{CONTEXT_KEY}.region", region, REGION, "an AWS region like 'us-east-1'")
+            region = _region(problems, f"{CONTEXT_KEY}.region", region)
         zones = _zones(problems, CONTEXT_KEY, data.get("availabilityZones"), region or "")
         try:  # the clusters' problems too, with the top level's: every problem at once
             settings = cls.parse(
@@ -409,6 +410,39 @@ class AppSettings:
             account=account,
             region=region,
         )
+
+
+def _region(problems: _Problems, where: str, value: Any) -> str:
+    """An AWS region that exists (its code, such as 'us-east-1')."""
+    region = _matching(problems, where, value, REGION, "an AWS region like 'us-east-1'")
+    problem = region_problem(region) if region else None
+    if problem is not None:
+        problems.add(where, value, problem)
+        return ""
+    return region
+
+
+def _one_name_per_organization(problems: _Problems, environments: list[EnvironmentSettings], key: str) -> None:
+    """Cluster and node names are unique in a Trustgrid organization. Environments whose health checks use the same
+    API key (and API URL) are in the same organization: none of their clusters or gateways may share a name."""
+    seen: dict[tuple[str, str, str], str] = {}
+    for environment in environments:
+        organization = (environment.health_check_secret_name or key, environment.stack.api_url)
+        for cluster in environment.stack.clusters:
+            options = cluster.options
+            nodes = options.get("gateway_names") or (f"{cluster.name}-a", f"{cluster.name}-b")
+            for kind, name in (("cluster", cluster.name), *(("gateway", str(n)) for n in nodes)):
+                first = seen.setdefault((*organization, name), environment.name)
+                if first != environment.name:  # one problem per cluster: its name is the fix
+                    problems.add(
+                        f"{cluster.where}.name",
+                        cluster.name,
+                        f"the {kind} name {name!r} is also used in the environment {first!r}, which is in the same "
+                        f"Trustgrid organization (the same API key, {organization[0]}): names are unique in an "
+                        "organization. Give this cluster (or its gatewayNames) another name, or give this environment "
+                        "the key of its own organization in healthCheckSecretName.",
+                    )
+                    break
 
 
 def _zones(problems: _Problems, where: str, zones: Any, region: str) -> list[str] | None:
@@ -503,7 +537,7 @@ class EnvironmentSettings:
     def parse(cls, where: str, raw: Any, problems: _Problems) -> EnvironmentSettings | None:
         entry = _object(problems, where, raw, "with name, account, region and the cluster settings")
         _unknown(problems, where, entry, _ENVIRONMENT_KEYS)
-        region = _matching(problems, f"{where}.region", entry.get("region"), REGION, "an AWS region like 'us-east-1'")
+        region = _region(problems, f"{where}.region", entry.get("region"))
         zones = _zones(problems, where, entry.get("availabilityZones"), region)
         name = _matching(problems, f"{where}.name", entry.get("name"), STAGE_NAME, "a stage name (letters, digits, -)")
         account = _matching(problems, f"{where}.account", entry.get("account"), ACCOUNT, "a 12-digit AWS account ID")
@@ -569,6 +603,8 @@ class PipelineSettings:
         names = [e.name for e in environments]
         if len(set(names)) != len(names):
             problems.add(f"{where}.environments", names, "give every environment a different name.")
+        default_key = pipeline.get("apiSecretName") if isinstance(pipeline.get("apiSecretName"), str) else None
+        _one_name_per_organization(problems, environments, default_key or DEFAULT_API_SECRET)
         settings = cls(
             connection_arn=_matching(
                 problems,
@@ -584,7 +620,7 @@ class PipelineSettings:
                 problems, f"{where}.branch", pipeline.get("branch"), BRANCH, "a git branch name like 'main'", "main"
             ),
             account=_matching(problems, f"{where}.account", pipeline.get("account"), ACCOUNT, "a 12-digit account ID"),
-            region=_matching(problems, f"{where}.region", pipeline.get("region"), REGION, "an AWS region"),
+            region=_region(problems, f"{where}.region", pipeline.get("region")),
             api_secret_name=_optional(
                 problems,
                 f"{where}.apiSecretName",

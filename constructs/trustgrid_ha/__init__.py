@@ -9,6 +9,7 @@ from .gateway import TrustgridGateway
 from .instance_types import InstanceGeneration, InterfaceNames
 from .nag import acknowledge
 from .provider import TrustgridProvider
+from .regions import region_problem
 from .vpc import DEFAULT_VPC_CIDR, gateway_vpc, vpc_cidr_problem
 
 __version__ = "0.2.0"
@@ -30,5 +31,6 @@ __all__ = [
     "__version__",
     "acknowledge",
     "gateway_vpc",
+    "region_problem",
     "vpc_cidr_problem",
 ]

@@ -43,9 +43,18 @@ from .instance_types import IMAGE_NAME_PATTERNS, INTERFACE_NAMES, TRUSTGRID_AMI_
 from .monitoring import TrustgridClusterMonitoring
 from .object_settings import object_problems
 from .provider import SERVICE_TIMEOUT, TrustgridProvider
+from .regions import image_problem, region_problem
 from .security import heartbeat_security_group, lan_security_group, wan_security_group
 from .user_data import script_fingerprint
-from .vpc import Placement, check_edges_outside, gateway_vpc, managed_route_tables, place, vpc_cidr_literal
+from .vpc import (
+    Placement,
+    check_edges_outside,
+    gateway_vpc,
+    managed_route_tables,
+    place,
+    vpc_cidr_literal,
+    vpc_cidr_of,
+)
 
 __all__ = ["DEFAULT_API_URL", "FailbackMode", "HeartbeatInterface", "TrustgridHaCluster"]
 
@@ -53,6 +62,32 @@ DEFAULT_WAIT = Duration.minutes(45)
 #: The scheduled health check runs every minute: with alarms on two checks in a row, a member that goes offline
 #: raises an alarm within about three minutes.
 DEFAULT_MONITORING_MINUTES = 1
+TOKEN_DURATION_FIX = (
+    "a Duration built from a deploy-time value (a CfnParameter, say) in a unit other than seconds cannot be "
+    "converted; give Duration.seconds(value), or a plain number of minutes."
+)
+
+
+def _refuse_region(scope: Construct, machine_image_id: str | None) -> None:
+    """With a known region: it must exist, and without machine_image_id Trustgrid must publish its image there."""
+    region = Stack.of(scope).region
+    if is_unresolved(region):
+        return
+    problem = region_problem(region)
+    if problem is not None:
+        raise TrustgridConfigError("region", region, f"the stack's region: {problem}")
+    problem = image_problem(region)
+    if machine_image_id is None and problem is not None:
+        raise TrustgridConfigError("machine_image_id", None, problem)
+
+
+def _seconds(duration: Duration) -> float | None:
+    """A Duration in seconds (a token for a deploy-time amount given in seconds), or None when CDK cannot convert
+    it (a deploy-time amount in another unit)."""
+    try:
+        return duration.to_seconds()
+    except RuntimeError:  # jsii: "Duration must be specified as 'Duration.seconds()' here since its value comes from
+        return None  # a token and cannot be converted"
 
 
 class _Properties(Protocol):
@@ -252,6 +287,7 @@ class TrustgridHaCluster(Construct):
         self.cluster_name = config.cluster_name
         self.vpc = vpc or gateway_vpc(self, "Vpc")
         _refuse_conflicts(self)
+        _refuse_region(self, machine_image_id)
         self.generation = generation_of(config.instance_type)
         self.interface_names = interface_names or INTERFACE_NAMES[self.generation]
         vpc_cidr = vpc_cidr_literal(self.vpc)
@@ -259,7 +295,7 @@ class TrustgridHaCluster(Construct):
         placements = place(self.vpc, wan_subnets, lan_subnets)
         self.provider = TrustgridProvider.of(self, api_secret=api_secret, api_url=config.api_url)
 
-        self._security_groups(list(config.lan_source_cidrs or [vpc_cidr or self.vpc.vpc_cidr_block]))
+        self._security_groups(self._lan_cidrs(vpc_cidr))
         self.route_table_ids = managed_route_tables(
             self.vpc, placements, config.route_table_ids, config.extra_route_table_ids
         )
@@ -307,6 +343,20 @@ class TrustgridHaCluster(Construct):
         self._connections.allow_to(peer, port, "from the edge sites to an application tier")
 
     # -- what it builds ---------------------------------------------------------------------
+
+    def _lan_cidrs(self, vpc_cidr: str | None) -> list[str]:
+        """Who may send through the gateways: the setting, else the VPC's CIDR (which an imported VPC may lack)."""
+        if self.config.lan_source_cidrs:
+            return list(self.config.lan_source_cidrs)
+        cidr = vpc_cidr or vpc_cidr_of(self.vpc)
+        if cidr is None:
+            raise TrustgridConfigError(
+                "lan_source_cidrs",
+                None,
+                "the VPC was imported without its CIDR, which is the default: give vpc_cidr_block to "
+                "Vpc.from_vpc_attributes (cdk.json: vpc.cidr), or set lan_source_cidrs.",
+            )
+        return [cidr]
 
     def _security_groups(self, lan_cidrs: list[str]) -> None:
         self.wan_security_group = wan_security_group(self, self.vpc, self.config)
@@ -525,7 +575,10 @@ class TrustgridHaCluster(Construct):
         if not enabled:
             return None
         interval = interval or Duration.minutes(DEFAULT_MONITORING_MINUTES)
-        minutes = interval.to_minutes() if not is_unresolved(interval.to_seconds()) else DEFAULT_MONITORING_MINUTES
+        seconds = _seconds(interval)
+        if seconds is None:
+            raise TrustgridConfigError("monitoring_interval", "(a deploy-time value)", TOKEN_DURATION_FIX)
+        minutes = seconds / 60 if not is_unresolved(seconds) else DEFAULT_MONITORING_MINUTES
         if minutes < 1 or minutes != int(minutes):
             raise TrustgridConfigError(
                 "monitoring_interval", interval.to_human_string(), "give whole minutes, 1 or more."
@@ -653,8 +706,10 @@ def _validated(objects: dict[str, object], **settings: object) -> ClusterConfig:
                 "active member through the managed route tables instead.",
             )
         )
-    wait_timeout = objects["wait_timeout"]
-    seconds = (wait_timeout if isinstance(wait_timeout, Duration) else DEFAULT_WAIT).to_seconds()
+    seconds = _seconds(objects["wait_timeout"] if isinstance(objects["wait_timeout"], Duration) else DEFAULT_WAIT)
+    if seconds is None:
+        problems.append(Problem("wait_timeout", "(a deploy-time value)", TOKEN_DURATION_FIX))
+        seconds = DEFAULT_WAIT.to_seconds()
     try:
         config = ClusterConfig.validated(
             **settings, wait_timeout_seconds=seconds if is_unresolved(seconds) else int(seconds)

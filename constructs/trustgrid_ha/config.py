@@ -152,8 +152,11 @@ class ClusterConfig:
         self._names(rule, found)
         self._cidrs(rule, found)
         rule("tunnel_port", self.tunnel_port, contract.port_problem(self.tunnel_port))
-        reserved = {self.tunnel_port: "tunnel port (tunnel_port)"} if not is_unresolved(self.tunnel_port) else {}
-        rule("heartbeat_port", self.heartbeat_port, contract.port_problem(self.heartbeat_port, reserved))
+        rule(
+            "heartbeat_port",
+            self.heartbeat_port,
+            contract.heartbeat_port_problem(self.heartbeat_port, self.tunnel_port),
+        )
         rule("max_ingress_mbps", self.max_ingress_mbps, contract.mbps_problem(self.max_ingress_mbps))
         rule("max_client_write_mbps", self.max_client_write_mbps, contract.mbps_problem(self.max_client_write_mbps))
         for name in ("route_table_ids", "extra_route_table_ids"):
@@ -161,16 +164,7 @@ class ClusterConfig:
                 rule(f"{name}[{index}]", table, contract.route_table_problem(table))
         if self.route_table_ids is not None and not is_unresolved(self.route_table_ids) and not self.route_table_ids:
             found.append(Problem("route_table_ids", [], "give at least one route table, or leave it unset."))
-        try:
-            generation_of(self.instance_type)
-        except TrustgridConfigError as exc:
-            found += exc.problems
-        if self.machine_image_id is not None:
-            rule("machine_image_id", self.machine_image_id, _ami_problem(self.machine_image_id))
-        if not is_unresolved(self.root_volume_size_gib) and not 8 <= self.root_volume_size_gib <= 16384:
-            found.append(
-                Problem("root_volume_size_gib", self.root_volume_size_gib, "give 8 to 16384 GiB (default 30).")
-            )
+        self._machine(rule, found)
         rule("api_url", self.api_url, _https_problem(self.api_url, "the API key would travel in clear"))
         rule("enroll_endpoint", self.enroll_endpoint, _https_problem(self.enroll_endpoint, "it runs in a root shell"))
         if is_unresolved(self.enroll_endpoint):  # nothing could check it before the gateway's root shell runs it
@@ -185,15 +179,57 @@ class ClusterConfig:
         rule("wait_timeout", f"{self.wait_timeout_seconds} s", contract.wait_problem(self.wait_timeout_seconds))
         return found
 
+    def _machine(self, rule: Callable[[str, Any, str | None], None], found: list[Problem]) -> None:
+        """The instance: its type, its image and its root volume."""
+        try:
+            generation_of(self.instance_type)
+        except TrustgridConfigError as exc:
+            found += exc.problems
+        if self.machine_image_id is not None:
+            rule("machine_image_id", self.machine_image_id, _ami_problem(self.machine_image_id))
+            if self.image_refresh_token is not None:
+                found.append(
+                    Problem(
+                        "image_refresh_token",
+                        self.image_refresh_token,
+                        "it asks to resolve the newest vendor image again, and machine_image_id names the image; "
+                        "give one of the two.",
+                    )
+                )
+        if not is_unresolved(self.root_volume_size_gib) and not 8 <= self.root_volume_size_gib <= 16384:
+            found.append(
+                Problem("root_volume_size_gib", self.root_volume_size_gib, "give 8 to 16384 GiB (default 30).")
+            )
+
     def _names(self, rule: Callable[[str, Any, str | None], None], found: list[Problem]) -> None:
+        name = self.cluster_name
         if self.gateway_names is None:
+            if isinstance(name, str) and not is_unresolved(name) and len(name) > MAX_NAME - 2:
+                found.append(
+                    Problem(
+                        "cluster_name",
+                        name,
+                        f"the gateways' default node names ('{name}-a', '{name}-b') would be {len(name) + 2} "
+                        f"characters, over Trustgrid's {MAX_NAME}; shorten the name to {MAX_NAME - 2} characters or "
+                        "give gateway_names.",
+                    )
+                )
             return
         names = list(self.gateway_names)
         if len(names) != 2 or names[0] == names[1]:
             found.append(Problem("gateway_names", names, "give two different node names, primary first."))
             return
-        for index, name in enumerate(names):
-            rule(f"gateway_names[{index}]", name, contract.name_problem(name))
+        for index, node in enumerate(names):
+            rule(f"gateway_names[{index}]", node, contract.name_problem(node))
+            if node == name and not is_unresolved(node):
+                found.append(
+                    Problem(
+                        f"gateway_names[{index}]",
+                        node,
+                        "a node may not be named like its cluster: both would have the FQDN "
+                        f"'{node}.<your org domain>'. Give the gateways names of their own, such as '{node}-a'.",
+                    )
+                )
 
     def _cidrs(self, rule: Callable[[str, Any, str | None], None], found: list[Problem]) -> None:
         lists: list[tuple[str, Sequence[str] | None, bool]] = [
@@ -242,6 +278,10 @@ class ClusterConfig:
     def kind_of(cls, name: str) -> _Kind:
         kind: _Kind = {f.name: f.metadata["kind"] for f in fields(cls)}[name]
         return kind
+
+
+#: Trustgrid names (clusters, nodes): at most this many characters.
+MAX_NAME = 63
 
 
 def _base(setting: str) -> str:

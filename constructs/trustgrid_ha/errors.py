@@ -22,7 +22,16 @@ class Problem:
     fix: str
 
     def __str__(self) -> str:
-        return f"{self.setting}={self.value!r}: {self.fix}"
+        return f"{self.setting}={shown(self.value)}: {self.fix}"
+
+
+def shown(value: object) -> str:
+    """A value as a message shows it: a deploy-time value (a token) as what it is, never as CDK's token text."""
+    if is_unresolved(value) or (isinstance(value, str) and _TOKEN_MARKER in value):
+        return "(a deploy-time value)"
+    if isinstance(value, (list, tuple)) and any(isinstance(v, str) and _TOKEN_MARKER in v for v in value):
+        return "[" + ", ".join(shown(v) if isinstance(v, str) and _TOKEN_MARKER in v else repr(v) for v in value) + "]"
+    return repr(value)
 
 
 class TrustgridConfigError(ValueError):

@@ -14,6 +14,7 @@ from constructs import Construct
 
 from trustgrid_ha_runtime.contract import LICENSE_TYPE, LicenseProperties, LicenseSource
 
+from .errors import is_unresolved
 from .instance_types import is_burstable
 from .nag import acknowledge
 from .provider import SERVICE_TIMEOUT, TrustgridProvider, grant_get_secret_value
@@ -152,6 +153,13 @@ class TrustgridGateway(Construct):
         # whose stack delete was refused) keeps its failover permissions and its way to the control plane.
         self.instance.node.add_dependency(self.role, wan_subnet.internet_connectivity_established)
 
+        if not is_unresolved(image_id):  # machine_image_id: the user's choice, such as Trustgrid support's copy
+            acknowledge(
+                self.instance,
+                "The image is the one machine_image_id names (a copy Trustgrid support made for a region without a "
+                "published image, or a pinned one); without it the newest vendor image is resolved per region.",
+                "CloudFormation-Validate::W9010",
+            )
         acknowledge(
             self.instance,
             "EC2 termination protection is turned on by the cluster's Custom::TrustgridProtection resource once the "

@@ -96,6 +96,10 @@ def family_of(instance_type: str) -> str:
     return instance_type.split(".", 1)[0]
 
 
+#: Sizes below the vendor module's default (t3.small): the node's JVM takes 512 MB to 1 GB of memory.
+TOO_SMALL = frozenset({"nano", "micro"})
+
+
 def generation_of(instance_type: str, setting: str = "instance_type") -> InstanceGeneration:
     """The generation of ``instance_type``, by the vendor module's rules; refuses everything else."""
     if is_unresolved(instance_type) or not isinstance(instance_type, str) or not INSTANCE_TYPE.match(instance_type):
@@ -123,6 +127,13 @@ def generation_of(instance_type: str, setting: str = "instance_type") -> Instanc
     if family in SIZES and size not in SIZES[family]:
         raise TrustgridConfigError(
             setting, instance_type, f"the family {family} has no size {size!r}; it has {', '.join(SIZES[family])}."
+        )
+    if size in TOO_SMALL:
+        raise TrustgridConfigError(
+            setting,
+            instance_type,
+            f"{size} is below the smallest size Trustgrid's own AWS module deploys (t3.small: 2 vCPU, 2 GiB; the "
+            "node's Java service alone takes 0.5 to 1 GiB). Choose 'small' or larger, such as 't3.small'.",
         )
     return InstanceGeneration.GEN2 if family in GEN2_FAMILIES else InstanceGeneration.GEN3
 

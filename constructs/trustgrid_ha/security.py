@@ -63,13 +63,15 @@ def lan_security_group(
     scope: Construct, vpc: ec2.IVpc, config: ClusterConfig, lan_cidrs: list[str]
 ) -> ec2.SecurityGroup:
     """Traffic between the LAN-side networks and the edge sites, through the gateways."""
+    anywhere = "0.0.0.0/0" in lan_cidrs  # all traffic out to anywhere is a group's own switch, not a rule
     group = ec2.SecurityGroup(
-        scope, "LanSecurityGroup", vpc=vpc, allow_all_outbound=False,
+        scope, "LanSecurityGroup", vpc=vpc, allow_all_outbound=anywhere,
         description=f"Trustgrid {config.cluster_name} LAN: traffic between LAN-side networks and edge sites",
     )  # fmt: skip
     for cidr in lan_cidrs:
         group.add_ingress_rule(ec2.Peer.ipv4(cidr), ec2.Port.all_traffic(), "LAN-side networks")
-        group.add_egress_rule(ec2.Peer.ipv4(cidr), ec2.Port.all_traffic(), "LAN-side networks")
+        if not anywhere:
+            group.add_egress_rule(ec2.Peer.ipv4(cidr), ec2.Port.all_traffic(), "LAN-side networks")
     return group
 
 

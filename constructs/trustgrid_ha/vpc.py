@@ -57,12 +57,20 @@ def vpc_cidr_literal(vpc: ec2.IVpc) -> str | None:
     """The VPC CIDR as a literal, when it is known at synth time (not the dummy of a pending lookup)."""
     if pending_lookup(vpc):
         return None
-    cidr = vpc.vpc_cidr_block
-    if not is_unresolved(cidr):
+    cidr = vpc_cidr_of(vpc)
+    if cidr is not None and not is_unresolved(cidr):
         return cidr
     default_child = vpc.node.default_child
     literal = getattr(default_child, "cidr_block", None) if isinstance(default_child, ec2.CfnVPC) else None
     return literal if isinstance(literal, str) and not is_unresolved(literal) else None
+
+
+def vpc_cidr_of(vpc: ec2.IVpc) -> str | None:
+    """The VPC's CIDR (a literal or a token), or None for a VPC imported without one."""
+    try:
+        return vpc.vpc_cidr_block
+    except RuntimeError:  # jsii: "'vpcCidrBlock' was not supplied when creating this VPC"
+        return None
 
 
 @dataclass(frozen=True)
@@ -193,7 +201,10 @@ def select(vpc: ec2.IVpc, selection: ec2.SubnetSelection) -> list[ec2.ISubnet]:
     """``vpc.select_subnets`` for a ``SubnetSelection`` value (Python's binding takes its fields as keywords)."""
     names = ("availability_zones", "one_per_az", "subnet_filters", "subnet_group_name", "subnet_type", "subnets")
     given = {name: getattr(selection, name) for name in names if getattr(selection, name) is not None}
-    return list(vpc.select_subnets(**given).subnets)
+    try:
+        return list(vpc.select_subnets(**given).subnets)
+    except RuntimeError:  # jsii: the VPC has no subnet group of that type (an imported VPC without public subnets)
+        return []
 
 
 def check_edges_outside(edge_cidrs: Sequence[str], vpc_cidr: str | None) -> None:

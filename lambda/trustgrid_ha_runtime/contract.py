@@ -98,6 +98,22 @@ def port_problem(value: object, reserved: Mapping[int, str] | None = None) -> st
     return None
 
 
+#: Ports below this are the appliance's own system services (its SSH server is on 22).
+FIRST_FREE_PORT = 1024
+
+
+def heartbeat_port_problem(value: object, tunnel_port: object) -> str | None:
+    """The heartbeat's TCP port: any port the appliance does not use itself (Trustgrid: "any unused TCP port")."""
+    reserved = {tunnel_port: "tunnel port (tunnel_port)"} if isinstance(tunnel_port, int) else {}
+    problem = port_problem(value, reserved)
+    if problem is None and isinstance(value, int) and value < FIRST_FREE_PORT:
+        return (
+            f"ports below {FIRST_FREE_PORT} are the appliance's own services (its SSH server listens on 22); choose an "
+            f"unused port from {FIRST_FREE_PORT} to 65535, such as the default {DEFAULT_HEARTBEAT_PORT}."
+        )
+    return problem
+
+
 def cidr_problem(value: object, *, whole_internet: bool = True) -> str | None:
     """Problems of a network in CIDR notation; ``whole_internet=False`` also refuses 0.0.0.0/0 and ::/0."""
     if not isinstance(value, str) or "/" not in value:
@@ -390,8 +406,7 @@ class ClusterProperties:
         for table in self.route_table_ids:
             _check("RouteTableIds", table, route_table_problem(table))
         _check("TunnelPort", self.tunnel.port, port_problem(self.tunnel.port))
-        reserved = {self.tunnel.port: "tunnel port (tunnel_port)"} if isinstance(self.tunnel.port, int) else {}
-        _check("HeartbeatPort", self.heartbeat_port, port_problem(self.heartbeat_port, reserved))
+        _check("HeartbeatPort", self.heartbeat_port, heartbeat_port_problem(self.heartbeat_port, self.tunnel.port))
         _check("MaxIngressMbps", self.tunnel.max_ingress_mbps, mbps_problem(self.tunnel.max_ingress_mbps))
         _check("MaxClientWriteMbps", self.tunnel.max_client_write_mbps, mbps_problem(self.tunnel.max_client_write_mbps))
         _check("WaitTimeoutSeconds", self.wait_timeout_seconds, wait_problem(self.wait_timeout_seconds))

@@ -181,7 +181,13 @@ def test_availability_zones_of_another_region_are_refused_when_the_region_is_kno
     api = secretsmanager.Secret.from_secret_name_v2(stack, "Api", "trustgrid/api")
     with pytest.raises(TrustgridConfigError) as failure:
         TrustgridHaCluster(
-            stack, "Gw", cluster_name="prod-gw", api_secret=api, edge_cidrs=["172.16.0.0/16"], vpc=imported_vpc(stack)
+            stack,
+            "Gw",
+            cluster_name="prod-gw",
+            api_secret=api,
+            edge_cidrs=["172.16.0.0/16"],
+            vpc=imported_vpc(stack),
+            machine_image_id="ami-0123456789abcdef0",  # eu-west-1 has no published image: a copy
         )
     assert [p.value for p in failure.value.problems] == ["us-east-1a", "us-east-1b"]
     assert "not an availability zone of the stack's region eu-west-1" in str(failure.value)
@@ -202,6 +208,49 @@ def test_a_token_is_validated_at_deploy_time_not_refused_or_garbled() -> None:
     assert cluster["Properties"]["ClusterName"] == {"Ref": "ClusterName"}
     rules = [r for r in template["Resources"].values() if r["Type"] == "AWS::EC2::SecurityGroupIngress"]
     assert rules[0]["Properties"]["FromPort"] == {"Ref": "HeartbeatPort"}
+
+
+@pytest.mark.parametrize(
+    ("what", "keywords", "setting", "fix"),
+    [
+        ("a Duration of a deploy-time number of minutes", "wait", "wait_timeout", "give Duration.seconds(value)"),
+        ("an imported VPC without public subnets", "no-public", "wan_subnets", "needs a public subnet"),
+        ("an imported VPC without its CIDR", "no-cidr", "lan_source_cidrs", "imported without its CIDR"),
+        ("a token in a message", "token", "edge_cidrs[1]", "default route"),
+    ],
+)
+def test_object_settings_cdk_cannot_handle_are_refused_clearly(
+    what: str, keywords: str, setting: str, fix: str
+) -> None:
+    stack = Stack(App(), "S")
+    api = secretsmanager.Secret.from_secret_name_v2(stack, "Api", "trustgrid/api")
+    zones = ["us-east-1a", "us-east-1b"]
+    builders: dict[str, Any] = {
+        "wait": lambda: {"wait_timeout": Duration.minutes(CfnParameter(stack, "W", type="Number").value_as_number)},
+        "no-public": lambda: {"vpc": ec2.Vpc.from_vpc_attributes(stack, "V", vpc_id="vpc-1", availability_zones=zones,
+                                                                 private_subnet_ids=["subnet-1", "subnet-2"],
+                                                                 vpc_cidr_block="10.0.0.0/16")},
+        "no-cidr": lambda: {"vpc": ec2.Vpc.from_vpc_attributes(stack, "V", vpc_id="vpc-1", availability_zones=zones,
+                                                               private_subnet_ids=["subnet-1", "subnet-2"],
+                                                               public_subnet_ids=["subnet-3", "subnet-4"])},
+        "token": lambda: {"edge_cidrs": [CfnParameter(stack, "E").value_as_string, "0.0.0.0/0"]},
+    }  # fmt: skip
+    given = builders[keywords]()
+    with pytest.raises(TrustgridConfigError) as failure:
+        TrustgridHaCluster(stack, "Gw", **{"cluster_name": "prod-gw", "api_secret": api,
+                                           "edge_cidrs": ["172.16.0.0/16"], **given})  # fmt: skip
+    problem = next(p for p in failure.value.problems if p.setting == setting)
+    assert fix in problem.fix, what
+    assert "${Token" not in str(failure.value), "never CDK's token text"
+
+
+def test_a_token_is_shown_as_a_deploy_time_value_in_a_message() -> None:
+    from trustgrid_ha.errors import Problem
+
+    stack = Stack(App(), "T")
+    token = CfnParameter(stack, "N").value_as_string
+    assert str(Problem("cluster_name", token, "fix")) == "cluster_name=(a deploy-time value): fix"
+    assert "${Token" not in str(Problem("edge_cidrs", [token, "x"], "fix"))
 
 
 def test_a_deploy_time_enroll_endpoint_is_refused_it_would_run_unchecked_in_a_root_shell() -> None:
@@ -305,3 +354,13 @@ def test_object_settings_of_the_right_kind_pass_as_cdk_and_jsii_hand_them_over()
         alarm_topic=sns.Topic.from_topic_arn(stack, "Topic", "arn:aws:sns:us-east-1:111111111111:alarms"),
     )
     assert cluster.config.wait_timeout_seconds == 1800
+
+
+def test_the_region_list_is_botocores_for_ec2_in_every_partition() -> None:
+    import botocore.session
+
+    from trustgrid_ha.regions import REGIONS
+
+    session = botocore.session.get_session()
+    known = {r for p in session.get_available_partitions() for r in session.get_available_regions("ec2", p)}
+    assert set(REGIONS) == known

@@ -82,6 +82,22 @@ CASES = [
     (cluster(monitoring="yes"), "trustgrid.clusters[0].monitoring", "true (the scheduled health check"),
     (cluster(monitoringIntervalMinutes=0), "trustgrid.clusters[0].monitoringIntervalMinutes", "from 1 to 60"),
     (cluster(alarmTopicArn="pager"), "trustgrid.clusters[0].alarmTopicArn", "an SNS topic ARN"),
+    (cluster(heartbeatPort=22), "trustgrid.clusters[0].heartbeatPort", "the appliance's own services"),
+    (cluster(name="a" * 62), "trustgrid.clusters[0].name", "would be 64 characters"),
+    (cluster(gatewayNames=["a", "a-b"]), "trustgrid.clusters[0].gatewayNames[0]", "named like its cluster"),
+    (
+        cluster(machineImageId="ami-0123456789abcdef0", imageRefreshToken="2027-01"),
+        "trustgrid.clusters[0].imageRefreshToken",
+        "give one of the two",
+    ),
+    (cluster(instanceType="t3.micro"), "trustgrid.clusters[0].instanceType", "below the smallest size"),
+    ({**cluster(), "apiSecretName": "trustgrid-abcdef"}, "trustgrid.apiSecretName", "hyphen and six characters"),
+    ({**cluster(), "account": "111111111111", "region": "xx-nowhere-9"}, "trustgrid.region", "no AWS region"),
+    (
+        {**cluster(), "account": "111111111111", "region": "eu-central-1"},
+        "trustgrid.clusters[0].machineImageId",
+        "publishes its node image in us-east-1",
+    ),
     ({"pipeline": {}}, "trustgrid.pipeline.connectionArn", "connection ARN"),
     ([1, 2], "trustgrid", "give an object"),
 ]
@@ -94,6 +110,17 @@ def test_every_problem_is_reported_at_once_an_unknown_key_hides_none_of_the_clus
         "trustgrid.clusters[0].edgeCidrs",
         "trustgrid.clusters[1].heartbeatPort",
     }
+
+
+def test_lan_sources_from_anywhere_are_supported() -> None:
+    from aws_cdk.assertions import Template
+
+    app = build_app(App(context={"trustgrid": cluster(lanSourceCidrs=["0.0.0.0/0"])}), nag=False)
+    template = Template.from_stack(app.node.find_child("TrustgridGatewayCluster")).to_json()["Resources"]
+    (lan,) = [r["Properties"] for r in template.values() if r["Type"] == "AWS::EC2::SecurityGroup"
+              and "LAN:" in r["Properties"]["GroupDescription"]]  # fmt: skip
+    assert [r["CidrIp"] for r in lan["SecurityGroupIngress"]] == ["0.0.0.0/0"]
+    assert [r["CidrIp"] for r in lan["SecurityGroupEgress"]] == ["0.0.0.0/0"]
 
 
 def test_monitoring_and_its_alarm_topic_are_cdk_json_keys() -> None:
@@ -300,3 +327,18 @@ def test_a_pipeline_only_configuration_synthesizes_the_stack_of_each_environment
         "333333333333",
         "eu-west-1",
     )
+
+
+def test_two_environments_of_one_trustgrid_organization_may_not_share_a_cluster_or_gateway_name() -> None:
+    from tests.stacks.test_pipeline import PIPELINE
+
+    same = [{"name": "edge-gw", "edgeCidrs": ["172.16.0.0/16"]}]
+    pipeline = {**PIPELINE, "environments": [{**e, "clusters": same} for e in PIPELINE["environments"]]}
+    with pytest.raises(TrustgridConfigError) as failure:
+        PipelineSettings.from_context({"pipeline": pipeline})
+    problems = {p.setting: p.fix for p in failure.value.problems}
+    assert (
+        "the cluster name 'edge-gw' is also used in the environment 'dev'"
+        in (problems["trustgrid.pipeline.environments[1].clusters[0].name"])
+    )
+    assert "trustgrid.pipeline.environments[2].clusters[0].name" not in problems, "prod has a key of its own"

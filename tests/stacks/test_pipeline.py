@@ -17,7 +17,9 @@ from stacks.settings import PipelineSettings
 from tests.conftest import cdk_json_context
 from trustgrid_ha import TrustgridConfigError
 
-CLUSTERS = [{"name": "edge-gw", "edgeCidrs": ["172.16.0.0/16"]}]
+#: eu-west-1 has no published Trustgrid image: the clusters name the copy Trustgrid support made.
+IMAGE = "ami-0123456789abcdef0"
+CLUSTERS = [{"name": "edge-gw", "edgeCidrs": ["172.16.0.0/16"], "machineImageId": IMAGE}]
 PIPELINE = {
     "connectionArn": "arn:aws:codeconnections:eu-west-1:111111111111:connection/abc-123",
     "repository": "acme/network-edge",
@@ -31,7 +33,7 @@ PIPELINE = {
             "name": "test",
             "account": "222222222222",
             "region": "eu-west-1",
-            "clusters": CLUSTERS,
+            "clusters": [{**CLUSTERS[0], "name": "edge-gw-test"}],  # in dev's Trustgrid organization too
             "vpcCidr": "10.61.0.0/16",
         },
         {
@@ -41,7 +43,7 @@ PIPELINE = {
             "production": True,
             "apiSecretName": "trustgrid/prod-api",
             "healthCheckSecretName": "trustgrid/pipeline-prod-api",  # another Trustgrid organization
-            "clusters": [CLUSTERS[0], {"name": "partner-gw", "edgeCidrs": ["172.24.0.0/16"]}],
+            "clusters": [CLUSTERS[0], {"name": "partner-gw", "edgeCidrs": ["172.24.0.0/16"], "machineImageId": IMAGE}],
         },
     ],
 }

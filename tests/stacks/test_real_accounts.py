@@ -141,7 +141,7 @@ def test_bad_account_settings_are_refused(settings: dict, setting: str, fix: str
 
 def test_a_new_vpc_in_the_configured_zones(tmp_path: Path) -> None:
     settings = {"account": "123456789012", "region": "eu-west-1", "availabilityZones": ["eu-west-1b", "eu-west-1c"],
-                "clusters": [CLUSTER]}  # fmt: skip
+                "clusters": [{**CLUSTER, "machineImageId": "ami-0123456789abcdef0"}]}  # fmt: skip
     template, _ = synth(tmp_path, settings)
     zones = sorted({s["Properties"]["AvailabilityZone"] for s in of_type(template, "AWS::EC2::Subnet")})
     assert zones == ["eu-west-1b", "eu-west-1c"]
