@@ -72,11 +72,12 @@ status: install
 drill: install
 	python -m trustgrid_ha_runtime.drill --secret-id "$(SECRET)" --cluster "$(CLUSTER)" $(DRILL_ARGS)
 
+# Every stack of the app, or those named: make deploy STACKS="TrustgridGatewayCluster TrustgridCluster-prod-gw"
 diff: install
-	cdk diff TrustgridGatewayCluster
+	cdk diff $(or $(STACKS),--all)
 
 deploy: install
-	cdk deploy TrustgridGatewayCluster --require-approval broadening -c trustgrid-deploy=true
+	cdk deploy $(or $(STACKS),--all) --require-approval broadening -c trustgrid-deploy=true
 
 deploy-pipeline: install
 	cdk deploy --app "$(PIPELINE_APP)" --output cdk.out.pipeline TrustgridPipeline --require-approval broadening

@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from aws_cdk import App, Environment, Validations
 
-from stacks.gateway_cluster_stack import GatewayClusterStack
+from stacks.gateway_cluster_stack import build_stacks
 from stacks.settings import CONTEXT_KEY, DEPLOY_CONTEXT_KEY, AppSettings, PipelineSettings, pipeline_only
 from trustgrid_ha import TrustgridConfigError
 
@@ -23,10 +23,10 @@ def build_app(app: App, *, nag: bool = True) -> App:
     raw = app.node.try_get_context(CONTEXT_KEY)
     if pipeline_only(raw):
         for environment in PipelineSettings.from_context(raw).environments:
-            GatewayClusterStack(
+            build_stacks(
                 app,
-                f"{environment.name}-TrustgridGatewayCluster",
-                settings=environment.stack,
+                environment.stack,
+                prefix=f"{environment.name}-",
                 env=Environment(account=environment.account, region=environment.region),
                 description=f"Trustgrid HA gateway cluster ({environment.name}, deployed by the pipeline)",
             )
@@ -40,13 +40,7 @@ def build_app(app: App, *, nag: bool = True) -> App:
             "configuration table) before `make deploy`.",
         )
     env = Environment(account=settings.account, region=settings.region) if settings.account or settings.region else None
-    GatewayClusterStack(
-        app,
-        "TrustgridGatewayCluster",
-        settings=settings,
-        env=env,
-        description="Trustgrid HA gateway cluster (trustgrid-ha-cluster)",
-    )
+    build_stacks(app, settings, env=env, description="Trustgrid HA gateway cluster (trustgrid-ha-cluster)")
     return _checked(app, nag)
 
 

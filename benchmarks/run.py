@@ -158,6 +158,28 @@ def bench_growth(runs: int, work: Path) -> dict[int, dict[str, Any]]:
     return results
 
 
+def bench_split(work: Path) -> dict[int, dict[str, Any]]:
+    """The default app (cdk-nag included) with N clusters, each in a stack of its own (stackPerCluster): synth
+    seconds (one run each: 50 clusters take about a minute), the stacks and the largest template against
+    CloudFormation's limits (500 resources, 200 outputs, 1 MB)."""
+    results: dict[int, dict[str, Any]] = {}
+    for count in CLUSTER_COUNTS:
+        clusters = [{"name": f"gw-{i}", "edgeCidrs": [f"172.{16 + i % 16}.{i // 16}.0/24"]} for i in range(count)]
+        context = {**json.loads(cdk_json_context()), "trustgrid": {"clusters": clusters, "stackPerCluster": True}}
+        out = work / f"split-{count}"
+        sample = synth(ROOT / "app.py", out, {"CDK_CONTEXT_JSON": json.dumps(context)})
+        templates = [json.loads(p.read_text()) for p in out.glob("*.template.json")]
+        sizes = [p.stat().st_size for p in out.glob("*.template.json")]
+        results[count] = {
+            "seconds": sample.seconds,
+            "stacks": len(templates),
+            "max_resources": max(len(t["Resources"]) for t in templates),
+            "max_outputs": max(len(t.get("Outputs", {})) for t in templates),
+            "max_kib": max(sizes) / 1024,
+        }
+    return results
+
+
 # -- custom resource against the API stand-in ------------------------------------------------
 
 
@@ -404,7 +426,7 @@ def synth_section(rows: dict[str, list[Sample]]) -> list[str]:
     ]
 
 
-def report(runs: int, synth_r: dict[str, list[Sample]], growth: dict, cr: dict, lam: dict) -> str:
+def report(runs: int, synth_r: dict[str, list[Sample]], growth: dict, split: dict, cr: dict, lam: dict) -> str:
     lines = [
         "# Benchmarks",
         "",
@@ -426,6 +448,8 @@ def report(runs: int, synth_r: dict[str, list[Sample]], growth: dict, cr: dict, 
         "| clusters | synth seconds | template KiB | resources | Lambda functions | peak RSS MiB |",
         "|---|---|---|---|---|---|",
     ]
+    largest = split[max(split)]
+    fits = largest["max_resources"] <= 500 and largest["max_outputs"] <= 200 and largest["max_kib"] <= 1024
     for count, g in growth.items():
         lines.append(
             f"| {count} | {summary(g['seconds'])} | {g['template_kib']:.0f} | {g['resources']} | "
@@ -437,6 +461,19 @@ def report(runs: int, synth_r: dict[str, list[Sample]], growth: dict, cr: dict, 
         "",
         f"10 clusters take {ten:.2f}x the time of 1. Goal within 2x: {verdict(ten <= 2)}. Lambda functions constant "
         f"(one provider per stack): {verdict(constant)}.",
+        "",
+        "The default app with every cluster in a stack of its own (`stackPerCluster: true`; one synth each, "
+        "cdk-nag included), against CloudFormation's limits of 500 resources, 200 outputs and 1 MB a template:",
+        "",
+        "| clusters | synth seconds | stacks | most resources | most outputs | largest template KiB |",
+        "|---|---|---|---|---|---|",
+        *(
+            f"| {count} | {r['seconds']:.1f} | {r['stacks']} | {r['max_resources']} | {r['max_outputs']} | "
+            f"{r['max_kib']:.0f} |"
+            for count, r in split.items()
+        ),
+        "",
+        f"Within the limits at {max(split)} clusters: {verdict(fits)}.",
         "",
         "## Custom resource: API calls and handler time",
         "",
@@ -511,11 +548,12 @@ def main() -> None:
     try:
         synth_r = bench_synth(args.runs, work)
         growth = bench_growth(args.runs, work)
+        split = bench_split(work)
         cr = bench_custom_resource(args.runs)
         lam = bench_lambda(max(args.runs, 7))
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    args.output.write_text(report(args.runs, synth_r, growth, cr, lam))
+    args.output.write_text(report(args.runs, synth_r, growth, split, cr, lam))
     print(f"wrote {args.output}")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from aws_cdk import Annotations, CfnParameter, CfnRule, CfnRuleAssertion, Fn, Stack
@@ -13,7 +14,7 @@ from constructs import Construct
 
 from trustgrid_ha import Problem, TrustgridConfigError, TrustgridHaCluster, gateway_vpc
 
-from .settings import AppSettings
+from .settings import AppSettings, ClusterSettings
 
 SECRET_ARN = re.compile(r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:(?P<name>[\w/+=.@-]+)$")
 #: The six random characters Secrets Manager appends to a secret's name in its ARN (mixed case and digits).
@@ -22,9 +23,21 @@ RANDOM_SUFFIX = re.compile(r"-(?=[A-Za-z0-9]*[A-Z])(?=[A-Za-z0-9]*[a-z0-9])[A-Za
 
 
 class GatewayClusterStack(Stack):
-    """Everything one environment needs: the VPC, the gateway clusters and their custom resources."""
+    """Everything one environment needs: the VPC, the gateway clusters and their custom resources.
 
-    def __init__(self, scope: Construct, construct_id: str, *, settings: AppSettings, **kwargs: Any) -> None:
+    ``clusters``: the clusters this stack holds (default: all of them); ``vpc``: another stack's VPC to place them in
+    (with ``stackPerCluster`` the VPC stack holds the VPC and each cluster has a stack of its own)."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        settings: AppSettings,
+        clusters: Sequence[ClusterSettings] | None = None,
+        vpc: ec2.IVpc | None = None,
+        **kwargs: Any,
+    ) -> None:
         self._zones = settings.availability_zones
         super().__init__(scope, construct_id, **kwargs)
         if settings.is_example:
@@ -37,10 +50,11 @@ class GatewayClusterStack(Stack):
             self._refuse_every_deployment()
         where = settings.where
         problems: list[Problem] = []
-        self.vpc = self._vpc(settings)
-        api_secret = self._api_secret(f"{where}.apiSecretName", settings.api_secret_name)
+        self.vpc = vpc or self._vpc(settings)
         self.clusters: list[TrustgridHaCluster] = []
-        for cluster in settings.clusters:
+        members = settings.clusters if clusters is None else clusters
+        for cluster in members:
+            api_secret = self._api_secret(f"{where}.apiSecretName", settings.api_secret_name)
             options = dict(cluster.options)
             if isinstance(options.get("alarm_topic"), str):  # cdk.json gives the topic's ARN
                 options["alarm_topic"] = sns.Topic.from_topic_arn(
@@ -111,7 +125,10 @@ class GatewayClusterStack(Stack):
         return created
 
     def _api_secret(self, where: str, value: str) -> secretsmanager.ISecret:
-        """The API key secret by name, by complete ARN (with the random suffix) or by partial ARN."""
+        """The API key secret by name, by complete ARN (with the random suffix) or by partial ARN (once a stack)."""
+        imported = self.node.try_find_child("TrustgridApiSecret")
+        if imported is not None:
+            return imported  # type: ignore[return-value]
         arn = SECRET_ARN.match(value)
         if arn is not None:
             if RANDOM_SUFFIX.search(arn["name"]):
@@ -144,6 +161,36 @@ class GatewayClusterStack(Stack):
         if self._zones:
             return list(self._zones)
         return [Fn.select(0, Fn.get_azs()), Fn.select(1, Fn.get_azs())]
+
+
+def build_stacks(
+    scope: Construct, settings: AppSettings, *, prefix: str = "", **kwargs: Any
+) -> list[GatewayClusterStack]:
+    """The stacks of one environment: ``<prefix>TrustgridGatewayCluster`` with the VPC and every cluster, or, with
+    ``stackPerCluster``, the VPC there (when it is a new one) and each cluster in ``<prefix>TrustgridCluster-<name>``.
+    A cluster's stack is named after it, so adding, removing or reordering clusters never moves another one."""
+    if not settings.stack_per_cluster:
+        return [GatewayClusterStack(scope, f"{prefix}TrustgridGatewayCluster", settings=settings, **kwargs)]
+    stacks: list[GatewayClusterStack] = []
+    vpc = None
+    if settings.vpc.kind == "new":
+        main = GatewayClusterStack(scope, f"{prefix}TrustgridGatewayCluster", settings=settings, clusters=[], **kwargs)
+        stacks.append(main)
+        vpc = main.vpc
+    description = kwargs.pop("description", "Trustgrid HA gateway cluster")
+    for cluster in settings.clusters:
+        stacks.append(
+            GatewayClusterStack(
+                scope,
+                f"{prefix}TrustgridCluster-{cluster.name}",
+                settings=settings,
+                clusters=[cluster],
+                vpc=vpc,
+                description=f"{description}: {cluster.name}",
+                **kwargs,
+            )
+        )
+    return stacks
 
 
 def _construct_id(cluster_name: str) -> str:

@@ -14,9 +14,9 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from trustgrid_ha import acknowledge
+from trustgrid_ha import TrustgridHaCluster, acknowledge
 
-from .gateway_cluster_stack import GatewayClusterStack
+from .gateway_cluster_stack import build_stacks
 from .settings import EnvironmentSettings, PipelineSettings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -46,12 +46,14 @@ class GatewayClusterStage(Stage):
 
     def __init__(self, scope: Construct, construct_id: str, *, environment: EnvironmentSettings) -> None:
         super().__init__(scope, construct_id, env=Environment(account=environment.account, region=environment.region))
-        self.stack = GatewayClusterStack(
-            self,
-            "TrustgridGatewayCluster",
-            settings=environment.stack,
-            description=f"Trustgrid HA gateway cluster ({environment.name})",
+        self.stacks = build_stacks(
+            self, environment.stack, description=f"Trustgrid HA gateway cluster ({environment.name})"
         )
+        self.stack = self.stacks[0]
+
+    @property
+    def clusters(self) -> list[TrustgridHaCluster]:
+        return [cluster for stack in self.stacks for cluster in stack.clusters]
 
 
 class PipelineStack(Stack):
@@ -142,7 +144,7 @@ class PipelineStack(Stack):
     def _health_check(
         self, environment: EnvironmentSettings, stage: GatewayClusterStage, settings: PipelineSettings
     ) -> pipelines.CodeBuildStep:
-        outputs = {f"CLUSTER_FQDN_{i}": c.fqdn_output for i, c in enumerate(stage.stack.clusters)}
+        outputs = {f"CLUSTER_FQDN_{i}": c.fqdn_output for i, c in enumerate(stage.clusters)}
         clusters = " ".join(f'"${name}"' for name in outputs)
         secret = environment.health_check_secret_name or settings.api_secret_name
         # the target account's CDK lookup role (read only, trusted by the pipeline account through `cdk bootstrap

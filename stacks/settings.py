@@ -30,6 +30,7 @@ from trustgrid_ha import (
     HeartbeatInterface,
     Problem,
     TrustgridConfigError,
+    cidrs_overlap,
     region_problem,
     vpc_cidr_problem,
 )
@@ -65,7 +66,10 @@ NOT_IN_A_CLUSTER = {
 }
 SNS_TOPIC_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z]{2}(-[a-z]+)+-\d:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?$")
 ENUMS: dict[str, type[Enum]] = {"heartbeat_interface": HeartbeatInterface, "failback_mode": FailbackMode}
-STACK_KEYS = {"apiSecretName", "apiUrl", "vpcCidr", "vpc", "clusters"}
+STACK_KEYS = {"apiSecretName", "apiUrl", "vpcCidr", "vpc", "clusters", "stackPerCluster"}
+#: How many clusters one stack holds: CloudFormation allows 500 resources, a cluster takes about 40 and the VPC and the
+#: stack's provider about 45 (11 clusters: 487).
+MAX_CLUSTERS_PER_STACK = 11
 _APP_KEYS = STACK_KEYS | {"pipeline", "account", "region", "availabilityZones"}
 VPC_ID = re.compile(r"^vpc-([0-9a-f]{8}|[0-9a-f]{17})$")
 SUBNET_ID = re.compile(r"^subnet-([0-9a-f]{8}|[0-9a-f]{17})$")
@@ -315,6 +319,8 @@ class AppSettings:
     vpc: VpcSettings = field(default_factory=VpcSettings)
     account: str | None = None
     region: str | None = None
+    #: Each cluster in a stack of its own (``TrustgridCluster-<name>``), the VPC in the main stack.
+    stack_per_cluster: bool = False
 
     @classmethod
     def from_context(cls, raw: Any) -> AppSettings:
@@ -378,6 +384,20 @@ class AppSettings:
         names = [c.name for c in clusters]
         for name in sorted({n for n in names if names.count(n) > 1}):
             problems.add(f"{where}.clusters", names, f"the cluster name {name!r} is used twice; give each its own.")
+        stack_per_cluster = data.get("stackPerCluster", False)
+        if not isinstance(stack_per_cluster, bool):
+            problems.add(f"{where}.stackPerCluster", stack_per_cluster, "give true or false.")
+            stack_per_cluster = False
+        if len(clusters) > MAX_CLUSTERS_PER_STACK and not stack_per_cluster:
+            problems.add(
+                f"{where}.clusters",
+                f"{len(clusters)} clusters",
+                f"one stack holds at most {MAX_CLUSTERS_PER_STACK} clusters (CloudFormation's 500 resources; about 40 "
+                "a cluster). Set stackPerCluster: true to give each cluster a stack of its own "
+                "(TrustgridCluster-<name>); that moves the clusters of an existing stack, so set it before deploying.",
+            )
+        if stack_per_cluster:  # the construct checks its neighbours in its own stack; here they are in others
+            _edges_apart(problems, clusters)
         texts = {
             key: data.get(key, default)
             for key, default in (
@@ -409,7 +429,25 @@ class AppSettings:
             vpc=vpc,
             account=account,
             region=region,
+            stack_per_cluster=stack_per_cluster,
         )
+
+
+def _edges_apart(problems: _Problems, clusters: list[ClusterSettings]) -> None:
+    """Clusters in one VPC route their edge CIDRs in the same route tables: no two may overlap."""
+    seen: list[tuple[str, str]] = []
+    for cluster in clusters:
+        cidrs = cluster.options.get("edge_cidrs")
+        for index, cidr in enumerate(cidrs if isinstance(cidrs, list) else []):
+            other = next((name for name, taken in seen if cidrs_overlap(str(cidr), taken)), None)
+            if other is not None and other != cluster.name:
+                problems.add(
+                    f"{cluster.where}.edgeCidrs[{index}]",
+                    cidr,
+                    f"overlaps the edge CIDRs of the cluster {other!r} in the same VPC: a route table holds one route "
+                    "per destination. Give each cluster its own edge sites' network space.",
+                )
+            seen.append((cluster.name, str(cidr)))
 
 
 def _region(problems: _Problems, where: str, value: Any) -> str:

@@ -1,6 +1,6 @@
 """trustgrid_ha: an AWS CDK v2 construct library for highly available Trustgrid gateway clusters in AWS."""
 
-from trustgrid_ha_runtime.contract import DEFAULT_API_URL, FailbackMode, HeartbeatInterface
+from trustgrid_ha_runtime.contract import DEFAULT_API_URL, FailbackMode, HeartbeatInterface, cidrs_overlap
 
 from .cluster import TrustgridHaCluster
 from .config import CONTROL_PLANE_CIDRS, ClusterConfig
@@ -30,6 +30,7 @@ __all__ = [
     "TrustgridProvider",
     "__version__",
     "acknowledge",
+    "cidrs_overlap",
     "gateway_vpc",
     "region_problem",
     "vpc_cidr_problem",

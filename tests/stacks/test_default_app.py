@@ -170,3 +170,35 @@ def test_every_custom_resource_of_the_app_parses_with_the_handlers_contract(whic
         "Custom::TrustgridMemberReady": clusters,
         "Custom::TrustgridProtection": clusters,
     }
+
+
+def test_more_clusters_than_one_stack_holds_get_a_stack_each_within_cloudformations_limits(tmp_path: Path) -> None:
+    """12 clusters do not fit one stack (500 resources); with stackPerCluster each has its own, named after it, and
+    the VPC stays in the main stack. (`make bench` measures 50.)"""
+    from trustgrid_ha import TrustgridConfigError
+
+    clusters = [{"name": f"gw-{i}", "edgeCidrs": [f"172.{16 + i}.0.0/16"]} for i in range(12)]
+    with pytest.raises(TrustgridConfigError, match="stackPerCluster: true"):
+        build_app(App(context={"trustgrid": {"clusters": clusters}}), nag=False)
+    app = App(outdir=str(tmp_path), context=cdk_json_context(trustgrid={"clusters": clusters, "stackPerCluster": True}))
+    build_app(app, nag=False).synth()
+    templates = {
+        p.name.removesuffix(".template.json"): json.loads(p.read_text()) for p in tmp_path.glob("*.template.json")
+    }
+    assert sorted(templates) == sorted(["TrustgridGatewayCluster", *(f"TrustgridCluster-gw-{i}" for i in range(12))])
+    assert all(len(t["Resources"]) <= 500 and len(t.get("Outputs", {})) <= 200 for t in templates.values())
+    main = templates["TrustgridGatewayCluster"]
+    assert any(r["Type"] == "AWS::EC2::VPC" for r in main["Resources"].values())
+    one = templates["TrustgridCluster-gw-3"]["Resources"]
+    assert [r["Properties"]["ClusterName"] for r in one.values() if r["Type"] == "Custom::TrustgridCluster"] == ["gw-3"]
+    assert not any(r["Type"] == "AWS::EC2::VPC" for r in one.values()), "the VPC is the main stack's"
+
+
+def test_clusters_of_separate_stacks_in_one_vpc_may_not_overlap() -> None:
+    from trustgrid_ha import TrustgridConfigError
+
+    clusters = [{"name": "a", "edgeCidrs": ["172.16.0.0/16"]}, {"name": "b", "edgeCidrs": ["172.16.8.0/24"]}]
+    with pytest.raises(TrustgridConfigError) as failure:
+        build_app(App(context={"trustgrid": {"clusters": clusters, "stackPerCluster": True}}), nag=False)
+    (problem,) = failure.value.problems
+    assert problem.setting == "trustgrid.clusters[1].edgeCidrs[0]" and "cluster 'a'" in problem.fix
