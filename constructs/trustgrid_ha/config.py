@@ -151,7 +151,7 @@ class ClusterConfig:
         rule("cluster_name", self.cluster_name, contract.name_problem(self.cluster_name))
         self._names(rule, found)
         self._cidrs(rule, found)
-        rule("tunnel_port", self.tunnel_port, contract.port_problem(self.tunnel_port))
+        rule("tunnel_port", self.tunnel_port, contract.port_problem(self.tunnel_port, {22: "appliance's SSH port"}))
         rule(
             "heartbeat_port",
             self.heartbeat_port,
@@ -164,6 +164,7 @@ class ClusterConfig:
                 rule(f"{name}[{index}]", table, contract.route_table_problem(table))
         if self.route_table_ids is not None and not is_unresolved(self.route_table_ids) and not self.route_table_ids:
             found.append(Problem("route_table_ids", [], "give at least one route table, or leave it unset."))
+        self._tables_once(found)
         self._machine(rule, found)
         rule("api_url", self.api_url, _https_problem(self.api_url, "the API key would travel in clear"))
         rule("enroll_endpoint", self.enroll_endpoint, _https_problem(self.enroll_endpoint, "it runs in a root shell"))
@@ -185,6 +186,8 @@ class ClusterConfig:
             generation_of(self.instance_type)
         except TrustgridConfigError as exc:
             found += exc.problems
+        if self.image_refresh_token == "":
+            found.append(Problem("image_refresh_token", "", "give a token that names the refresh, such as '2027-01'."))
         if self.machine_image_id is not None:
             rule("machine_image_id", self.machine_image_id, _ami_problem(self.machine_image_id))
             if self.image_refresh_token is not None:
@@ -248,7 +251,7 @@ class ClusterConfig:
                 found.append(Problem(name, [], "give at least one CIDR, for example ['172.16.0.0/16']."))
             ipv4_only = name in ("edge_cidrs", "lan_source_cidrs")
             for index, value in enumerate(values):
-                problem = contract.cidr_problem(value, whole_internet=name != "edge_cidrs")
+                problem = contract.edge_cidr_problem(value) if name == "edge_cidrs" else contract.cidr_problem(value)
                 if problem is None and ipv4_only and ":" in value:
                     problem = (
                         "IPv6 is not supported here: Trustgrid's AWS route-table entries and the LAN security "
@@ -256,6 +259,40 @@ class ClusterConfig:
                     )
                 rule(f"{name}[{index}]", value, problem)
         self._overlapping_edges(found)
+        self._lan_apart_from_edges(found)
+
+    def _tables_once(self, found: list[Problem]) -> None:
+        seen: set[str] = set()
+        for name in ("route_table_ids", "extra_route_table_ids"):
+            values = getattr(self, name) or ()
+            for index, table in enumerate(() if is_unresolved(values) else values):
+                if is_unresolved(table):
+                    continue
+                if table in seen:
+                    found.append(
+                        Problem(f"{name}[{index}]", table, "this route table is listed already; list it once.")
+                    )
+                seen.add(table)
+
+    def _lan_apart_from_edges(self, found: list[Problem]) -> None:
+        """A LAN-side network is local; an edge CIDR is remote: one address cannot be both (a LAN source of
+        0.0.0.0/0, "anywhere on the LAN side", excepted)."""
+        if self.lan_source_cidrs is None or is_unresolved(self.lan_source_cidrs):
+            return
+        edges = [e for e in self.edge_cidrs if not is_unresolved(e) and contract.cidr_problem(e) is None]
+        for index, value in enumerate(self.lan_source_cidrs):
+            if is_unresolved(value) or contract.cidr_problem(value, whole_internet=False) is not None:
+                continue
+            clash = next((e for e in edges if contract.cidrs_overlap(value, e)), None)
+            if clash is not None:
+                found.append(
+                    Problem(
+                        f"lan_source_cidrs[{index}]",
+                        value,
+                        f"it overlaps the edge CIDR {clash}: an address is either on the LAN side or at the edge "
+                        "sites. Give the LAN-side networks apart from the edge sites' space.",
+                    )
+                )
 
     def _overlapping_edges(self, found: list[Problem]) -> None:
         valid = [

@@ -11,7 +11,7 @@ from aws_cdk import Stack
 from aws_cdk import aws_ec2 as ec2
 from constructs import Construct
 
-from trustgrid_ha_runtime.contract import cidrs_overlap
+from trustgrid_ha_runtime.contract import APPLIANCE_BRIDGE, cidrs_overlap
 
 from .errors import Problem, TrustgridConfigError, is_unresolved
 
@@ -32,6 +32,11 @@ def vpc_cidr_problem(cidr: object, *, new_vpc: bool = True) -> str | None:
         return f"AWS accepts VPC CIDRs from /16 to /28{layout}."
     if new_vpc and network.prefixlen > 22:
         return "the gateway VPC has four /24 subnets (public and private in two AZs); give a /22 or larger."
+    if network.overlaps(ipaddress.ip_network(APPLIANCE_BRIDGE)):
+        return (
+            f"it overlaps {APPLIANCE_BRIDGE}, the gateway appliance's own container bridge: Trustgrid says to keep "
+            "the node's interface addresses out of it. Give a VPC CIDR outside it."
+        )
     return None
 
 

@@ -127,6 +127,35 @@ def cidr_problem(value: object, *, whole_internet: bool = True) -> str | None:
     return None
 
 
+#: Address space that no route table can send to the edge sites, and why.
+NOT_ROUTABLE = (
+    ("0.0.0.0/8", "the 'this network' block"),
+    ("127.0.0.0/8", "loopback"),
+    ("169.254.0.0/16", "link-local: the instance metadata service and the VPC's DNS resolver live there"),
+    ("224.0.0.0/4", "multicast"),
+    ("240.0.0.0/4", "reserved"),
+)
+#: The appliance's own container bridge: the vendor says to keep the networks a node uses out of it.
+APPLIANCE_BRIDGE = "172.18.0.0/16"
+
+
+def edge_cidr_problem(value: object) -> str | None:
+    """An edge CIDR: the edge sites' own unicast network space, which the VPC's route tables send to the gateways."""
+    problem = cidr_problem(value, whole_internet=False)
+    if problem is not None:
+        return problem
+    for network, what in NOT_ROUTABLE:
+        if cidrs_overlap(str(value), network):
+            return f"it overlaps {network} ({what}); give the edge sites' own unicast network space."
+    if cidrs_overlap(str(value), APPLIANCE_BRIDGE):
+        return (
+            f"it overlaps {APPLIANCE_BRIDGE}, the gateway appliance's own container bridge, which Trustgrid says to "
+            "keep out of the networks a node uses; give the edge sites' network space outside it (or its virtual, "
+            "NATed space)."
+        )
+    return None
+
+
 def cidrs_overlap(a: str, b: str) -> bool:
     """Whether two networks share addresses (networks of different IP versions never do). A value that is not
     a network (checked elsewhere) overlaps nothing."""
@@ -402,7 +431,7 @@ class ClusterProperties:
         if not self.edge_cidrs:
             raise PropertyError("property EdgeCidrs must list at least one CIDR")
         for cidr in self.edge_cidrs:
-            _check("EdgeCidrs", cidr, cidr_problem(cidr, whole_internet=False))
+            _check("EdgeCidrs", cidr, edge_cidr_problem(cidr))
         for table in self.route_table_ids:
             _check("RouteTableIds", table, route_table_problem(table))
         _check("TunnelPort", self.tunnel.port, port_problem(self.tunnel.port))

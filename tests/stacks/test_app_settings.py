@@ -91,6 +91,18 @@ CASES = [
         "give one of the two",
     ),
     (cluster(instanceType="t3.micro"), "trustgrid.clusters[0].instanceType", "below the smallest size"),
+    (cluster(edgeCidrs=["169.254.0.0/16"]), "trustgrid.clusters[0].edgeCidrs[0]", "instance metadata service"),
+    (cluster(edgeCidrs=["224.0.0.0/4"]), "trustgrid.clusters[0].edgeCidrs[0]", "multicast"),
+    (cluster(edgeCidrs=["172.18.0.0/16"]), "trustgrid.clusters[0].edgeCidrs[0]", "container bridge"),
+    ({**cluster(), "vpcCidr": "172.18.0.0/16"}, "trustgrid.vpcCidr", "container bridge"),
+    (cluster(lanSourceCidrs=["172.16.0.0/12"]), "trustgrid.clusters[0].lanSourceCidrs[0]", "either on the LAN side"),
+    (cluster(tunnelPort=22), "trustgrid.clusters[0].tunnelPort", "SSH port"),
+    (
+        cluster(routeTableIds=["rtb-0123456789abcdef0"], extraRouteTableIds=["rtb-0123456789abcdef0"]),
+        "trustgrid.clusters[0].extraRouteTableIds[0]",
+        "listed already",
+    ),
+    (cluster(imageRefreshToken=""), "trustgrid.clusters[0].imageRefreshToken", "names the refresh"),
     ({**cluster(), "apiSecretName": "trustgrid-abcdef"}, "trustgrid.apiSecretName", "hyphen and six characters"),
     ({**cluster(), "account": "111111111111", "region": "xx-nowhere-9"}, "trustgrid.region", "no AWS region"),
     (
