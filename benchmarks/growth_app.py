@@ -21,7 +21,7 @@ for index in range(count):
         f"Cluster{index}",
         cluster_name=f"gw-{index}",
         api_secret=api,
-        edge_cidrs=[f"172.{16 + index % 16}.{index // 16}.0/24"],
+        edge_cidrs=[f"10.{100 + index // 256}.{index % 256}.0/24"],  # outside the VPC and the appliance's bridge
         vpc=vpc,
     )
 app.synth()

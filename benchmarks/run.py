@@ -164,7 +164,7 @@ def bench_split(work: Path) -> dict[int, dict[str, Any]]:
     CloudFormation's limits (500 resources, 200 outputs, 1 MB)."""
     results: dict[int, dict[str, Any]] = {}
     for count in CLUSTER_COUNTS:
-        clusters = [{"name": f"gw-{i}", "edgeCidrs": [f"172.{16 + i % 16}.{i // 16}.0/24"]} for i in range(count)]
+        clusters = [{"name": f"gw-{i}", "edgeCidrs": [f"10.{100 + i // 256}.{i % 256}.0/24"]} for i in range(count)]
         context = {**json.loads(cdk_json_context()), "trustgrid": {"clusters": clusters, "stackPerCluster": True}}
         out = work / f"split-{count}"
         sample = synth(ROOT / "app.py", out, {"CDK_CONTEXT_JSON": json.dumps(context)})

@@ -20,7 +20,7 @@ def acknowledge(scope: IConstruct, reason: str, *rule_ids: str) -> None:
     """Acknowledge ``rule_ids`` (e.g. ``AwsSolutions-IAM5[Resource::*]``) on ``scope`` for ``reason``."""
     Validations.of(scope).acknowledge(*(Acknowledgment(id=rule_id, reason=reason) for rule_id in rule_ids))
     # cdk-nag's own rules only (another plugin's, such as "CloudFormation-Validate::W9010", carry a namespace)
-    suppressions = [_suppression(rule_id, reason) for rule_id in rule_ids if "::" not in rule_id]
+    suppressions = [_suppression(r, reason) for r in rule_ids if "::" not in r.split("[", 1)[0]]
     if not suppressions:
         return
     for child in scope.node.find_all():

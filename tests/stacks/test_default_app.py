@@ -177,7 +177,7 @@ def test_more_clusters_than_one_stack_holds_get_a_stack_each_within_cloudformati
     the VPC stays in the main stack. (`make bench` measures 50.)"""
     from trustgrid_ha import TrustgridConfigError
 
-    clusters = [{"name": f"gw-{i}", "edgeCidrs": [f"172.{16 + i}.0.0/16"]} for i in range(12)]
+    clusters = [{"name": f"gw-{i}", "edgeCidrs": [f"172.{20 + i}.0.0/16"]} for i in range(12)]
     with pytest.raises(TrustgridConfigError, match="stackPerCluster: true"):
         build_app(App(context={"trustgrid": {"clusters": clusters}}), nag=False)
     app = App(outdir=str(tmp_path), context=cdk_json_context(trustgrid={"clusters": clusters, "stackPerCluster": True}))
