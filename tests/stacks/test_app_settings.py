@@ -332,6 +332,8 @@ def test_a_pipeline_only_configuration_synthesizes_the_stack_of_each_environment
     stacks = {c.node.id: c for c in app.node.children if isinstance(c, Stack)}
     assert sorted(stacks) == [
         "dev-TrustgridGatewayCluster",
+        "prod-TrustgridCluster-edge-gw",  # prod has a stack per cluster
+        "prod-TrustgridCluster-partner-gw",
         "prod-TrustgridGatewayCluster",
         "test-TrustgridGatewayCluster",
     ]

@@ -43,6 +43,7 @@ PIPELINE = {
             "production": True,
             "apiSecretName": "trustgrid/prod-api",
             "healthCheckSecretName": "trustgrid/pipeline-prod-api",  # another Trustgrid organization
+            "stackPerCluster": True,  # a stack for the VPC and one for each cluster
             "clusters": [CLUSTERS[0], {"name": "partner-gw", "edgeCidrs": ["172.24.0.0/16"], "machineImageId": IMAGE}],
         },
     ],
@@ -74,11 +75,15 @@ def test_every_environment_is_a_stage_with_the_gateway_cluster_stack(template, o
     names = list(stages(template))
     assert names[:2] == ["Source", "Build"] and "UpdatePipeline" in names
     assert names[-3:] == ["dev", "test", "prod"]
-    for env in ("dev", "test", "prod"):
+    for env in ("dev", "test"):
         deploys = [a for a in stages(template)[env] if a["ActionTypeId"]["Category"] == "Deploy"]
         assert {a["Configuration"]["StackName"] for a in deploys} == {f"{env}-TrustgridGatewayCluster"}
-    prod = json.loads(next((out / "assembly-TrustgridPipeline-prod").glob("*.template.json")).read_text())
-    clusters = [r for r in prod["Resources"].values() if r["Type"] == "Custom::TrustgridCluster"]
+    deploys = [a for a in stages(template)["prod"] if a["ActionTypeId"]["Category"] == "Deploy"]
+    assert {a["Configuration"]["StackName"] for a in deploys} == {  # stackPerCluster: the VPC's, then each cluster's
+        "prod-TrustgridGatewayCluster", "prod-TrustgridCluster-edge-gw", "prod-TrustgridCluster-partner-gw"
+    }  # fmt: skip
+    prod = [json.loads(p.read_text()) for p in (out / "assembly-TrustgridPipeline-prod").glob("*.template.json")]
+    clusters = [r for t in prod for r in t["Resources"].values() if r["Type"] == "Custom::TrustgridCluster"]
     assert sorted(c["Properties"]["ClusterName"] for c in clusters) == ["edge-gw", "partner-gw"]
     manifest = json.loads((out / "assembly-TrustgridPipeline-prod" / "manifest.json").read_text())
     envs = {a.get("environment") for a in manifest["artifacts"].values() if a["type"] == "aws:cloudformation:stack"}
@@ -182,7 +187,7 @@ def test_cdk_nag_accepts_the_pipeline(out: Path) -> None:
 
 def test_cfn_lint_accepts_every_pipeline_template(out: Path) -> None:
     templates = sorted(str(p) for p in out.rglob("*.template.json"))
-    assert len(templates) == 4  # pipeline + three stages
+    assert len(templates) == 6  # pipeline, dev, test, prod's VPC and its two clusters' stacks
     result = subprocess.run([str(Path(sys.executable).parent / "cfn-lint"), *templates], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
 
