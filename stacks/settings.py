@@ -343,21 +343,12 @@ class AppSettings:
         if region is not None:
             region = _region(problems, f"{CONTEXT_KEY}.region", region)
         zones = _zones(problems, CONTEXT_KEY, data.get("availabilityZones"), region or "")
-        try:  # the clusters' problems too, with the top level's: every problem at once
-            settings = cls.parse(
-                CONTEXT_KEY,
-                {k: v for k, v in data.items() if k in STACK_KEYS},
-                is_example=False,
-                availability_zones=zones,
-                account=account,
-                region=region,
-            )
-        except TrustgridConfigError as exc:
-            if "clusters" in data:
-                problems.extend(exc)
+        if data and "clusters" not in data:
             problems.raise_any()
-            raise
+        # the clusters' problems too, with the top level's: every problem at once
+        settings = _stack_settings(problems, CONTEXT_KEY, data, zones=zones, account=account, region=region)
         problems.raise_any()
+        assert settings is not None
         return settings
 
     @classmethod
@@ -431,6 +422,31 @@ class AppSettings:
             region=region,
             stack_per_cluster=stack_per_cluster,
         )
+
+
+def _stack_settings(
+    problems: _Problems,
+    where: str,
+    data: Mapping[str, Any],
+    *,
+    zones: list[str] | None,
+    account: str | None,
+    region: str | None,
+) -> AppSettings | None:
+    """One environment's stack settings (the top level's, or a pipeline environment's); None when they are wrong,
+    with every problem added to ``problems``."""
+    try:
+        return AppSettings.parse(
+            where,
+            {k: v for k, v in data.items() if k in STACK_KEYS},
+            is_example=False,
+            availability_zones=zones,
+            account=account,
+            region=region,
+        )
+    except TrustgridConfigError as exc:
+        problems.extend(exc)
+        return None
 
 
 def _edges_apart(problems: _Problems, clusters: list[ClusterSettings]) -> None:
@@ -582,17 +598,8 @@ class EnvironmentSettings:
         production = entry.get("production", False)
         if not isinstance(production, bool):
             problems.add(f"{where}.production", production, "give true or false.")
-        try:
-            stack = AppSettings.parse(
-                where,
-                {k: v for k, v in entry.items() if k in STACK_KEYS},
-                is_example=False,
-                availability_zones=zones,
-                account=account,
-                region=region,
-            )
-        except TrustgridConfigError as exc:
-            problems.extend(exc)
+        stack = _stack_settings(problems, where, entry, zones=zones, account=account, region=region)
+        if stack is None:
             return None
         health = _optional(
             problems, f"{where}.healthCheckSecretName", entry.get("healthCheckSecretName"), SECRET, SECRET_HINT, ""

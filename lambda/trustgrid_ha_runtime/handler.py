@@ -228,7 +228,7 @@ def guard_event(event: dict[str, Any], rt: Runtime) -> Response:
     status = stack_status(rt.cloudformation, event.get("StackId"), rt.log, attempts=STATUS_ATTEMPTS, sleep=rt.sleep)
     if update and status is None:  # the waiter asks again, and decides once CloudFormation answers
         return {"PhysicalResourceId": physical, "Data": _guard_data(rt, "", Decide="true")}
-    to, best_effort = _guard_decide(event, rt, old, new, status)
+    to, best_effort = _guard_decide(rt, old, new, status)
     if to is None:
         return {"PhysicalResourceId": physical}
     rt.log.info("guard.hand_over_first", to=to, reason="the update stops and starts the primary, which holds the role")
@@ -241,7 +241,7 @@ def _guard_data(rt: Runtime, phase: str, **extra: str) -> dict[str, str]:
 
 
 def _guard_decide(
-    event: dict[str, Any], rt: Runtime, old: GuardProperties | None, new: GuardProperties, status: str | None
+    rt: Runtime, old: GuardProperties | None, new: GuardProperties, status: str | None
 ) -> tuple[str | None, bool]:
     """(the member to hand the role to first, or None; whether only as a best effort). Raises a refusal."""
     if status in ROLLBACK_STATUSES:
@@ -363,7 +363,7 @@ def _guard_poll(event: dict[str, Any], rt: Runtime, deadline: float) -> Response
                 )
             return {"IsComplete": False}
         old = GuardProperties.parse(event["OldResourceProperties"], strict=False)
-        to, best_effort = _guard_decide(event, rt, old, new, status)
+        to, best_effort = _guard_decide(rt, old, new, status)
     if to is None:
         return {"IsComplete": True}
     step = lambda: guard_hand_over(  # noqa: E731
