@@ -22,6 +22,13 @@ def build_app(app: App, *, nag: bool = True) -> App:
     environments instead (``<environment>-TrustgridGatewayCluster``: what the pipeline deploys, to diff locally)."""
     raw = app.node.try_get_context(CONTEXT_KEY)
     if pipeline_only(raw):
+        if app.node.try_get_context(DEPLOY_CONTEXT_KEY):
+            raise TrustgridConfigError(
+                f"{CONTEXT_KEY}.pipeline",
+                "(a pipeline-only configuration)",
+                "its stacks are deployed by the pipeline, with its approvals and health checks: `make deploy` would "
+                "go around them. Push to the pipeline's branch (or `make deploy-pipeline` to create the pipeline).",
+            )
         for environment in PipelineSettings.from_context(raw).environments:
             build_stacks(
                 app,

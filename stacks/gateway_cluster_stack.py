@@ -6,7 +6,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from aws_cdk import Annotations, CfnParameter, CfnRule, CfnRuleAssertion, Fn, Stack
+from aws_cdk import Annotations, CfnParameter, CfnRule, CfnRuleAssertion, Fn, Stack, Token
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sns as sns
@@ -57,6 +57,16 @@ class GatewayClusterStack(Stack):
             api_secret = self._api_secret(f"{where}.apiSecretName", settings.api_secret_name)
             options = dict(cluster.options)
             if isinstance(options.get("alarm_topic"), str):  # cdk.json gives the topic's ARN
+                topic_region = options["alarm_topic"].split(":")[3]
+                if not Token.is_unresolved(self.region) and topic_region != self.region:
+                    problems.append(
+                        Problem(
+                            f"{cluster.where}.alarmTopicArn",
+                            options["alarm_topic"],
+                            f"CloudWatch alarms notify topics of their own region only; give a topic in {self.region}.",
+                        )
+                    )
+                    continue
                 options["alarm_topic"] = sns.Topic.from_topic_arn(
                     self, f"{_construct_id(cluster.name)}-AlarmTopic", options["alarm_topic"]
                 )
@@ -133,6 +143,13 @@ class GatewayClusterStack(Stack):
         if arn is not None:
             if RANDOM_SUFFIX.search(arn["name"]):
                 return secretsmanager.Secret.from_secret_complete_arn(self, "TrustgridApiSecret", value)
+            if SIX_AFTER_A_HYPHEN.search(arn["name"]):
+                raise TrustgridConfigError(
+                    where,
+                    value,
+                    "a partial ARN whose name ends in a hyphen and six characters cannot be told from a complete one "
+                    "(AWS takes them for the random suffix); give the secret's complete ARN, with its suffix.",
+                )
             return secretsmanager.Secret.from_secret_partial_arn(self, "TrustgridApiSecret", value)
         if value.startswith("arn:"):
             raise TrustgridConfigError(

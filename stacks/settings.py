@@ -31,7 +31,6 @@ from trustgrid_ha import (
     Problem,
     TrustgridConfigError,
     cidrs_overlap,
-    region_problem,
     vpc_cidr_problem,
 )
 
@@ -64,7 +63,7 @@ NOT_IN_A_CLUSTER = {
     "clusterName": "the cluster's name is 'name' in a cluster entry.",
     "apiUrl": "the API URL is the stack's: set trustgrid.apiUrl (every cluster of a stack shares one provider).",
 }
-SNS_TOPIC_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z]{2}(-[a-z]+)+-\d:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?$")
+SNS_TOPIC_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z]{2,4}(-[a-z]+)+-\d:\d{12}:[A-Za-z0-9_-]{1,256}$")
 ENUMS: dict[str, type[Enum]] = {"heartbeat_interface": HeartbeatInterface, "failback_mode": FailbackMode}
 STACK_KEYS = {"apiSecretName", "apiUrl", "vpcCidr", "vpc", "clusters", "stackPerCluster"}
 #: How many clusters one stack holds: CloudFormation allows 500 resources, a cluster takes about 40 and the VPC and the
@@ -156,29 +155,46 @@ class ClusterSettings:
             if keyword is None or key in NOT_IN_A_CLUSTER:
                 continue
             options[keyword] = _translate(problems, f"{where}.{key}", keyword, value)
-        for required in ("name", "edgeCidrs"):
-            if required not in entry:
-                problems.add(f"{where}.{required}", None, "this setting is required.")
+        _consistent(problems, where, entry, options)
         parsed = cls(where, options)
-        plain = {k: v for k, v in options.items() if k in PLAIN_SETTINGS}
+        parsed._check_as_the_construct(problems, api_url)
+        return parsed
+
+    def _check_as_the_construct(self, problems: _Problems, api_url: Any) -> None:
+        """The construct's own rules, now: every problem of every cluster at once, with the settings' own."""
+        plain = {k: v for k, v in self.options.items() if k in PLAIN_SETTINGS}
         if isinstance(api_url, str):  # the stack's, checked by the construct's rule as every cluster gets it
             plain["api_url"] = api_url
-        if "cluster_name" in plain and "edge_cidrs" in plain:
-            try:  # the construct's own rules, now: every problem of every cluster at once, with the others
-                ClusterConfig.validated(**plain)
-            except TrustgridConfigError as exc:
-                reported = {p.setting for p in problems.found}
-                problems.found += [p for p in exc.renamed(parsed.rename).problems if p.setting not in reported]
-        return parsed
+        if "cluster_name" not in plain or "edge_cidrs" not in plain:
+            return
+        try:
+            ClusterConfig.validated(**plain)
+        except TrustgridConfigError as exc:
+            reported = {p.setting for p in problems.found}
+            problems.found += [p for p in exc.renamed(self.rename).problems if p.setting not in reported]
 
     def rename(self, setting: str) -> str:
         """A construct keyword as the user spelled it here (the API URL is a stack-wide setting)."""
         root = self.where.rsplit(".clusters[", 1)[0]
         if setting == "api_url":
             return root + ".apiUrl"
+        if setting == "region":  # the stack's
+            return root + ".region"
         if setting in ("vpc", "lan_subnets", "wan_subnets"):  # the VPC is the stack's
             return root + ".vpc"
         return f"{self.where}.{camel_key(setting)}"
+
+
+def _consistent(problems: _Problems, where: str, entry: Mapping[str, Any], options: Mapping[str, Any]) -> None:
+    """The required keys, and no health-check setting on a cluster whose health check is off."""
+    for required in ("name", "edgeCidrs"):
+        if required not in entry:
+            problems.add(f"{where}.{required}", None, "this setting is required.")
+    if options.get("monitoring") is False:
+        for key in ("monitoringIntervalMinutes", "alarmTopicArn"):
+            if key in entry:
+                fix = "it applies to the health check, which monitoring: false turns off; remove one of the two."
+                problems.add(f"{where}.{key}", entry[key], fix)
 
 
 def _translate(problems: _Problems, where: str, keyword: str, value: Any) -> Any:
@@ -389,6 +405,7 @@ class AppSettings:
             )
         if stack_per_cluster:  # the construct checks its neighbours in its own stack; here they are in others
             _edges_apart(problems, clusters)
+            _nodes_apart(problems, clusters)
         texts = {
             key: data.get(key, default)
             for key, default in (
@@ -449,6 +466,23 @@ def _stack_settings(
         return None
 
 
+def _nodes_apart(problems: _Problems, clusters: list[ClusterSettings]) -> None:
+    """Node names are unique in a Trustgrid organization: no two clusters of an app may name the same gateway."""
+    seen: dict[str, str] = {}
+    for cluster in clusters:
+        nodes = cluster.options.get("gateway_names") or (f"{cluster.name}-a", f"{cluster.name}-b")
+        for node in nodes if isinstance(nodes, (list, tuple)) else []:
+            other = seen.setdefault(str(node), cluster.name)
+            if other != cluster.name:
+                problems.add(
+                    f"{cluster.where}.gatewayNames",
+                    list(nodes),
+                    f"the node name {node!r} is also a gateway of the cluster {other!r}; node names are unique in a "
+                    "Trustgrid organization. Give this cluster other gatewayNames.",
+                )
+                break
+
+
 def _edges_apart(problems: _Problems, clusters: list[ClusterSettings]) -> None:
     """Clusters in one VPC route their edge CIDRs in the same route tables: no two may overlap."""
     seen: list[tuple[str, str]] = []
@@ -467,13 +501,9 @@ def _edges_apart(problems: _Problems, clusters: list[ClusterSettings]) -> None:
 
 
 def _region(problems: _Problems, where: str, value: Any) -> str:
-    """An AWS region that exists (its code, such as 'us-east-1')."""
-    region = _matching(problems, where, value, REGION, "an AWS region like 'us-east-1'")
-    problem = region_problem(region) if region else None
-    if problem is not None:
-        problems.add(where, value, problem)
-        return ""
-    return region
+    """An AWS region's code, such as 'us-east-1' (whether it exists, the construct checks: a region newer than this
+    release may be used with machineImageId)."""
+    return _matching(problems, where, value, REGION, "an AWS region like 'us-east-1'")
 
 
 def _one_name_per_organization(problems: _Problems, environments: list[EnvironmentSettings], key: str) -> None:
@@ -514,7 +544,7 @@ def _zones(problems: _Problems, where: str, zones: Any, region: str) -> list[str
 
 
 ACCOUNT = re.compile(r"^\d{12}$")
-REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$")
+REGION = re.compile(r"^[a-z]{2,4}(-[a-z]+)+-\d$")
 CONNECTION_ARN = re.compile(
     r"^arn:aws[a-z-]*:(codestar-connections|codeconnections):[a-z0-9-]+:\d{12}:connection/[\w-]+$"
 )
@@ -634,6 +664,8 @@ class PipelineSettings:
         data = context(raw)
         is_example = not isinstance(data, dict) or "pipeline" not in data
         problems = _Problems()
+        if isinstance(data, dict):
+            _unknown(problems, CONTEXT_KEY, data, _APP_KEYS)
         where = f"{CONTEXT_KEY}.pipeline"
         pipeline = _object(problems, where, EXAMPLE_PIPELINE if is_example else data["pipeline"], "see the README")
         _unknown(problems, where, pipeline, _PIPELINE_KEYS)

@@ -73,11 +73,17 @@ def _refuse_region(scope: Construct, machine_image_id: str | None) -> None:
     region = Stack.of(scope).region
     if is_unresolved(region):
         return
+    if machine_image_id is not None:  # a copy of the image, in any region (one newer than this release too)
+        return
     problem = region_problem(region)
     if problem is not None:
-        raise TrustgridConfigError("region", region, f"the stack's region: {problem}")
+        raise TrustgridConfigError(
+            "region",
+            region,
+            f"the stack's region: {problem} (a region newer than this release works with machine_image_id)",
+        )
     problem = image_problem(region)
-    if machine_image_id is None and problem is not None:
+    if problem is not None:
         raise TrustgridConfigError("machine_image_id", None, problem)
 
 
@@ -576,9 +582,14 @@ class TrustgridHaCluster(Construct):
             return None
         interval = interval or Duration.minutes(DEFAULT_MONITORING_MINUTES)
         seconds = _seconds(interval)
-        if seconds is None:
-            raise TrustgridConfigError("monitoring_interval", "(a deploy-time value)", TOKEN_DURATION_FIX)
-        minutes = seconds / 60 if not is_unresolved(seconds) else DEFAULT_MONITORING_MINUTES
+        if seconds is None or is_unresolved(seconds):  # the schedule and the alarms' period need a literal
+            raise TrustgridConfigError(
+                "monitoring_interval",
+                "(a deploy-time value)",
+                "the schedule and the alarms' period are fixed at synth time: give a plain number of minutes, such as "
+                "Duration.minutes(1).",
+            )
+        minutes = seconds / 60
         if minutes < 1 or minutes != int(minutes):
             raise TrustgridConfigError(
                 "monitoring_interval", interval.to_human_string(), "give whole minutes, 1 or more."

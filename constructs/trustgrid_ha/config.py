@@ -151,7 +151,11 @@ class ClusterConfig:
         rule("cluster_name", self.cluster_name, contract.name_problem(self.cluster_name))
         self._names(rule, found)
         self._cidrs(rule, found)
-        rule("tunnel_port", self.tunnel_port, contract.port_problem(self.tunnel_port, {22: "appliance's SSH port"}))
+        rule(
+            "tunnel_port",
+            self.tunnel_port,
+            contract.port_problem(self.tunnel_port, {contract.SSH_PORT: "appliance's SSH port"}),
+        )
         rule(
             "heartbeat_port",
             self.heartbeat_port,
@@ -275,21 +279,21 @@ class ClusterConfig:
                 seen.add(table)
 
     def _lan_apart_from_edges(self, found: list[Problem]) -> None:
-        """A LAN-side network is local; an edge CIDR is remote: one address cannot be both (a LAN source of
-        0.0.0.0/0, "anywhere on the LAN side", excepted)."""
+        """A LAN-side network is local; an edge CIDR is remote: a LAN source inside an edge CIDR would be both. (A
+        wider LAN source, such as a corporate 10.0.0.0/8 around an edge 10.50.0.0/16, only says who may send.)"""
         if self.lan_source_cidrs is None or is_unresolved(self.lan_source_cidrs):
             return
         edges = [e for e in self.edge_cidrs if not is_unresolved(e) and contract.cidr_problem(e) is None]
         for index, value in enumerate(self.lan_source_cidrs):
             if is_unresolved(value) or contract.cidr_problem(value, whole_internet=False) is not None:
                 continue
-            clash = next((e for e in edges if contract.cidrs_overlap(value, e)), None)
+            clash = next((e for e in edges if contract.cidr_inside(value, e)), None)
             if clash is not None:
                 found.append(
                     Problem(
                         f"lan_source_cidrs[{index}]",
                         value,
-                        f"it overlaps the edge CIDR {clash}: an address is either on the LAN side or at the edge "
+                        f"it lies in the edge CIDR {clash}: an address is either on the LAN side or at the edge "
                         "sites. Give the LAN-side networks apart from the edge sites' space.",
                     )
                 )

@@ -98,20 +98,16 @@ def port_problem(value: object, reserved: Mapping[int, str] | None = None) -> st
     return None
 
 
-#: Ports below this are the appliance's own system services (its SSH server is on 22).
-FIRST_FREE_PORT = 1024
+#: The appliance's own SSH server.
+SSH_PORT = 22
 
 
 def heartbeat_port_problem(value: object, tunnel_port: object) -> str | None:
     """The heartbeat's TCP port: any port the appliance does not use itself (Trustgrid: "any unused TCP port")."""
-    reserved = {tunnel_port: "tunnel port (tunnel_port)"} if isinstance(tunnel_port, int) else {}
-    problem = port_problem(value, reserved)
-    if problem is None and isinstance(value, int) and value < FIRST_FREE_PORT:
-        return (
-            f"ports below {FIRST_FREE_PORT} are the appliance's own services (its SSH server listens on 22); choose an "
-            f"unused port from {FIRST_FREE_PORT} to 65535, such as the default {DEFAULT_HEARTBEAT_PORT}."
-        )
-    return problem
+    reserved = {SSH_PORT: "appliance's SSH port"}
+    if isinstance(tunnel_port, int) and not isinstance(tunnel_port, bool):
+        reserved[tunnel_port] = "tunnel port (tunnel_port)"
+    return port_problem(value, reserved)
 
 
 def cidr_problem(value: object, *, whole_internet: bool = True) -> str | None:
@@ -144,16 +140,26 @@ def edge_cidr_problem(value: object) -> str | None:
     problem = cidr_problem(value, whole_internet=False)
     if problem is not None:
         return problem
+    # a wider network that contains one of these is fine: the more specific local route keeps its own part
     for network, what in NOT_ROUTABLE:
-        if cidrs_overlap(str(value), network):
-            return f"it overlaps {network} ({what}); give the edge sites' own unicast network space."
-    if cidrs_overlap(str(value), APPLIANCE_BRIDGE):
+        if cidr_inside(str(value), network):
+            return f"it lies in {network} ({what}); give the edge sites' own unicast network space."
+    if cidr_inside(str(value), APPLIANCE_BRIDGE):
         return (
-            f"it overlaps {APPLIANCE_BRIDGE}, the gateway appliance's own container bridge, which Trustgrid says to "
+            f"it lies in {APPLIANCE_BRIDGE}, the gateway appliance's own container bridge, which Trustgrid says to "
             "keep out of the networks a node uses; give the edge sites' network space outside it (or its virtual, "
             "NATed space)."
         )
     return None
+
+
+def cidr_inside(inner: str, outer: str) -> bool:
+    """Whether network ``inner`` lies within ``outer`` (or is it); False for values that are not networks."""
+    try:
+        a, b = ipaddress.ip_network(inner, strict=False), ipaddress.ip_network(outer, strict=False)
+    except ValueError:
+        return False
+    return a.version == b.version and a.subnet_of(b)  # type: ignore[arg-type]
 
 
 def cidrs_overlap(a: str, b: str) -> bool:

@@ -193,9 +193,14 @@ def owner_of(event: dict[str, Any]) -> str:
     return str(uuid.uuid5(OWNER_NAMESPACE, f"{event.get('StackId', '')}/{event.get('LogicalResourceId', '')}"))
 
 
-def _waiting(event: dict[str, Any], rt: Runtime, seconds: float) -> dict[str, str]:
+def _phase(event: dict[str, Any], rt: Runtime) -> str | None:
+    """The stack operation this request belongs to (asked again with backoff when DescribeStacks is throttled)."""
+    return stack_status(rt.cloudformation, event.get("StackId"), rt.log, attempts=STATUS_ATTEMPTS, sleep=rt.sleep)
+
+
+def _waiting(event: dict[str, Any], rt: Runtime, seconds: float, phase: str | None = "") -> dict[str, str]:
     """What every poll of this request needs: its deadline and the stack operation it belongs to."""
-    phase = stack_status(rt.cloudformation, event.get("StackId"), rt.log, attempts=STATUS_ATTEMPTS, sleep=rt.sleep)
+    phase = _phase(event, rt) if phase == "" else phase
     if phase in ROLLBACK_STATUSES:  # a rollback waits a little at most, and never fails
         seconds = min(seconds, ROLLBACK_WAIT_SECONDS)
     return {"WaitDeadline": f"{rt.now() + seconds:.0f}", "Phase": phase or ""}
@@ -203,15 +208,18 @@ def _waiting(event: dict[str, Any], rt: Runtime, seconds: float) -> dict[str, st
 
 def cluster_event(event: dict[str, Any], rt: Runtime) -> Response:
     request = event["RequestType"]
-    spec = ClusterProperties.parse(event["ResourceProperties"], strict=request != "Delete")
     if request == "Delete":  # done by the polls, which wait out an outage or a revoked key within the budget
+        ClusterProperties.parse(event["ResourceProperties"], strict=False)
         return {"PhysicalResourceId": event["PhysicalResourceId"], "Data": _waiting(event, rt, DELETE_WAIT_SECONDS)}
+    phase = _phase(event, rt)
+    # A rollback puts back properties an earlier version of this library accepted: never refuse them by a newer rule.
+    spec = ClusterProperties.parse(event["ResourceProperties"], strict=phase not in ROLLBACK_STATUSES)
     old = old_cluster_properties(event)
     if old is not None and old.name == spec.name:
         fqdn = event["PhysicalResourceId"]
     else:  # a create (a rename is refused by the change guard before it gets here)
         fqdn = f"{spec.name}.{rt.api().org_domain()}"
-    data = {"ClusterFqdn": fqdn, **_waiting(event, rt, int(spec.wait_timeout_seconds))}
+    data = {"ClusterFqdn": fqdn, **_waiting(event, rt, int(spec.wait_timeout_seconds), phase)}
     return {"PhysicalResourceId": fqdn, "Data": data}
 
 
@@ -449,11 +457,11 @@ def _converge_cluster(event: dict[str, Any], rt: Runtime, deadline: float) -> Re
     Delete (a create's, with this resource's real id) or the rollback Update that puts things back. A rollback
     Update itself never fails: what it cannot finish before its (short) deadline is logged and left as it is, since
     UPDATE_ROLLBACK_FAILED could only be freed by hand."""
-    spec = ClusterProperties.parse(event["ResourceProperties"])
+    rolling_back = (event.get("Data") or {}).get("Phase") in ROLLBACK_STATUSES
+    spec = ClusterProperties.parse(event["ResourceProperties"], strict=not rolling_back)
     fqdn = event["PhysicalResourceId"]
     old = old_cluster_properties(event)
     plan = CREATE_PLAN if old is None else plan_update(old, spec)
-    rolling_back = (event.get("Data") or {}).get("Phase") in ROLLBACK_STATUSES
     reconciler = _reconciler(event, rt, rolling_back=rolling_back)
     try:
         response = _retrying(rt, deadline, lambda: reconciler.converge(fqdn, spec, plan, old, deadline).complete)

@@ -92,7 +92,8 @@ def _ec2_as(role_arn: str, region: str | None) -> Any:
     """An EC2 client with the credentials of ``role_arn`` (the target account's CDK lookup role)."""
     import boto3
 
-    creds = boto3.client("sts", region_name=aws_region(region)).assume_role(
+    # STS in the pipeline's own region (the target's may be an opt-in region the pipeline account has not enabled)
+    creds = boto3.client("sts", region_name=aws_region(None)).assume_role(
         RoleArn=role_arn, RoleSessionName="trustgrid-health-check"
     )["Credentials"]
     return boto3.client(

@@ -217,6 +217,7 @@ def test_a_token_is_validated_at_deploy_time_not_refused_or_garbled() -> None:
         ("an imported VPC without public subnets", "no-public", "wan_subnets", "needs a public subnet"),
         ("an imported VPC without its CIDR", "no-cidr", "lan_source_cidrs", "imported without its CIDR"),
         ("a token in a message", "token", "edge_cidrs[1]", "default route"),
+        ("a deploy-time monitoring interval", "interval", "monitoring_interval", "fixed at synth time"),
     ],
 )
 def test_object_settings_cdk_cannot_handle_are_refused_clearly(
@@ -234,6 +235,9 @@ def test_object_settings_cdk_cannot_handle_are_refused_clearly(
                                                                private_subnet_ids=["subnet-1", "subnet-2"],
                                                                public_subnet_ids=["subnet-3", "subnet-4"])},
         "token": lambda: {"edge_cidrs": [CfnParameter(stack, "E").value_as_string, "0.0.0.0/0"]},
+        "interval": lambda: {
+            "monitoring_interval": Duration.seconds(CfnParameter(stack, "I", type="Number").value_as_number)
+        },
     }  # fmt: skip
     given = builders[keywords]()
     with pytest.raises(TrustgridConfigError) as failure:

@@ -82,7 +82,7 @@ CASES = [
     (cluster(monitoring="yes"), "trustgrid.clusters[0].monitoring", "true (the scheduled health check"),
     (cluster(monitoringIntervalMinutes=0), "trustgrid.clusters[0].monitoringIntervalMinutes", "from 1 to 60"),
     (cluster(alarmTopicArn="pager"), "trustgrid.clusters[0].alarmTopicArn", "an SNS topic ARN"),
-    (cluster(heartbeatPort=22), "trustgrid.clusters[0].heartbeatPort", "the appliance's own services"),
+    (cluster(heartbeatPort=22), "trustgrid.clusters[0].heartbeatPort", "the appliance's SSH port"),
     (cluster(name="a" * 62), "trustgrid.clusters[0].name", "would be 64 characters"),
     (cluster(gatewayNames=["a", "a-b"]), "trustgrid.clusters[0].gatewayNames[0]", "named like its cluster"),
     (
@@ -95,7 +95,35 @@ CASES = [
     (cluster(edgeCidrs=["224.0.0.0/4"]), "trustgrid.clusters[0].edgeCidrs[0]", "multicast"),
     (cluster(edgeCidrs=["172.18.0.0/16"]), "trustgrid.clusters[0].edgeCidrs[0]", "container bridge"),
     ({**cluster(), "vpcCidr": "172.18.0.0/16"}, "trustgrid.vpcCidr", "container bridge"),
-    (cluster(lanSourceCidrs=["172.16.0.0/12"]), "trustgrid.clusters[0].lanSourceCidrs[0]", "either on the LAN side"),
+    (cluster(lanSourceCidrs=["172.16.5.0/24"]), "trustgrid.clusters[0].lanSourceCidrs[0]", "either on the LAN side"),
+    (
+        cluster(monitoring=False, alarmTopicArn="arn:aws:sns:us-east-1:111111111111:pager"),
+        "trustgrid.clusters[0].alarmTopicArn",
+        "monitoring: false turns off",
+    ),
+    (
+        {**cluster(), "apiSecretName": "arn:aws:secretsmanager:us-east-1:111111111111:secret:trustgrid/api-secret"},
+        "trustgrid.apiSecretName",
+        "cannot be told from a complete one",
+    ),
+    (
+        {
+            **cluster(alarmTopicArn="arn:aws:sns:us-west-2:111111111111:pager"),
+            "account": "111111111111",
+            "region": "us-east-1",
+        },
+        "trustgrid.clusters[0].alarmTopicArn",
+        "topics of their own region",
+    ),
+    (
+        {
+            "clusters": [OK, {"name": "b", "edgeCidrs": ["172.17.0.0/16"], "gatewayNames": ["a-a", "b-b"]}],
+            "stackPerCluster": True,
+        },
+        "trustgrid.clusters[1].gatewayNames",
+        "also a gateway of the cluster 'a'",
+    ),
+    ({"pipeline": {}, "colour": "blue"}, "trustgrid.colour", "unknown setting"),
     (cluster(tunnelPort=22), "trustgrid.clusters[0].tunnelPort", "SSH port"),
     (
         cluster(routeTableIds=["rtb-0123456789abcdef0"], extraRouteTableIds=["rtb-0123456789abcdef0"]),
@@ -122,6 +150,27 @@ def test_every_problem_is_reported_at_once_an_unknown_key_hides_none_of_the_clus
         "trustgrid.clusters[0].edgeCidrs",
         "trustgrid.clusters[1].heartbeatPort",
     }
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        cluster(edgeCidrs=["172.16.0.0/12"]),  # a supernet of the appliance's bridge: its own route keeps its part
+        cluster(edgeCidrs=["0.0.0.0/1", "128.0.0.0/1"]),  # everything, as two halves
+        cluster(lanSourceCidrs=["10.0.0.0/8"], edgeCidrs=["10.50.0.0/16"]),  # a corporate network around an edge
+        cluster(heartbeatPort=800),  # any unused port
+        {**cluster(machineImageId="ami-0123456789abcdef0"), "account": "111111111111", "region": "eusc-de-east-1"},
+    ],
+)
+def test_settings_a_real_deployment_uses_are_accepted(settings: dict) -> None:
+    build_app(App(context={"trustgrid": settings}), nag=False)
+
+
+def test_make_deploy_refuses_a_pipeline_only_configuration_its_pipeline_deploys_it() -> None:
+    from tests.stacks.test_pipeline import PIPELINE
+
+    with pytest.raises(TrustgridConfigError, match="would go around them"):
+        build_app(App(context={"trustgrid": {"pipeline": PIPELINE}, "trustgrid-deploy": True}), nag=False)
 
 
 def test_lan_sources_from_anywhere_are_supported() -> None:
