@@ -481,3 +481,21 @@ def test_the_gate_waits_for_ec2_too_trustgrid_can_report_a_restarted_node_online
     assert handle_is_complete(event, rt) == {"IsComplete": False}
     world.ec2.start_instances(InstanceIds=[instance])
     assert handle_is_complete(event, rt) == {"IsComplete": True}
+
+
+def test_a_rollback_puts_back_properties_a_newer_rule_would_refuse(world: World, deployed: Deployed) -> None:
+    """An earlier version accepted this heartbeat port (now the appliance's SSH port is refused): the rollback
+    Update that puts it back parses it leniently, while a new update with it is refused."""
+    from trustgrid_ha_runtime.contract import PropertyError
+
+    older = {**deployed.props, "HeartbeatPort": "22"}
+    world.set_stack_status("UPDATE_IN_PROGRESS")
+    with pytest.raises(PropertyError, match="SSH"):
+        handle_event(cluster_event(world, "Update", older, OldResourceProperties=deployed.props,
+                                   PhysicalResourceId=deployed.fqdn), world.runtime())  # fmt: skip
+    world.set_stack_status("UPDATE_ROLLBACK_IN_PROGRESS")
+    event = cluster_event(
+        world, "Update", older, OldResourceProperties=deployed.props, PhysicalResourceId=deployed.fqdn
+    )
+    event.update(handle_event(event, world.runtime()))
+    assert event["Data"]["Phase"] == "UPDATE_ROLLBACK_IN_PROGRESS"
