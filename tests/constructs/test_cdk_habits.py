@@ -203,3 +203,31 @@ def test_findings_are_acknowledged_for_cdk_nag_2_as_well_as_3(built) -> None:
     assert instances and all(("AwsSolutions-EC29", ()) in suppressed[i] for i in instances)
     assert all(len(r["reason"]) >= 10 for res in resources.values()
                for r in res.get("Metadata", {}).get("cdk_nag", {}).get("rules_to_suppress", []))  # fmt: skip
+
+
+def test_every_acknowledgment_for_cdk_nag_3_is_also_one_for_cdk_nag_2(built) -> None:
+    """For each construct with acknowledgments (CDK records them as aws:cdk:acknowledged-rules), every resource under it
+    carries the same rules, with the same reasons, as cdk-nag 2.x's NagSuppressions metadata."""
+    from aws_cdk import CfnResource, Validations
+
+    from trustgrid_ha.nag import _suppression
+
+    stack = built["stack"]
+    resources = built["template"]["Resources"]
+    checked = 0
+    for construct in stack.node.find_all():
+        for entry in construct.node.metadata:
+            if entry.type != Validations.ACKNOWLEDGED_RULES_METADATA_KEY:
+                continue
+            wanted = [
+                _suppression(rule.removeprefix("Annotation::"), reason)
+                for rule, reason in dict(entry.data).items()
+                if rule.startswith("Annotation::")  # cdk-nag's rules; other plugins' carry their own namespace
+            ]
+            for child in construct.node.find_all() if wanted else []:
+                if isinstance(child, CfnResource) and stack.get_logical_id(child) in resources:
+                    metadata = resources[stack.get_logical_id(child)].get("Metadata", {})
+                    have = metadata.get("cdk_nag", {}).get("rules_to_suppress", [])
+                    assert all(w in have for w in wanted), (child.node.path, wanted)
+                    checked += 1
+    assert checked > 20
