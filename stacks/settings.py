@@ -506,6 +506,22 @@ def _region(problems: _Problems, where: str, value: Any) -> str:
     return _matching(problems, where, value, REGION, "an AWS region like 'us-east-1'")
 
 
+def _source_in_place(problems: _Problems, where: str, settings: PipelineSettings) -> None:
+    """A connection is used by the pipelines of its own account; a repository and a branch go by their names."""
+    parts = settings.connection_arn.split(":")
+    if len(parts) > 4 and settings.account and parts[4] != settings.account:
+        problems.add(
+            f"{where}.connectionArn",
+            settings.connection_arn,
+            f"the connection is in account {parts[4]}, the pipeline in {settings.account}: create the connection in "
+            "the pipeline's account (its role must use it).",
+        )
+    if settings.repository.endswith(".git"):
+        problems.add(f"{where}.repository", settings.repository, "give 'owner/repository' without '.git'.")
+    if settings.branch.startswith("refs/"):
+        problems.add(f"{where}.branch", settings.branch, "give the branch's name, such as 'main', not its ref.")
+
+
 def _one_name_per_organization(problems: _Problems, environments: list[EnvironmentSettings], key: str) -> None:
     """Cluster and node names are unique in a Trustgrid organization. Environments whose health checks use the same
     API key (and API URL) are in the same organization: none of their clusters or gateways may share a name."""
@@ -709,5 +725,6 @@ class PipelineSettings:
             environments=environments,
             is_example=is_example,
         )
+        _source_in_place(problems, where, settings)
         problems.raise_any()
         return settings

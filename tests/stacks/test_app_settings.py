@@ -166,6 +166,24 @@ def test_settings_a_real_deployment_uses_are_accepted(settings: dict) -> None:
     build_app(App(context={"trustgrid": settings}), nag=False)
 
 
+@pytest.mark.parametrize(
+    ("change", "setting", "fix"),
+    [
+        ({"connectionArn": "arn:aws:codeconnections:eu-west-1:999999999999:connection/abc"}, "connectionArn",
+         "create the connection in the pipeline's account"),
+        ({"repository": "acme/edge.git"}, "repository", "without '.git'"),
+        ({"branch": "refs/heads/main"}, "branch", "not its ref"),
+    ],
+)  # fmt: skip
+def test_pipeline_source_mistakes_are_refused(change: dict, setting: str, fix: str) -> None:
+    from tests.stacks.test_pipeline import PIPELINE
+
+    with pytest.raises(TrustgridConfigError) as failure:
+        PipelineSettings.from_context({"pipeline": {**PIPELINE, **change}})
+    (problem,) = failure.value.problems
+    assert problem.setting == f"trustgrid.pipeline.{setting}" and fix in problem.fix
+
+
 def test_make_deploy_refuses_a_pipeline_only_configuration_its_pipeline_deploys_it() -> None:
     from tests.stacks.test_pipeline import PIPELINE
 
