@@ -202,3 +202,14 @@ def test_clusters_of_separate_stacks_in_one_vpc_may_not_overlap() -> None:
         build_app(App(context={"trustgrid": {"clusters": clusters, "stackPerCluster": True}}), nag=False)
     (problem,) = failure.value.problems
     assert problem.setting == "trustgrid.clusters[1].edgeCidrs[0]" and "cluster 'a'" in problem.fix
+
+
+@pytest.mark.parametrize("name", ["default", "two-clusters"])
+def test_the_templates_match_their_snapshots(name: str, default_out: Path, two_out: Path) -> None:
+    """A refactoring changes no resource: the default app's templates are the snapshots (asset hashes aside).
+    A change that means to change a template writes them anew (`python -m tests.stacks.snapshot`)."""
+    from tests.stacks.snapshot import read, snapshot_path
+
+    out = default_out if name == "default" else two_out
+    expected = json.loads(snapshot_path(name).read_text())
+    assert read(out) == expected, f"the {name} template differs from {snapshot_path(name)}"
