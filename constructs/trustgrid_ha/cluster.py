@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import jsii
 from aws_cdk import CfnOutput, CustomResource, Duration, RemovalPolicy, Stack, Token
@@ -32,7 +32,6 @@ from trustgrid_ha_runtime.contract import (
     ImageProperties,
     MemberProperties,
     ProtectionProperties,
-    TunnelProperties,
     cidrs_overlap,
 )
 
@@ -450,12 +449,10 @@ class TrustgridHaCluster(Construct):
             lan_interface_override=interface_override,
             heartbeat_interface=config.heartbeat_interface,
             heartbeat_port=_cfn_number(config.heartbeat_port),
-            tunnel=TunnelProperties(
-                port=_cfn_number(config.tunnel_port),
-                udp=config.tunnel_udp,
-                max_ingress_mbps=_cfn_optional(config.max_ingress_mbps),
-                max_client_write_mbps=_cfn_optional(config.max_client_write_mbps),
-            ),
+            tunnel_port=_cfn_number(config.tunnel_port),
+            tunnel_udp=config.tunnel_udp,
+            max_ingress_mbps=_cfn_optional(config.max_ingress_mbps),
+            max_client_write_mbps=_cfn_optional(config.max_client_write_mbps),
             failback_mode=config.failback_mode,
             verify_health=config.verify_health,
             verify_routes=config.verify_routes,
@@ -732,10 +729,11 @@ def _validated(objects: dict[str, object], **settings: object) -> ClusterConfig:
     return config
 
 
-def _cfn_number(value: int) -> int | str:
-    """A number for a custom resource property: a token becomes a string token, never a garbled literal."""
-    return Token.as_string(value) if is_unresolved(value) else value
+def _cfn_number(value: int) -> int:
+    """A number for a custom resource property: a token becomes a string token, never a garbled literal. Like
+    CDK's own tokens, it stands in for the number it will be (the contract's codec passes strings through)."""
+    return cast(int, Token.as_string(value)) if is_unresolved(value) else value
 
 
-def _cfn_optional(value: int | None) -> int | str | None:
+def _cfn_optional(value: int | None) -> int | None:
     return None if value is None else _cfn_number(value)

@@ -151,16 +151,9 @@ class ClusterConfig:
         rule("cluster_name", self.cluster_name, contract.name_problem(self.cluster_name))
         self._names(rule, found)
         self._cidrs(rule, found)
-        rule(
-            "tunnel_port",
-            self.tunnel_port,
-            contract.port_problem(self.tunnel_port, {contract.SSH_PORT: "appliance's SSH port"}),
-        )
-        rule(
-            "heartbeat_port",
-            self.heartbeat_port,
-            contract.heartbeat_port_problem(self.heartbeat_port, self.tunnel_port),
-        )
+        rule("tunnel_port", self.tunnel_port, contract.appliance_port_problem(self.tunnel_port))
+        rule("heartbeat_port", self.heartbeat_port, contract.appliance_port_problem(self.heartbeat_port))
+        self._across(found)
         rule("max_ingress_mbps", self.max_ingress_mbps, contract.mbps_problem(self.max_ingress_mbps))
         rule("max_client_write_mbps", self.max_client_write_mbps, contract.mbps_problem(self.max_client_write_mbps))
         for name in ("route_table_ids", "extra_route_table_ids"):
@@ -183,6 +176,14 @@ class ClusterConfig:
             )
         rule("wait_timeout", f"{self.wait_timeout_seconds} s", contract.wait_problem(self.wait_timeout_seconds))
         return found
+
+    def _across(self, found: list[Problem]) -> None:
+        """The contract's rules across settings (the handler applies them again at deploy time)."""
+        known = {f.name: getattr(self, f.name) for f in fields(self) if not is_unresolved(getattr(self, f.name))}
+        for check in contract.CLUSTER_RULES:
+            for finding in check(known):
+                item = "" if finding.index is None else f"[{finding.index}]"
+                found.append(Problem(finding.field + item, finding.value, finding.fix))
 
     def _machine(self, rule: Callable[[str, Any, str | None], None], found: list[Problem]) -> None:
         """The instance: its type, its image and its root volume."""
@@ -253,7 +254,7 @@ class ClusterConfig:
                 continue
             if not values and not may_be_empty:
                 found.append(Problem(name, [], "give at least one CIDR, for example ['172.16.0.0/16']."))
-            ipv4_only = name in ("edge_cidrs", "lan_source_cidrs")
+            ipv4_only = name == "lan_source_cidrs"  # edge CIDRs: the contract's rule says so
             for index, value in enumerate(values):
                 problem = contract.edge_cidr_problem(value) if name == "edge_cidrs" else contract.cidr_problem(value)
                 if problem is None and ipv4_only and ":" in value:
@@ -262,7 +263,6 @@ class ClusterConfig:
                         "group rules are IPv4. Give an IPv4 network."
                     )
                 rule(f"{name}[{index}]", value, problem)
-        self._overlapping_edges(found)
         self._lan_apart_from_edges(found)
 
     def _tables_once(self, found: list[Problem]) -> None:
@@ -297,18 +297,6 @@ class ClusterConfig:
                         "sites. Give the LAN-side networks apart from the edge sites' space.",
                     )
                 )
-
-    def _overlapping_edges(self, found: list[Problem]) -> None:
-        valid = [
-            (index, value)
-            for index, value in enumerate(self.edge_cidrs)
-            if not is_unresolved(value) and contract.cidr_problem(value, whole_internet=False) is None
-        ]
-        for position, (index, value) in enumerate(valid):
-            for other_index, other in valid[:position]:
-                if contract.cidrs_overlap(value, other):
-                    fix = f"it overlaps edge_cidrs[{other_index}] ({other}); give each edge network once."
-                    found.append(Problem(f"edge_cidrs[{index}]", value, fix))
 
     @classmethod
     def app_settings(cls) -> Mapping[str, str]:

@@ -21,6 +21,15 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sns as sns
 from constructs import Construct, IDependable
 
+from trustgrid_ha_runtime.contract import (
+    API_SECRET_ENV,
+    API_URL_ENV,
+    METRIC_CLUSTER_HEALTHY,
+    METRIC_GATEWAY_SERVICE,
+    METRIC_MEMBERS_ONLINE,
+    METRIC_ROUTES_ON_ACTIVE,
+    METRICS_DIMENSION,
+)
 from trustgrid_ha_runtime.contract import METRICS_NAMESPACE as NAMESPACE
 
 from .gateway import TrustgridGateway
@@ -34,10 +43,10 @@ MONITOR_ID = "TrustgridMonitor"
 ALARM_EVALUATION_PERIODS = 2
 
 THRESHOLDS = {
-    "ClusterHealthy": (1, "Trustgrid does not report the cluster healthy"),
-    "RoutesOnActiveMember": (1, "an edge route does not point at the active member"),
-    "MembersOnline": (2, "a member is offline"),
-    "GatewayServiceEnabled": (2, "a member's gateway service is not enabled"),
+    METRIC_CLUSTER_HEALTHY: (1, "Trustgrid does not report the cluster healthy"),
+    METRIC_ROUTES_ON_ACTIVE: (1, "an edge route does not point at the active member"),
+    METRIC_MEMBERS_ONLINE: (2, "a member is offline"),
+    METRIC_GATEWAY_SERVICE: (2, "a member's gateway service is not enabled"),
 }
 
 
@@ -89,7 +98,7 @@ class TrustgridMonitorFunction(Construct):
             role=role,
             timeout=Duration.minutes(1),
             memory_size=256,
-            environment={"TRUSTGRID_API_URL": api_url, "TRUSTGRID_API_SECRET_ARN": api_secret.secret_arn},
+            environment={API_URL_ENV: api_url, API_SECRET_ENV: api_secret.secret_arn},
             log_group=log_group,
             description="Trustgrid HA cluster: scheduled, read-only health check that publishes metrics",
         )
@@ -157,7 +166,7 @@ class TrustgridClusterMonitoring(Construct):
         return cloudwatch.Metric(
             namespace=NAMESPACE,
             metric_name=metric_name,
-            dimensions_map={"ClusterName": self.cluster_name},
+            dimensions_map={METRICS_DIMENSION: self.cluster_name},
             statistic=statistic,
             period=period or self.interval,
         )
@@ -183,12 +192,12 @@ class TrustgridClusterMonitoring(Construct):
         dashboard.add_widgets(
             cloudwatch.GraphWidget(
                 title="Cluster healthy / routes on the active member",
-                left=[self.metric("ClusterHealthy"), self.metric("RoutesOnActiveMember")],
+                left=[self.metric(METRIC_CLUSTER_HEALTHY), self.metric(METRIC_ROUTES_ON_ACTIVE)],
                 width=12,
             ),
             cloudwatch.GraphWidget(
                 title="Members online / gateway services enabled",
-                left=[self.metric("MembersOnline"), self.metric("GatewayServiceEnabled")],
+                left=[self.metric(METRIC_MEMBERS_ONLINE), self.metric(METRIC_GATEWAY_SERVICE)],
                 width=12,
             ),
         )

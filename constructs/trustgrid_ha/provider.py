@@ -26,7 +26,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
-from trustgrid_ha_runtime.contract import METRICS_NAMESPACE
+from trustgrid_ha_runtime.contract import API_SECRET_ENV, API_URL_ENV, METRICS_NAMESPACE
 
 from .errors import TrustgridConfigError
 from .nag import acknowledge
@@ -157,7 +157,7 @@ class TrustgridProvider(Construct):
         )
         log_group.grant_write(self.role)
         code = handler_code()
-        environment = {"TRUSTGRID_API_URL": api_url, "TRUSTGRID_API_SECRET_ARN": api_secret.secret_arn}
+        environment = {API_URL_ENV: api_url, API_SECRET_ENV: api_secret.secret_arn}
         common: dict[str, Any] = {
             "runtime": lambda_.Runtime.PYTHON_3_14,
             "code": code,

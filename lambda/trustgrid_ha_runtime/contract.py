@@ -1,28 +1,29 @@
 """The contract between the construct and its custom-resource handler.
 
-One module, standard library only, imported by both sides: the resource types,
-the property names, the enum values, the rules a value must follow, and the
-encoding of CloudFormation's string-typed properties in both directions. The
-construct builds a property struct and calls :meth:`to_properties`; the handler
-parses the same struct back with :meth:`parse`.
+One module, standard library only, imported by both sides: the resource types, the property structs, the enum
+values, the rules a value must follow, the Lambda environment and the metric names. Each property struct is
+declared once, as a frozen dataclass whose fields carry their wire key, default and rule (:func:`prop`); one
+generic codec turns a struct into CloudFormation's string-typed properties (:meth:`Struct.to_properties`) and
+back into values of their real types (:meth:`Struct.parse`).
 
-A new request is parsed strictly: every rule the construct applies at synth time
-applies again here, so a value that was a token at synth time (a
-``CfnParameter``, say) is checked at deploy time by the same rule. The *old*
-properties of an update, and the properties of a delete, are parsed leniently:
-a stack deployed by an older version of this library lacks the properties added
-since, and its update or delete must still work. :data:`CONTRACT_VERSION` names
-the version that wrote a request.
+A new request is parsed strictly: every rule the construct applies at synth time applies again here (the field
+rules and :data:`CLUSTER_RULES`, which the construct's config calls too), so a value that was a token at synth
+time (a ``CfnParameter``, say) is checked at deploy time by the same rule. The *old* properties of an update, and
+the properties of a delete, are parsed leniently: a stack deployed by an older version of this library lacks the
+properties added since, and its update or delete must still work. :data:`CONTRACT_VERSION` names the version that
+wrote a request.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, fields
+import types
+import typing
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import MISSING, dataclass, field, fields
 from enum import Enum
-from typing import Any, TypeVar, cast
+from typing import Any, ClassVar, TypeVar
 
 #: Bumped whenever a property is added, renamed or changes meaning.
 CONTRACT_VERSION = 2
@@ -48,6 +49,17 @@ DEFAULT_TUNNEL_PORT = 8443
 MIN_WAIT_SECONDS = 60
 MAX_WAIT_SECONDS = 3000
 DEFAULT_WAIT_SECONDS = 2700
+
+#: The Lambda environment of the handler and the scheduled check: where the API key is, and the API's URL.
+API_SECRET_ENV = "TRUSTGRID_API_SECRET_ARN"
+API_URL_ENV = "TRUSTGRID_API_URL"
+#: The scheduled check's metrics (namespace :data:`METRICS_NAMESPACE`, dimension :data:`METRICS_DIMENSION`).
+METRIC_CLUSTER_HEALTHY = "ClusterHealthy"
+METRIC_ROUTES_ON_ACTIVE = "RoutesOnActiveMember"
+METRIC_MEMBERS_ONLINE = "MembersOnline"
+METRIC_GATEWAY_SERVICE = "GatewayServiceEnabled"
+METRICS = (METRIC_CLUSTER_HEALTHY, METRIC_ROUTES_ON_ACTIVE, METRIC_MEMBERS_ONLINE, METRIC_GATEWAY_SERVICE)
+METRICS_DIMENSION = "ClusterName"
 
 
 class HeartbeatInterface(Enum):
@@ -102,12 +114,9 @@ def port_problem(value: object, reserved: Mapping[int, str] | None = None) -> st
 SSH_PORT = 22
 
 
-def heartbeat_port_problem(value: object, tunnel_port: object) -> str | None:
-    """The heartbeat's TCP port: any port the appliance does not use itself (Trustgrid: "any unused TCP port")."""
-    reserved = {SSH_PORT: "appliance's SSH port"}
-    if isinstance(tunnel_port, int) and not isinstance(tunnel_port, bool):
-        reserved[tunnel_port] = "tunnel port (tunnel_port)"
-    return port_problem(value, reserved)
+def appliance_port_problem(value: object) -> str | None:
+    """A port the appliance listens on for us (the tunnel, the heartbeat): any but its own SSH port."""
+    return port_problem(value, {SSH_PORT: "appliance's SSH port"})
 
 
 def cidr_problem(value: object, *, whole_internet: bool = True) -> str | None:
@@ -140,6 +149,11 @@ def edge_cidr_problem(value: object) -> str | None:
     problem = cidr_problem(value, whole_internet=False)
     if problem is not None:
         return problem
+    if ":" in str(value):
+        return (
+            "IPv6 is not supported here: Trustgrid's AWS route-table entries and the LAN security group rules are "
+            "IPv4. Give an IPv4 network."
+        )
     # a wider network that contains one of these is fine: the more specific local route keeps its own part
     for network, what in NOT_ROUTABLE:
         if cidr_inside(str(value), network):
@@ -193,20 +207,81 @@ def mbps_problem(value: object) -> str | None:
     return "give a whole number of Mbit/s from 1 to 100000, or leave it unset for no limit."
 
 
-# -- encoding: CloudFormation hands every scalar to a custom resource as a string ----------------
+def listed_problem(what: str) -> Callable[[object], str | None]:
+    """A rule for a list that must not be empty."""
+
+    def problem(value: object) -> str | None:
+        return None if value else f"give at least one {what}."
+
+    return problem
+
+
+# -- rules across fields: the construct's config and the handler's strict parse call the same ones ------------
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A problem a rule across fields found: the field (by its Python name), the item of a list, the value, the
+    fix. The construct reports it under its keyword (``edge_cidrs[1]``), the handler under the wire key."""
+
+    field: str
+    index: int | None
+    value: object
+    fix: str
+
+
+def _plain_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def ports_apart(values: Mapping[str, Any]) -> Iterator[Finding]:
+    """The heartbeat cannot use the tunnel's port."""
+    heartbeat, tunnel = values.get("heartbeat_port"), values.get("tunnel_port")
+    if _plain_int(heartbeat) and heartbeat == tunnel:
+        yield Finding("heartbeat_port", None, heartbeat, f"port {heartbeat} is the tunnel port (tunnel_port); choose "
+                      "another port.")  # fmt: skip
+
+
+def edges_apart(values: Mapping[str, Any]) -> Iterator[Finding]:
+    """Each edge network once: a route table holds one route per destination, and overlaps would shadow."""
+    cidrs = values.get("edge_cidrs")
+    if not isinstance(cidrs, Sequence) or isinstance(cidrs, str):
+        return
+    valid = [(i, c) for i, c in enumerate(cidrs) if cidr_problem(c, whole_internet=False) is None]
+    for position, (index, cidr) in enumerate(valid):
+        for other_index, other in valid[:position]:
+            if cidrs_overlap(cidr, other):
+                fix = f"it overlaps edge_cidrs[{other_index}] ({other}); give each edge network once."
+                yield Finding("edge_cidrs", index, cidr, fix)
+
+
+#: Given the values it knows (a value still a token at synth time is left out), each yields what is wrong.
+CrossRule = Callable[[Mapping[str, Any]], Iterator[Finding]]
+CLUSTER_RULES: tuple[CrossRule, ...] = (ports_apart, edges_apart)
+
+
+# -- the codec: CloudFormation hands every scalar to a custom resource as a string --------------------------
 #
-# On the construct side a value may be an unresolved token, which the construct has already turned
-# into a token *string*; the encoders pass such strings through unchanged.
+# On the construct side a value may be an unresolved token, which the construct has already turned into a token
+# *string*; encoding passes every string through unchanged.
 
 
-def encode_int(value: int | str | None) -> str:
+def _encoded(value: Any) -> Any:
     if value is None:
         return ""
-    return value if isinstance(value, str) else str(int(value))
-
-
-def encode_bool(value: bool | str) -> str:
-    return value if isinstance(value, str) else ("true" if value else "false")
+    if isinstance(value, Struct):
+        return value.to_properties()
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (str, int)):
+        return str(value)
+    if isinstance(value, Mapping):
+        return dict(value)
+    if isinstance(value, (tuple, list)):
+        return [_encoded(item) for item in value]
+    raise TypeError(f"a property value cannot be {type(value).__name__}: {value!r}")
 
 
 def decode_int(key: str, value: Any) -> int:
@@ -216,10 +291,6 @@ def decode_int(key: str, value: Any) -> int:
         return int(str(value).strip())
     except ValueError:
         raise PropertyError(f"property {key} must be a whole number, got {value!r}") from None
-
-
-def decode_optional_int(key: str, value: Any) -> int | None:
-    return None if value in (None, "") else decode_int(key, value)
 
 
 def decode_bool(key: str, value: Any) -> bool:
@@ -253,9 +324,35 @@ def decode_enum(key: str, value: Any, enum: type[E]) -> E:
     raise PropertyError(f"property {key} must be one of {', '.join(str(m.value) for m in enum)}, got {value!r}")
 
 
-def _mapping(props: Any, key: str) -> dict[str, Any]:
-    value = props.get(key) if isinstance(props, Mapping) else None
-    return dict(value) if isinstance(value, Mapping) else {}
+def _decoder(annotation: Any, optional_text: bool) -> Callable[[str, Any, bool], Any]:
+    """How a field of this type is read from its wire value (its name, the value, strictness)."""
+    args = [a for a in typing.get_args(annotation) if a is not type(None)]
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):  # X | None: "" is None
+        inner = _decoder(args[0], False)
+        return lambda key, value, strict: None if value in (None, "") else inner(key, value, strict)
+    if annotation is str:
+        return (lambda key, value, strict: str(value or "")) if optional_text else (lambda k, v, s: decode_str(k, v))
+    if annotation is int:
+        return lambda key, value, strict: decode_int(key, value)
+    if annotation is bool:
+        return lambda key, value, strict: decode_bool(key, value)
+    if isinstance(annotation, type) and issubclass(annotation, Enum):
+        return lambda key, value, strict: decode_enum(key, value, annotation)
+    if typing.get_origin(annotation) is tuple and isinstance(args[0], type) and issubclass(args[0], Struct):
+        return _struct_list(args[0])
+    if typing.get_origin(annotation) is tuple:
+        return lambda key, value, strict: decode_list(key, value)
+    return lambda key, value, strict: types.MappingProxyType(dict(value) if isinstance(value, Mapping) else {})
+
+
+def _struct_list(struct: type[Struct]) -> Callable[[str, Any, bool], Any]:
+    def decode(key: str, value: Any, strict: bool) -> tuple[Struct, ...]:
+        items = [] if value in (None, "") else value
+        if not isinstance(items, list):
+            raise PropertyError(f"property {key} must be a list of objects, got {value!r}")
+        return tuple(struct.parse(item, strict=strict, where=f"{key}[{index}].") for index, item in enumerate(items))
+
+    return decode
 
 
 def _check(key: str, value: Any, problem: str | None) -> None:
@@ -263,334 +360,236 @@ def _check(key: str, value: Any, problem: str | None) -> None:
         raise PropertyError(f"property {key}={value!r} is invalid: {problem}")
 
 
-# -- the property structs -----------------------------------------------------------------------
-
-T = TypeVar("T")
+# -- the property structs -----------------------------------------------------------------------------------
 
 
-_REQUIRED: Any = object()
+def prop(
+    key: str,
+    default: Any = MISSING,
+    *,
+    rule: Callable[[Any], str | None] | None = None,
+    each: Callable[[Any], str | None] | None = None,
+    count: tuple[int, str] | None = None,
+    absent: Any = MISSING,
+) -> Any:
+    """A field of a property struct: its wire ``key``, its ``default`` (none: required), the ``rule`` its value
+    follows (or ``each`` item of a list), and for a list of structs the ``count`` (how many, of what) it must have.
+    A rule returns None when the value is fine, else the fix as a sentence. ``absent``: what a required field is
+    when its key is missing from the properties (the rules then judge it)."""
+    metadata = {"key": key, "rule": rule, "each": each, "count": count, "absent": absent}
+    if isinstance(default, Mapping):  # an object: each struct its own read-only copy
+        return field(default_factory=lambda: types.MappingProxyType(dict(default)), metadata=metadata)
+    return field(default=default, metadata=metadata)
 
 
-class _Reader:
-    """Reads properties strictly (a required key present, every value valid) or leniently (a missing or bad
-    value is its default, or None)."""
+def version_prop() -> Any:
+    """The version of the library that wrote a request: always written as :data:`CONTRACT_VERSION`, read back as
+    None when it is missing (a request of 0.1.0)."""
+    return field(default=CONTRACT_VERSION, kw_only=True, metadata={"key": VERSION_KEY, "version": True})
 
-    def __init__(self, props: Mapping[str, Any], strict: bool, where: str = "") -> None:
-        if not isinstance(props, Mapping):
-            raise PropertyError(f"properties{where and ' of ' + where} must be an object, got {props!r}")
-        self.props = props
-        self.strict = strict
-        self.where = where
 
-    def get(self, key: str, decode: Callable[[str, Any], T], default: Any = _REQUIRED) -> T:
-        name = f"{self.where}{key}"
-        fallback = None if default is _REQUIRED else default
-        if key not in self.props:
-            if self.strict and default is _REQUIRED:
-                raise PropertyError(f"property {name} is missing")
-            return cast(T, fallback)
-        try:
-            return decode(name, self.props[key])
-        except PropertyError:
-            if self.strict:
-                raise
-            return cast(T, fallback)
+S = TypeVar("S", bound="Struct")
 
 
 @dataclass(frozen=True)
-class MemberProperties:
+class Struct:
+    """A property struct: fields declared with :func:`prop`, encoded and parsed by one codec."""
+
+    #: The rules across fields a strict parse applies (after each field's own).
+    RULES: ClassVar[tuple[CrossRule, ...]] = ()
+
+    def to_properties(self) -> dict[str, Any]:
+        """The properties CloudFormation sends the handler: every value a string, a list or an object."""
+        encoded: dict[str, Any] = {}
+        for spec in fields(self):
+            meta = spec.metadata
+            value = CONTRACT_VERSION if meta.get("version") else getattr(self, spec.name)
+            encoded[meta["key"]] = _encoded(value)
+        return encoded
+
+    @classmethod
+    def parse(cls: type[S], props: Any, *, strict: bool = True, where: str = "") -> S:
+        """The struct from its properties: strictly (every required key, every rule) or leniently (a missing or
+        bad value is its default, or None). ``where`` prefixes the keys in messages (``Members[0].``)."""
+        if not isinstance(props, Mapping):
+            raise PropertyError(f"properties{where and ' of ' + where.rstrip('.')} must be an object, got {props!r}")
+        hints = _hints(cls)
+        values = {spec.name: _read(spec, hints[spec.name], props, strict, where) for spec in fields(cls)}
+        parsed = cls(**values)
+        if strict and not where:
+            parsed.validate()
+        return parsed
+
+    def validate(self, where: str = "") -> None:
+        """Every rule of every field (nested structs too), then the rules across fields."""
+        keys: dict[str, str] = {}
+        for spec in fields(self):
+            meta, value = spec.metadata, getattr(self, spec.name)
+            key = keys[spec.name] = where + meta["key"]
+            if meta.get("rule") is not None:
+                _check(key, value, meta["rule"](value))
+            for index, item in enumerate(value if isinstance(value, tuple) else ()):
+                if meta.get("each") is not None:
+                    _check(key, item, meta["each"](item))
+                if isinstance(item, Struct):
+                    item.validate(f"{key}[{index}].")
+        values = {spec.name: getattr(self, spec.name) for spec in fields(self)}
+        for rule in self.RULES:
+            for finding in rule(values):
+                item = "" if finding.index is None else f"[{finding.index}]"
+                _check(keys[finding.field] + item, finding.value, finding.fix)
+
+
+_HINTS: dict[type, dict[str, Any]] = {}
+
+
+def _hints(cls: type) -> dict[str, Any]:
+    if cls not in _HINTS:
+        _HINTS[cls] = typing.get_type_hints(cls)
+    return _HINTS[cls]
+
+
+def _read(spec: Any, annotation: Any, props: Mapping[str, Any], strict: bool, where: str) -> Any:
+    """One field from the properties: required and valid when strict; else its default, or None."""
+    meta = spec.metadata
+    key, name = meta["key"], where + meta["key"]
+    if meta.get("version"):
+        value = props.get(key)
+        return int(value) if isinstance(value, str) and value.strip().isdigit() else None
+    required = spec.default is MISSING and spec.default_factory is MISSING
+    default = None if required else spec.default_factory() if spec.default is MISSING else spec.default
+    if key not in props:
+        if meta["absent"] is not MISSING:
+            return meta["absent"]
+        if strict and required:
+            raise PropertyError(f"property {name} is missing")
+        return default
+    count = meta.get("count")
+    value = props[key]
+    if count is not None and (not isinstance(value, list) or len(value) != count[0]):
+        raise PropertyError(f"property {name} must list exactly {count[1]}, got {value!r}")
+    try:
+        return _decoder(annotation, spec.default == "")(name, value, strict)
+    except PropertyError:
+        if strict:
+            raise
+        return default
+
+
+def _members_apart(values: Mapping[str, Any]) -> Iterator[Finding]:
+    members = values["members"]
+    if members[0].uid == members[1].uid:
+        yield Finding("members", None, members[0].uid, "it names one node twice; a cluster needs two nodes.")
+
+
+@dataclass(frozen=True)
+class MemberProperties(Struct):
     """One gateway as the cluster resource sees it."""
 
-    uid: str
-    name: str
-    lan_eni_id: str
-    lan_ip: str
-    wan_ip: str
-    public_ip: str | None
-    lan_subnet_id: str
-
-    def to_properties(self) -> dict[str, Any]:
-        return {
-            "Uid": self.uid,
-            "Name": self.name,
-            "LanEniId": self.lan_eni_id,
-            "LanIp": self.lan_ip,
-            "WanIp": self.wan_ip,
-            "PublicIp": self.public_ip or "",
-            "LanSubnetId": self.lan_subnet_id,
-        }
-
-    @classmethod
-    def parse(cls, raw: Any, index: int, *, strict: bool) -> MemberProperties:
-        read = _Reader(raw, strict, f"Members[{index}].")
-        return cls(
-            uid=read.get("Uid", decode_str),
-            name=read.get("Name", decode_str),
-            lan_eni_id=read.get("LanEniId", decode_str),
-            lan_ip=read.get("LanIp", decode_str),
-            wan_ip=read.get("WanIp", decode_str),
-            public_ip=read.get("PublicIp", decode_str),
-            lan_subnet_id=read.get("LanSubnetId", decode_str),
-        )
+    uid: str = prop("Uid")
+    name: str = prop("Name", rule=name_problem)
+    lan_eni_id: str = prop("LanEniId")
+    lan_ip: str = prop("LanIp")
+    wan_ip: str = prop("WanIp")
+    #: None only in a request of 0.1.0, parsed leniently.
+    public_ip: str | None = prop("PublicIp")
+    lan_subnet_id: str = prop("LanSubnetId")
 
 
 @dataclass(frozen=True)
-class TunnelProperties:
-    """The gateway service each member runs: where edge nodes open their tunnels."""
+class ClusterProperties(Struct):
+    """What the cluster resource must make true in Trustgrid. The tunnel settings are each member's gateway
+    service: where edge nodes open their tunnels."""
 
-    port: int | str = DEFAULT_TUNNEL_PORT
-    udp: bool | str = True
-    max_ingress_mbps: int | str | None = None
-    max_client_write_mbps: int | str | None = None
+    RULES = (*CLUSTER_RULES, _members_apart)
 
-
-@dataclass(frozen=True)
-class ClusterProperties:
-    """What the cluster resource must make true in Trustgrid."""
-
-    name: str
-    members: tuple[MemberProperties, ...]
-    edge_cidrs: tuple[str, ...]
-    route_table_ids: tuple[str, ...]
-    lan_interface_name: str
-    lan_interface_override: bool | str = False
-    heartbeat_interface: HeartbeatInterface = HeartbeatInterface.LAN
-    heartbeat_port: int | str = DEFAULT_HEARTBEAT_PORT
-    tunnel: TunnelProperties = field(default_factory=TunnelProperties)
-    failback_mode: FailbackMode = FailbackMode.AUTO
-    verify_health: bool | str = True
-    verify_routes: bool | str = True
-    wait_timeout_seconds: int | str = DEFAULT_WAIT_SECONDS
+    name: str = prop("ClusterName", rule=name_problem)
+    members: tuple[MemberProperties, ...] = prop("Members", count=(2, "two gateways"))
+    edge_cidrs: tuple[str, ...] = prop("EdgeCidrs", absent=(), rule=listed_problem("CIDR"), each=edge_cidr_problem)
+    route_table_ids: tuple[str, ...] = prop("RouteTableIds", absent=(), each=route_table_problem)
+    lan_interface_name: str = prop("LanInterfaceName")
+    lan_interface_override: bool = prop("LanInterfaceOverride", False)
+    heartbeat_interface: HeartbeatInterface = prop("HeartbeatInterface", HeartbeatInterface.LAN)
+    heartbeat_port: int = prop("HeartbeatPort", DEFAULT_HEARTBEAT_PORT, rule=appliance_port_problem)
+    tunnel_port: int = prop("TunnelPort", DEFAULT_TUNNEL_PORT, rule=appliance_port_problem)
+    tunnel_udp: bool = prop("TunnelUdp", True)
+    max_ingress_mbps: int | None = prop("MaxIngressMbps", None, rule=mbps_problem)
+    max_client_write_mbps: int | None = prop("MaxClientWriteMbps", None, rule=mbps_problem)
+    failback_mode: FailbackMode = prop("FailbackMode", FailbackMode.AUTO)
+    verify_health: bool = prop("VerifyHealth", True)
+    verify_routes: bool = prop("VerifyRoutes", True)
+    wait_timeout_seconds: int = prop("WaitTimeoutSeconds", DEFAULT_WAIT_SECONDS, rule=wait_problem)
     #: The ``ClusterName`` dimension of the scheduled check's metrics; when set, a create or update that verified
     #: publishes the first data points itself, so that the alarms never start on missing data.
-    metrics_name: str = ""
-    #: The contract version of the request this was parsed from (None: older than version 2).
-    version: int | None = CONTRACT_VERSION
-
-    def to_properties(self) -> dict[str, Any]:
-        return {
-            VERSION_KEY: str(CONTRACT_VERSION),
-            "ClusterName": self.name,
-            "MetricsName": self.metrics_name,
-            "Members": [m.to_properties() for m in self.members],
-            "EdgeCidrs": list(self.edge_cidrs),
-            "RouteTableIds": list(self.route_table_ids),
-            "LanInterfaceName": self.lan_interface_name,
-            "LanInterfaceOverride": encode_bool(self.lan_interface_override),
-            "HeartbeatInterface": self.heartbeat_interface.value,
-            "HeartbeatPort": encode_int(self.heartbeat_port),
-            "TunnelPort": encode_int(self.tunnel.port),
-            "TunnelUdp": encode_bool(self.tunnel.udp),
-            "MaxIngressMbps": encode_int(self.tunnel.max_ingress_mbps),
-            "MaxClientWriteMbps": encode_int(self.tunnel.max_client_write_mbps),
-            "FailbackMode": self.failback_mode.value,
-            "VerifyHealth": encode_bool(self.verify_health),
-            "VerifyRoutes": encode_bool(self.verify_routes),
-            "WaitTimeoutSeconds": encode_int(self.wait_timeout_seconds),
-        }
-
-    @classmethod
-    def parse(cls, props: Mapping[str, Any], *, strict: bool = True) -> ClusterProperties:
-        read = _Reader(props, strict)
-        raw_members = props.get("Members") if isinstance(props, Mapping) else None
-        if not isinstance(raw_members, list) or len(raw_members) != 2:
-            raise PropertyError(f"property Members must list exactly two gateways, got {raw_members!r}")
-        members = tuple(MemberProperties.parse(m, i, strict=strict) for i, m in enumerate(raw_members))
-        version = read.get(VERSION_KEY, decode_int, default=0) or None
-        spec = cls(
-            name=read.get("ClusterName", decode_str),
-            members=members,
-            edge_cidrs=read.get("EdgeCidrs", decode_list, default=()),
-            route_table_ids=read.get("RouteTableIds", decode_list, default=()),
-            lan_interface_name=read.get("LanInterfaceName", decode_str),
-            lan_interface_override=read.get("LanInterfaceOverride", decode_bool, default=False),
-            heartbeat_interface=read.get(
-                "HeartbeatInterface", lambda k, v: decode_enum(k, v, HeartbeatInterface), default=HeartbeatInterface.LAN
-            ),
-            heartbeat_port=read.get("HeartbeatPort", decode_int, default=DEFAULT_HEARTBEAT_PORT),
-            tunnel=TunnelProperties(
-                port=read.get("TunnelPort", decode_int, default=DEFAULT_TUNNEL_PORT),
-                udp=read.get("TunnelUdp", decode_bool, default=True),
-                max_ingress_mbps=read.get("MaxIngressMbps", decode_optional_int, default=None),
-                max_client_write_mbps=read.get("MaxClientWriteMbps", decode_optional_int, default=None),
-            ),
-            failback_mode=read.get(
-                "FailbackMode", lambda k, v: decode_enum(k, v, FailbackMode), default=FailbackMode.AUTO
-            ),
-            verify_health=read.get("VerifyHealth", decode_bool, default=True),
-            verify_routes=read.get("VerifyRoutes", decode_bool, default=True),
-            wait_timeout_seconds=read.get("WaitTimeoutSeconds", decode_int, default=DEFAULT_WAIT_SECONDS),
-            metrics_name=str(props.get("MetricsName") or ""),
-            version=version,
-        )
-        if strict:
-            spec.validate()
-        return spec
-
-    def validate(self) -> None:
-        """The deploy-time half of the synth-time checks (for values that were tokens at synth)."""
-        _check("ClusterName", self.name, name_problem(self.name))
-        for member in self.members:
-            _check("Members[].Name", member.name, name_problem(member.name))
-        if self.members[0].uid == self.members[1].uid:
-            raise PropertyError(f"property Members names node {self.members[0].uid} twice; a cluster needs two nodes")
-        if not self.edge_cidrs:
-            raise PropertyError("property EdgeCidrs must list at least one CIDR")
-        for cidr in self.edge_cidrs:
-            _check("EdgeCidrs", cidr, edge_cidr_problem(cidr))
-        for table in self.route_table_ids:
-            _check("RouteTableIds", table, route_table_problem(table))
-        _check("TunnelPort", self.tunnel.port, port_problem(self.tunnel.port))
-        _check("HeartbeatPort", self.heartbeat_port, heartbeat_port_problem(self.heartbeat_port, self.tunnel.port))
-        _check("MaxIngressMbps", self.tunnel.max_ingress_mbps, mbps_problem(self.tunnel.max_ingress_mbps))
-        _check("MaxClientWriteMbps", self.tunnel.max_client_write_mbps, mbps_problem(self.tunnel.max_client_write_mbps))
-        _check("WaitTimeoutSeconds", self.wait_timeout_seconds, wait_problem(self.wait_timeout_seconds))
+    metrics_name: str = prop("MetricsName", "")
+    version: int | None = version_prop()
 
     @property
     def primary(self) -> MemberProperties:
         return self.members[0]
+
+    @property
+    def tunnel(self) -> tuple[int, bool, int | None, int | None]:
+        """The tunnel settings together: a change of any of them restarts the gateway service."""
+        return self.tunnel_port, self.tunnel_udp, self.max_ingress_mbps, self.max_client_write_mbps
 
     def heartbeat_host(self, member: MemberProperties) -> str:
         return member.lan_ip if self.heartbeat_interface is HeartbeatInterface.LAN else member.wan_ip
 
 
 @dataclass(frozen=True)
-class LicenseProperties:
+class LicenseProperties(Struct):
     """One gateway's node license: minted through the API or supplied by the user."""
 
-    node_name: str
-    license_secret_arn: str
-    source: LicenseSource = LicenseSource.MINT
-    remove_node_on_delete: bool | str = False
-    version: int | None = CONTRACT_VERSION
-
-    def to_properties(self) -> dict[str, Any]:
-        return {
-            VERSION_KEY: str(CONTRACT_VERSION),
-            "NodeName": self.node_name,
-            "Source": self.source.value,
-            "LicenseSecretArn": self.license_secret_arn,
-            "RemoveNodeOnDelete": encode_bool(self.remove_node_on_delete),
-        }
-
-    @classmethod
-    def parse(cls, props: Mapping[str, Any], *, strict: bool = True) -> LicenseProperties:
-        read = _Reader(props, strict)
-        spec = cls(
-            node_name=read.get("NodeName", decode_str),
-            license_secret_arn=read.get("LicenseSecretArn", decode_str),
-            source=read.get("Source", lambda k, v: decode_enum(k, v, LicenseSource), default=LicenseSource.MINT),
-            remove_node_on_delete=read.get("RemoveNodeOnDelete", decode_bool, default=False),
-            version=read.get(VERSION_KEY, decode_int, default=0) or None,
-        )
-        if strict:
-            _check("NodeName", spec.node_name, name_problem(spec.node_name))
-        return spec
+    node_name: str = prop("NodeName", rule=name_problem)
+    license_secret_arn: str = prop("LicenseSecretArn")
+    source: LicenseSource = prop("Source", LicenseSource.MINT)
+    remove_node_on_delete: bool = prop("RemoveNodeOnDelete", False)
+    version: int | None = version_prop()
 
 
 @dataclass(frozen=True)
-class ImageProperties:
+class ImageProperties(Struct):
     """Which vendor image to resolve; resolving again happens only when this changes."""
 
-    owner: str
-    name_pattern: str
-    interface_naming: str
-    refresh_token: str = ""
-
-    def to_properties(self) -> dict[str, Any]:
-        return {
-            VERSION_KEY: str(CONTRACT_VERSION),
-            "Owner": self.owner,
-            "NamePattern": self.name_pattern,
-            "InterfaceNaming": self.interface_naming,
-            "RefreshToken": self.refresh_token,
-        }
-
-    @classmethod
-    def parse(cls, props: Mapping[str, Any], *, strict: bool = True) -> ImageProperties:
-        read = _Reader(props, strict)
-        return cls(
-            owner=read.get("Owner", decode_str),
-            name_pattern=read.get("NamePattern", decode_str),
-            interface_naming=read.get("InterfaceNaming", decode_str, default=""),
-            refresh_token=str(props.get("RefreshToken") or ""),
-        )
+    owner: str = prop("Owner")
+    name_pattern: str = prop("NamePattern")
+    interface_naming: str = prop("InterfaceNaming", "")
+    refresh_token: str = prop("RefreshToken", "")
+    version: int | None = version_prop()
 
 
 @dataclass(frozen=True)
-class GuardedGateway:
+class GuardedGateway(Struct):
     """What a gateway cannot change in place: each of these replaces its instance, ENIs or license."""
 
-    slot: str
-    node_name: str
-    generation: str
-    image: str
-    root_volume_gib: int | str
-    wan_subnet_id: str
-    lan_subnet_id: str
+    slot: str = prop("Slot")
+    node_name: str = prop("NodeName")
+    generation: str = prop("Generation")
+    image: str = prop("Image")
+    root_volume_gib: int = prop("RootVolumeGib")
+    wan_subnet_id: str = prop("WanSubnetId")
+    lan_subnet_id: str = prop("LanSubnetId")
 
-    def to_properties(self) -> dict[str, Any]:
-        return {
-            "Slot": self.slot,
-            "NodeName": self.node_name,
-            "Generation": self.generation,
-            "Image": self.image,
-            "RootVolumeGib": encode_int(self.root_volume_gib),
-            "WanSubnetId": self.wan_subnet_id,
-            "LanSubnetId": self.lan_subnet_id,
-        }
 
-    @classmethod
-    def parse(cls, raw: Any, index: int, *, strict: bool) -> GuardedGateway:
-        read = _Reader(raw, strict, f"Gateways[{index}].")
-        return cls(
-            slot=read.get("Slot", decode_str),
-            node_name=read.get("NodeName", decode_str),
-            generation=read.get("Generation", decode_str),
-            image=read.get("Image", decode_str),
-            root_volume_gib=read.get("RootVolumeGib", decode_int),
-            wan_subnet_id=read.get("WanSubnetId", decode_str),
-            lan_subnet_id=read.get("LanSubnetId", decode_str),
-        )
+EMPTY: Mapping[str, Any] = {}
 
 
 @dataclass(frozen=True)
-class GuardProperties:
+class GuardProperties(Struct):
     """The change guard: everything else of a cluster depends on it, so it sees an update first and refuses
     one that would replace a running gateway, before anything changes."""
 
-    cluster_name: str
-    gateways: tuple[GuardedGateway, ...]
+    cluster_name: str = prop("ClusterName")
+    gateways: tuple[GuardedGateway, ...] = prop("Gateways", ())
     #: The edge CIDRs and the route tables the cluster will own: a create (or an update that adds either) is
     #: refused while a managed table routes an edge CIDR somewhere else (one route per destination).
-    edge_cidrs: tuple[str, ...] = ()
-    route_table_ids: tuple[str, ...] = ()
+    edge_cidrs: tuple[str, ...] = prop("EdgeCidrs", ())
+    route_table_ids: tuple[str, ...] = prop("RouteTableIds", ())
     #: What stops and starts both gateways in place (their instance type, their user data): when it changes, the
     #: pair must be whole, and the role is handed away from the primary before CloudFormation stops it.
-    restart: Mapping[str, Any] = field(default_factory=dict)
-
-    def to_properties(self) -> dict[str, Any]:
-        return {
-            VERSION_KEY: str(CONTRACT_VERSION),
-            "ClusterName": self.cluster_name,
-            "Gateways": [g.to_properties() for g in self.gateways],
-            "EdgeCidrs": list(self.edge_cidrs),
-            "RouteTableIds": list(self.route_table_ids),
-            "Restart": dict(self.restart),
-        }
-
-    @classmethod
-    def parse(cls, props: Mapping[str, Any], *, strict: bool = True) -> GuardProperties:
-        read = _Reader(props, strict)
-        raw = props.get("Gateways") if isinstance(props, Mapping) else None
-        gateways = tuple(GuardedGateway.parse(g, i, strict=strict) for i, g in enumerate(raw or []))
-        return cls(
-            cluster_name=read.get("ClusterName", decode_str),
-            gateways=gateways,
-            edge_cidrs=read.get("EdgeCidrs", decode_list, default=()),
-            route_table_ids=read.get("RouteTableIds", decode_list, default=()),
-            restart=_mapping(props, "Restart"),
-        )
+    restart: Mapping[str, Any] = prop("Restart", EMPTY)
+    version: int | None = version_prop()
 
     def restarts(self, old: GuardProperties) -> bool:
         """Whether an update from ``old`` stops and starts the gateways (unknown for an older version: no)."""
@@ -598,90 +597,41 @@ class GuardProperties:
 
 
 @dataclass(frozen=True)
-class GateProperties:
+class GateProperties(Struct):
     """The gate between the two gateways: on an update it waits until the first is back and the cluster is
     healthy; the second gateway's instance depends on it. ``fingerprint`` holds the first instance's
     interrupting properties, so that any change of them updates the gate."""
 
-    cluster_name: str
-    node_uid: str
-    node_name: str
-    instance_id: str
-    fingerprint: Mapping[str, Any]
-    wait_timeout_seconds: int | str = DEFAULT_WAIT_SECONDS
+    cluster_name: str = prop("ClusterName")
+    node_uid: str = prop("NodeUid")
+    node_name: str = prop("NodeName")
+    instance_id: str = prop("InstanceId")
+    fingerprint: Mapping[str, Any] = prop("Fingerprint", EMPTY)
+    wait_timeout_seconds: int = prop("WaitTimeoutSeconds", DEFAULT_WAIT_SECONDS)
     #: The first gateway's LAN interface, the second gateway (uid, name), and the routes the role owns: before
     #: CloudFormation stops the second gateway, the role is handed back to the first, and every route follows.
-    lan_eni_id: str = ""
-    partner_uid: str = ""
-    partner_name: str = ""
-    edge_cidrs: tuple[str, ...] = ()
-    route_table_ids: tuple[str, ...] = ()
+    lan_eni_id: str = prop("LanEniId", "")
+    partner_uid: str = prop("PartnerUid", "")
+    partner_name: str = prop("PartnerName", "")
+    edge_cidrs: tuple[str, ...] = prop("EdgeCidrs", ())
+    route_table_ids: tuple[str, ...] = prop("RouteTableIds", ())
     #: The second gateway's LAN interface: in a rollback, its instance's live type tells whether the rollback
     #: restarts it too (and so whether the gate must wait for the first).
-    partner_lan_eni_id: str = ""
-
-    def to_properties(self) -> dict[str, Any]:
-        return {
-            VERSION_KEY: str(CONTRACT_VERSION),
-            "ClusterName": self.cluster_name,
-            "NodeUid": self.node_uid,
-            "NodeName": self.node_name,
-            "InstanceId": self.instance_id,
-            "Fingerprint": dict(self.fingerprint),
-            "WaitTimeoutSeconds": encode_int(self.wait_timeout_seconds),
-            "LanEniId": self.lan_eni_id,
-            "PartnerUid": self.partner_uid,
-            "PartnerName": self.partner_name,
-            "PartnerLanEniId": self.partner_lan_eni_id,
-            "EdgeCidrs": list(self.edge_cidrs),
-            "RouteTableIds": list(self.route_table_ids),
-        }
-
-    @classmethod
-    def parse(cls, props: Mapping[str, Any], *, strict: bool = True) -> GateProperties:
-        read = _Reader(props, strict)
-        fingerprint = props.get("Fingerprint") if isinstance(props, Mapping) else None
-        return cls(
-            cluster_name=read.get("ClusterName", decode_str),
-            node_uid=read.get("NodeUid", decode_str),
-            node_name=read.get("NodeName", decode_str),
-            instance_id=read.get("InstanceId", decode_str),
-            fingerprint=fingerprint if isinstance(fingerprint, Mapping) else {},
-            wait_timeout_seconds=read.get("WaitTimeoutSeconds", decode_int, default=DEFAULT_WAIT_SECONDS),
-            lan_eni_id=str(props.get("LanEniId") or ""),
-            partner_uid=str(props.get("PartnerUid") or ""),
-            partner_name=str(props.get("PartnerName") or ""),
-            partner_lan_eni_id=str(props.get("PartnerLanEniId") or ""),
-            edge_cidrs=read.get("EdgeCidrs", decode_list, default=()),
-            route_table_ids=read.get("RouteTableIds", decode_list, default=()),
-        )
+    partner_lan_eni_id: str = prop("PartnerLanEniId", "")
+    version: int | None = version_prop()
 
 
 @dataclass(frozen=True)
-class ProtectionProperties:
+class ProtectionProperties(Struct):
     """EC2 termination protection of the gateways, applied once the cluster has verified. Deleted first on a
     stack delete (it depends on everything else of the cluster), it refuses that delete while enabled."""
 
-    instance_ids: tuple[str, ...]
-    enabled: bool | str = True
-
-    def to_properties(self) -> dict[str, Any]:
-        return {
-            VERSION_KEY: str(CONTRACT_VERSION),
-            "InstanceIds": list(self.instance_ids),
-            "Enabled": encode_bool(self.enabled),
-        }
-
-    @classmethod
-    def parse(cls, props: Mapping[str, Any], *, strict: bool = True) -> ProtectionProperties:
-        read = _Reader(props, strict)
-        return cls(
-            instance_ids=read.get("InstanceIds", decode_list, default=()),
-            enabled=read.get("Enabled", decode_bool, default=True),
-        )
+    instance_ids: tuple[str, ...] = prop("InstanceIds", ())
+    enabled: bool = prop("Enabled", True)
+    version: int | None = version_prop()
 
 
-PROPERTY_STRUCTS: dict[str, Any] = {
+PROPERTY_STRUCTS: dict[str, type[Struct]] = {
     CLUSTER_TYPE: ClusterProperties,
     LICENSE_TYPE: LicenseProperties,
     IMAGE_TYPE: ImageProperties,
@@ -692,5 +642,5 @@ PROPERTY_STRUCTS: dict[str, Any] = {
 
 
 def property_names(struct: type) -> Sequence[str]:
-    """The dataclass field names of a property struct (for documentation and tests)."""
-    return [f.name for f in fields(struct)]
+    """The wire keys of a property struct (for documentation and tests)."""
+    return [f.metadata["key"] for f in fields(struct)]

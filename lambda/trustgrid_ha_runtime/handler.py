@@ -21,6 +21,8 @@ from . import monitor
 from .api import ApiError, Credentials, RetryPolicy, TrustgridClient, Unauthorized, Unavailable
 from .cluster import CLAIM_SETTLE_SECONDS, CREATE_PLAN, ClusterReconciler, plan_update
 from .contract import (
+    API_SECRET_ENV,
+    API_URL_ENV,
     CLUSTER_TYPE,
     DEFAULT_API_URL,
     GATE_TYPE,
@@ -96,14 +98,14 @@ class Runtime:
 
         def api() -> TrustgridClient:
             try:
-                secret = secrets.get_secret_value(SecretId=os.environ["TRUSTGRID_API_SECRET_ARN"])["SecretString"]
+                secret = secrets.get_secret_value(SecretId=os.environ[API_SECRET_ENV])["SecretString"]
             except Exception as exc:  # deleted, or no longer readable
                 raise SecretUnavailable(
-                    f"The Trustgrid API secret {os.environ['TRUSTGRID_API_SECRET_ARN']} cannot be read "
+                    f"The Trustgrid API secret {os.environ[API_SECRET_ENV]} cannot be read "
                     f"({type(exc).__name__}). Restore it (or its read permission) and retry."
                 ) from None
             return TrustgridClient(
-                os.environ.get("TRUSTGRID_API_URL", DEFAULT_API_URL),
+                os.environ.get(API_URL_ENV, DEFAULT_API_URL),
                 Credentials.from_secret_string(secret),
                 logger=log,
                 policy=RetryPolicy(),

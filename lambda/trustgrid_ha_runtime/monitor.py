@@ -18,21 +18,31 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from .contract import METRICS_NAMESPACE
+from .contract import (
+    API_SECRET_ENV,
+    API_URL_ENV,
+    METRIC_CLUSTER_HEALTHY,
+    METRIC_GATEWAY_SERVICE,
+    METRIC_MEMBERS_ONLINE,
+    METRIC_ROUTES_ON_ACTIVE,
+    METRICS,
+    METRICS_DIMENSION,
+    METRICS_NAMESPACE,
+)
 from .log import JsonLogger
 from .status import ClusterStatus, client_from_secret, cluster_status
 
 NAMESPACE = METRICS_NAMESPACE
-METRICS = ("ClusterHealthy", "RoutesOnActiveMember", "MembersOnline", "GatewayServiceEnabled")
+__all__ = ["METRICS", "NAMESPACE", "check", "handler", "metric_values", "publish"]
 
 
 def metric_values(status: ClusterStatus) -> dict[str, float]:
     routes_ok = bool(status.routes) and all(r.on_active_member for r in status.routes)
     return {
-        "ClusterHealthy": 1.0 if status.health == "healthy" else 0.0,
-        "RoutesOnActiveMember": 1.0 if routes_ok else 0.0,
-        "MembersOnline": float(sum(m.online for m in status.members)),
-        "GatewayServiceEnabled": float(sum(m.gateway_enabled for m in status.members)),
+        METRIC_CLUSTER_HEALTHY: 1.0 if status.health == "healthy" else 0.0,
+        METRIC_ROUTES_ON_ACTIVE: 1.0 if routes_ok else 0.0,
+        METRIC_MEMBERS_ONLINE: float(sum(m.online for m in status.members)),
+        METRIC_GATEWAY_SERVICE: float(sum(m.gateway_enabled for m in status.members)),
     }
 
 
@@ -42,7 +52,7 @@ def publish(cloudwatch: Any, name: str, values: dict[str, float]) -> None:
         MetricData=[
             {
                 "MetricName": metric,
-                "Dimensions": [{"Name": "ClusterName", "Value": name}],
+                "Dimensions": [{"Name": METRICS_DIMENSION, "Value": name}],
                 "Value": value,
                 "Unit": "Count",
             }
@@ -73,7 +83,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     log = JsonLogger()
     region = os.environ.get("AWS_REGION")
     secrets = boto3.client("secretsmanager", region_name=region)
-    client = client_from_secret(secrets, os.environ["TRUSTGRID_API_SECRET_ARN"], os.environ["TRUSTGRID_API_URL"], log)
+    client = client_from_secret(secrets, os.environ[API_SECRET_ENV], os.environ[API_URL_ENV], log)
     return check(
         list(event.get("clusters") or []),
         client,

@@ -136,19 +136,18 @@ def heartbeat_body(current: Any, desired: Mapping[str, Any]) -> dict[str, Any]:
 
 def gateway_config(spec: ClusterProperties, member: MemberProperties) -> dict[str, Any]:
     """The gateway service that makes a member a public gateway edge nodes connect to."""
-    tunnel = spec.tunnel
     config: dict[str, Any] = {
         "enabled": True,
         "type": "public",
         "host": member.public_ip,
-        "port": tunnel.port,
-        "udpEnabled": tunnel.udp,
-        "udpPort": tunnel.port,
+        "port": spec.tunnel_port,
+        "udpEnabled": spec.tunnel_udp,
+        "udpPort": spec.tunnel_port,
     }
-    if tunnel.max_ingress_mbps is not None:
-        config["maxmbps"] = tunnel.max_ingress_mbps
-    if tunnel.max_client_write_mbps is not None:
-        config["maxClientWriteMbps"] = tunnel.max_client_write_mbps
+    if spec.max_ingress_mbps is not None:
+        config["maxmbps"] = spec.max_ingress_mbps
+    if spec.max_client_write_mbps is not None:
+        config["maxClientWriteMbps"] = spec.max_client_write_mbps
     return config
 
 

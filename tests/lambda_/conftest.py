@@ -17,7 +17,13 @@ from moto import mock_aws
 from tests.lambda_.trustgrid_stub import TrustgridStub
 from trustgrid_ha_runtime import api as api_module
 from trustgrid_ha_runtime.api import Credentials, RetryPolicy, TrustgridClient
-from trustgrid_ha_runtime.contract import CLUSTER_TYPE, CONTRACT_VERSION, LICENSE_TYPE
+from trustgrid_ha_runtime.contract import (
+    CLUSTER_TYPE,
+    LICENSE_TYPE,
+    ClusterProperties,
+    LicenseProperties,
+    MemberProperties,
+)
 from trustgrid_ha_runtime.handler import Runtime, handle_event, handle_is_complete, owner_of
 from trustgrid_ha_runtime.log import JsonLogger
 
@@ -83,14 +89,7 @@ class World:
     # -- requests as the Provider framework sends them -------------------------------------
 
     def license(self, request: str, name: str, index: int, physical: str | None = None, **extra: Any) -> dict[str, Any]:
-        props = {
-            "ContractVersion": str(CONTRACT_VERSION),
-            "NodeName": name,
-            "Source": "mint",
-            "LicenseSecretArn": self.license_secrets[index],
-            "RemoveNodeOnDelete": "false",
-            **extra,
-        }
+        props = {**LicenseProperties(name, self.license_secrets[index]).to_properties(), **extra}
         event = {
             "RequestType": request,
             "ResourceType": LICENSE_TYPE,
@@ -105,36 +104,20 @@ class World:
 
     def member(self, uid: str, name: str, index: int) -> dict[str, str]:
         eni = self.enis[self.subnets[index]]
-        return {
-            "Uid": uid,
-            "Name": name,
-            "LanEniId": eni,
-            "LanIp": self.ips[eni],
-            "WanIp": f"10.0.{100 + index}.10",
-            "PublicIp": f"198.51.100.{10 + index}",
-            "LanSubnetId": self.subnets[index],
-        }
+        member = MemberProperties(
+            uid, name, eni, self.ips[eni], f"10.0.{100 + index}.10", f"198.51.100.{10 + index}", self.subnets[index]
+        )
+        return member.to_properties()
 
     def cluster_props(self, members: list[dict[str, str]], **overrides: Any) -> dict[str, Any]:
-        props = {
-            "ContractVersion": str(CONTRACT_VERSION),
-            "ClusterName": "prod-gw",
-            "Members": members,
-            "HeartbeatInterface": "LAN",
-            "HeartbeatPort": "9000",
-            "LanInterfaceName": "ens6",
-            "LanInterfaceOverride": "false",
-            "TunnelPort": "8443",
-            "TunnelUdp": "true",
-            "MaxIngressMbps": "",
-            "MaxClientWriteMbps": "",
-            "EdgeCidrs": ["172.16.0.0/16"],
-            "RouteTableIds": list(self.route_tables),
-            "FailbackMode": "autoFailback",
-            "VerifyHealth": "true",
-            "VerifyRoutes": "true",
-            "WaitTimeoutSeconds": "600",
-        }
+        props = ClusterProperties(
+            name="prod-gw",
+            members=tuple(MemberProperties.parse(m) for m in members),
+            edge_cidrs=("172.16.0.0/16",),
+            route_table_ids=tuple(self.route_tables),
+            lan_interface_name="ens6",
+            wait_timeout_seconds=600,
+        ).to_properties()
         props.update(overrides)
         return props
 

@@ -2,18 +2,34 @@
 
 from __future__ import annotations
 
+import collections.abc
+import re
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import fields
+
 import pytest
 
 from tests.lambda_.conftest import Deployed, World
 from trustgrid_ha_runtime.contract import (
+    CLUSTER_RULES,
     CLUSTER_TYPE,
+    DEFAULT_TUNNEL_PORT,
+    PROPERTY_STRUCTS,
     ClusterProperties,
     FailbackMode,
+    GateProperties,
+    GuardedGateway,
+    GuardProperties,
     HeartbeatInterface,
+    ImageProperties,
     LicenseProperties,
+    LicenseSource,
     MemberProperties,
     PropertyError,
-    TunnelProperties,
+    ProtectionProperties,
+    property_names,
 )
 from trustgrid_ha_runtime.handler import handle_event
 
@@ -35,7 +51,9 @@ def test_properties_survive_the_round_trip_through_cloudformations_strings() -> 
         lan_interface_override=True,
         heartbeat_interface=HeartbeatInterface.WAN,
         heartbeat_port=9100,
-        tunnel=TunnelProperties(port=9443, udp=False, max_ingress_mbps=300),
+        tunnel_port=9443,
+        tunnel_udp=False,
+        max_ingress_mbps=300,
         failback_mode=FailbackMode.MANUAL,
         verify_routes=False,
         wait_timeout_seconds=1200,
@@ -53,18 +71,23 @@ def test_properties_survive_the_round_trip_through_cloudformations_strings() -> 
         ({"HeartbeatPort": "nine"}, "HeartbeatPort must be a whole number"),
         ({"ClusterName": "Bad_Name"}, "ClusterName='Bad_Name' is invalid"),
         ({"EdgeCidrs": ["0.0.0.0/0"]}, "default route"),
-        ({"EdgeCidrs": []}, "EdgeCidrs must list at least one CIDR"),
+        ({"EdgeCidrs": []}, "EdgeCidrs=() is invalid: give at least one CIDR"),
         ({"RouteTableIds": ["rt-1"]}, "RouteTableIds='rt-1' is invalid"),
         ({"WaitTimeoutSeconds": "9999"}, "between 1 and 50 minutes"),
         ({"FailbackMode": "sometimes"}, "FailbackMode must be one of autoFailback, manualFailback"),
         ({"TunnelUdp": "maybe"}, "TunnelUdp must be true or false"),
         ({"MaxIngressMbps": "0"}, "Mbit/s"),
         ({"Members": []}, "exactly two gateways"),
+        ({"EdgeCidrs": ["fd00::/8"]}, "EdgeCidrs='fd00::/8' is invalid: IPv6 is not supported"),
+        ({"EdgeCidrs": ["172.16.0.0/16", "172.16.4.0/24"]}, "EdgeCidrs[1]='172.16.4.0/24' is invalid: it overlaps"),
+        ({"TunnelPort": "22"}, "TunnelPort=22 is invalid: port 22 is the appliance's SSH port"),
+        ({"Members": [MEMBERS[0].to_properties()] * 2}, "it names one node twice"),
+        ({"Members": [MEMBERS[0].to_properties(), {**MEMBERS[1].to_properties(), "Name": "B"}]}, "Members[1].Name="),
     ],
 )
 def test_a_new_request_is_parsed_strictly_with_the_constructs_rules(change: dict, message: str) -> None:
     properties = {**ClusterProperties("prod-gw", MEMBERS, ("172.16.0.0/16",), (), "ens6").to_properties(), **change}
-    with pytest.raises(PropertyError, match=message.replace("(", r"\(").replace(")", r"\)")):
+    with pytest.raises(PropertyError, match=re.escape(message)):
         ClusterProperties.parse(properties)
 
 
@@ -91,7 +114,7 @@ def first_version(props: dict) -> dict:
 def test_old_properties_parse_leniently_and_say_they_are_old(deployed: Deployed) -> None:
     old = ClusterProperties.parse(first_version(deployed.props), strict=False)
     assert old.version is None and old.members[0].public_ip is None
-    assert old.tunnel == TunnelProperties()  # the defaults of the time
+    assert old.tunnel == (DEFAULT_TUNNEL_PORT, True, None, None)  # the defaults of the time
     with pytest.raises(PropertyError, match="PublicIp is missing"):
         ClusterProperties.parse(first_version(deployed.props))
 
@@ -110,3 +133,55 @@ def test_a_license_delete_of_the_first_version_works(world: World) -> None:
         world.runtime(),
     )  # fmt: skip
     assert LicenseProperties.parse(props, strict=False).version is None
+
+
+EXAMPLES = {
+    ClusterProperties: ClusterProperties(
+        "prod-gw", MEMBERS, ("172.16.0.0/16",), ("rtb-0123456789abcdef0",), "ens6", max_client_write_mbps=20
+    ),
+    LicenseProperties: LicenseProperties("prod-gw-a", "arn:secret", LicenseSource.SECRET, remove_node_on_delete=True),
+    ImageProperties: ImageProperties("679593333241", "trustgrid-*", "gen2", "2027-01"),
+    GuardProperties: GuardProperties(
+        "prod-gw",
+        (GuardedGateway("Primary", "prod-gw-a", "gen2", "ami-1", 30, "subnet-1", "subnet-2"),),
+        ("172.16.0.0/16",),
+        restart={"InstanceType": "c6i.large"},
+    ),
+    GateProperties: GateProperties("prod-gw", "uid-1", "gw-1", "i-1", {"InstanceType": "c6i.large"}, 900, "eni-1"),
+    ProtectionProperties: ProtectionProperties(("i-1", "i-2"), enabled=False),
+}
+
+
+@pytest.mark.parametrize("struct", list(PROPERTY_STRUCTS.values()), ids=lambda s: s.__name__)
+def test_every_struct_is_declared_once_and_round_trips_with_values_of_their_real_types(struct: type) -> None:
+    example = EXAMPLES[struct]
+    properties = example.to_properties()
+    assert list(properties) == property_names(struct)  # one wire key per field, in the order declared
+    assert all(isinstance(v, (str, list, dict)) for v in properties.values()), "CloudFormation hands over strings"
+    parsed = struct.parse(properties)
+    assert parsed == example
+    hints = typing.get_type_hints(struct)
+    for spec in fields(struct):
+        value, annotation = getattr(parsed, spec.name), hints[spec.name]
+        expected = typing.get_origin(annotation) or annotation
+        if expected in (typing.Union, types.UnionType):
+            expected = tuple(a for a in typing.get_args(annotation))
+        elif expected is Mapping or expected is collections.abc.Mapping:
+            expected = collections.abc.Mapping
+        assert isinstance(value, expected), f"{struct.__name__}.{spec.name} decoded as {value!r}"
+
+
+def test_the_construct_and_the_handler_apply_the_same_rules_across_fields() -> None:
+    """One tuple of rules: the construct's config reports under its keywords what the handler reports under the
+    wire keys."""
+    from trustgrid_ha.config import ClusterConfig
+    from trustgrid_ha.errors import TrustgridConfigError
+
+    values = {"heartbeat_port": 9443, "tunnel_port": 9443, "edge_cidrs": ("172.16.0.0/16", "172.16.4.0/24")}
+    findings = [f for rule in CLUSTER_RULES for f in rule(values)]
+    assert {(f.field, f.index) for f in findings} == {("heartbeat_port", None), ("edge_cidrs", 1)}
+    with pytest.raises(TrustgridConfigError) as refused:
+        ClusterConfig.validated(cluster_name="prod-gw", **values)
+    assert {(p.setting, p.fix) for p in refused.value.problems} == {
+        (f.field + ("" if f.index is None else f"[{f.index}]"), f.fix) for f in findings
+    }
