@@ -14,7 +14,7 @@ export CDK_DISABLE_VERSION_CHECK := 1
 export AWS_EC2_METADATA_DISABLED := true
 PIPELINE_APP := JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 python3 pipeline_app.py
 
-.PHONY: install synth synth-pipeline test lint typecheck unit integration coverage bench status drill deploy deploy-pipeline diff clean
+.PHONY: install synth synth-pipeline test lint typecheck unit integration coverage bench docs status drill deploy deploy-pipeline diff clean
 
 install: $(PY_STAMP) $(NODE_STAMP)
 
@@ -59,6 +59,10 @@ test: lint typecheck
 	rm -f .coverage
 	$(MAKE) unit integration coverage
 
+# The configuration reference is generated from the construct's config; a test fails when it is stale.
+docs: install
+	python -m trustgrid_ha.reference > docs/configuration.md
+
 # Benchmarks are not tests: they measure and write BENCHMARKS.md (several minutes).
 bench: install
 	python -m benchmarks.run
@@ -67,10 +71,10 @@ bench: install
 #   make status SECRET=trustgrid/api-key CLUSTERS="prod-gw.acme.trustgrid.io"
 #   make drill  SECRET=trustgrid/api-key CLUSTER=prod-gw.acme.trustgrid.io DRILL_ARGS="--failback --output drill.json"
 status: install
-	python -m trustgrid_ha_runtime.status --secret-id "$(SECRET)" $(foreach c,$(CLUSTERS),--cluster $(c)) $(STATUS_ARGS)
+	python -m trustgrid_ha_tools.status --secret-id "$(SECRET)" $(foreach c,$(CLUSTERS),--cluster $(c)) $(STATUS_ARGS)
 
 drill: install
-	python -m trustgrid_ha_runtime.drill --secret-id "$(SECRET)" --cluster "$(CLUSTER)" $(DRILL_ARGS)
+	python -m trustgrid_ha_tools.drill --secret-id "$(SECRET)" --cluster "$(CLUSTER)" $(DRILL_ARGS)
 
 # Every stack of the app, or those named: make deploy STACKS="TrustgridGatewayCluster TrustgridCluster-prod-gw"
 diff: install

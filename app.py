@@ -12,7 +12,9 @@ from collections.abc import Callable
 from aws_cdk import App, Environment, Validations
 
 from stacks.gateway_cluster_stack import build_stacks
-from stacks.settings import CONTEXT_KEY, DEPLOY_CONTEXT_KEY, AppSettings, PipelineSettings, pipeline_only
+from stacks.pipeline_settings import PipelineSettings
+from stacks.reading import CONTEXT_KEY
+from stacks.settings import DEPLOY_CONTEXT_KEY, AppSettings, pipeline_only
 from trustgrid_ha import TrustgridConfigError
 
 

@@ -10,8 +10,9 @@ from aws_cdk import App, Validations
 from cdk_nag import AwsSolutionsChecks
 
 from app import main
+from stacks.pipeline_settings import PipelineSettings
 from stacks.pipeline_stack import PIPELINE_OUTPUT, PipelineStack
-from stacks.settings import CONTEXT_KEY, PipelineSettings
+from stacks.reading import CONTEXT_KEY
 
 
 def build_pipeline_app(app: App) -> App:

@@ -237,10 +237,10 @@ def alarm_latency() -> dict[str, int]:
     """Worst-case seconds from a member going offline to its alarm, from what the construct configures (the check's
     schedule, the alarms' period and evaluation periods) and CloudWatch's evaluation once a minute: the offline
     state waits for the next check, then for enough breaching data points, then for the next evaluation."""
-    from trustgrid_ha.cluster import DEFAULT_MONITORING_MINUTES
+    from trustgrid_ha.config import DEFAULT_MONITORING_INTERVAL
     from trustgrid_ha.monitoring import ALARM_EVALUATION_PERIODS
 
-    period = DEFAULT_MONITORING_MINUTES * 60
+    period = int(DEFAULT_MONITORING_INTERVAL.to_seconds())
     worst = period + (ALARM_EVALUATION_PERIODS - 1) * period + 60
     return {"period": period, "evaluation_periods": ALARM_EVALUATION_PERIODS, "worst": worst}
 

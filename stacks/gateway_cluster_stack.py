@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from aws_cdk import Annotations, CfnParameter, CfnRule, CfnRuleAssertion, Fn, Stack, Token
@@ -55,30 +56,23 @@ class GatewayClusterStack(Stack):
         members = settings.clusters if clusters is None else clusters
         for cluster in members:
             api_secret = self._api_secret(f"{where}.apiSecretName", settings.api_secret_name)
-            options = dict(cluster.options)
-            if isinstance(options.get("alarm_topic"), str):  # cdk.json gives the topic's ARN
-                topic_region = options["alarm_topic"].split(":")[3]
-                if not Token.is_unresolved(self.region) and topic_region != self.region:
+            topic: sns.ITopic | None = None
+            arn = cluster.alarm_topic_arn
+            if arn is not None:  # cdk.json gives the topic's ARN
+                if not Token.is_unresolved(self.region) and arn.split(":")[3] != self.region:
                     problems.append(
                         Problem(
                             f"{cluster.where}.alarmTopicArn",
-                            options["alarm_topic"],
+                            arn,
                             f"CloudWatch alarms notify topics of their own region only; give a topic in {self.region}.",
                         )
                     )
                     continue
-                options["alarm_topic"] = sns.Topic.from_topic_arn(
-                    self, f"{_construct_id(cluster.name)}-AlarmTopic", options["alarm_topic"]
-                )
+                topic = sns.Topic.from_topic_arn(self, f"{_construct_id(cluster.name)}-AlarmTopic", arn)
+            assert cluster.config is not None  # a cluster whose settings are wrong never gets here
+            config = replace(cluster.config, api_secret=api_secret, vpc=self.vpc, alarm_topic=topic)
             try:
-                built = TrustgridHaCluster(
-                    self,
-                    _construct_id(cluster.name),
-                    api_secret=api_secret,
-                    api_url=settings.api_url,
-                    vpc=self.vpc,
-                    **options,
-                )
+                built = TrustgridHaCluster.from_config(self, _construct_id(cluster.name), config)
             except TrustgridConfigError as exc:  # every cluster's problems, in the user's spelling
                 problems += exc.renamed(cluster.rename).problems
                 continue

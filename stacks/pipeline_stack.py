@@ -17,7 +17,7 @@ from constructs import Construct
 from trustgrid_ha import TrustgridHaCluster, acknowledge
 
 from .gateway_cluster_stack import build_stacks
-from .settings import EnvironmentSettings, PipelineSettings
+from .pipeline_settings import EnvironmentSettings, PipelineSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 #: Where `make synth` writes the pipeline app's cloud assembly (the synth step's primary output).
@@ -162,7 +162,7 @@ class PipelineStack(Stack):
             commands=[
                 "python3 -m pip install --quiet -r requirements-runtime.txt",
                 "python3 -m pip install --quiet --no-deps .",
-                "python3 -m trustgrid_ha_runtime.healthcheck "
+                "python3 -m trustgrid_ha_tools.healthcheck "
                 f"--secret-id {shlex.quote(secret)} "
                 f"--api-url {shlex.quote(environment.stack.api_url)} "
                 f"--role-arn {shlex.quote(lookup_role)} --region {shlex.quote(environment.region)} "

@@ -291,7 +291,7 @@ def test_the_pipelines_health_step_may_make_every_call_it_makes_and_nothing_more
 ) -> None:
     from pipeline_app import build_pipeline_app
     from tests.stacks.test_pipeline import PIPELINE
-    from trustgrid_ha_runtime import healthcheck
+    from trustgrid_ha_tools import healthcheck
 
     world, recorder = recorded
     members = mint_and_register(world)

@@ -16,9 +16,6 @@ from constructs import Construct
 from trustgrid_ha_runtime.contract import (
     CLUSTER_TYPE,
     DEFAULT_API_URL,
-    DEFAULT_ENROLL_ENDPOINT,
-    DEFAULT_HEARTBEAT_PORT,
-    DEFAULT_TUNNEL_PORT,
     GATE_TYPE,
     GUARD_TYPE,
     IMAGE_TYPE,
@@ -35,12 +32,11 @@ from trustgrid_ha_runtime.contract import (
     cidrs_overlap,
 )
 
-from .config import ANYWHERE, CONTROL_PLANE_CIDRS, ClusterConfig
+from .config import ClusterConfig
 from .errors import Problem, TrustgridConfigError, is_unresolved
 from .gateway import TrustgridGateway
 from .instance_types import IMAGE_NAME_PATTERNS, INTERFACE_NAMES, TRUSTGRID_AMI_OWNER, InterfaceNames, generation_of
 from .monitoring import TrustgridClusterMonitoring
-from .object_settings import object_problems
 from .provider import SERVICE_TIMEOUT, TrustgridProvider
 from .regions import image_problem, region_problem
 from .security import heartbeat_security_group, lan_security_group, wan_security_group
@@ -56,15 +52,6 @@ from .vpc import (
 )
 
 __all__ = ["DEFAULT_API_URL", "FailbackMode", "HeartbeatInterface", "TrustgridHaCluster"]
-
-DEFAULT_WAIT = Duration.minutes(45)
-#: The scheduled health check runs every minute: with alarms on two checks in a row, a member that goes offline
-#: raises an alarm within about three minutes.
-DEFAULT_MONITORING_MINUTES = 1
-TOKEN_DURATION_FIX = (
-    "a Duration built from a deploy-time value (a CfnParameter, say) in a unit other than seconds cannot be "
-    "converted; give Duration.seconds(value), or a plain number of minutes."
-)
 
 
 def _refuse_region(scope: Construct, machine_image_id: str | None) -> None:
@@ -84,15 +71,6 @@ def _refuse_region(scope: Construct, machine_image_id: str | None) -> None:
     problem = image_problem(region)
     if problem is not None:
         raise TrustgridConfigError("machine_image_id", None, problem)
-
-
-def _seconds(duration: Duration) -> float | None:
-    """A Duration in seconds (a token for a deploy-time amount given in seconds), or None when CDK cannot convert
-    it (a deploy-time amount in another unit)."""
-    try:
-        return duration.to_seconds()
-    except RuntimeError:  # jsii: "Duration must be specified as 'Duration.seconds()' here since its value comes from
-        return None  # a token and cannot be converted"
 
 
 class _Properties(Protocol):
@@ -134,36 +112,36 @@ class TrustgridHaCluster(Construct):
         wan_subnets: ec2.SubnetSelection | None = None,
         lan_subnets: ec2.SubnetSelection | None = None,
         gateway_names: Sequence[str] | None = None,
-        instance_type: str = "c6i.large",
+        instance_type: str | None = None,
         interface_names: InterfaceNames | None = None,
         machine_image_id: str | None = None,
         image_refresh_token: str | None = None,
-        heartbeat_port: int = DEFAULT_HEARTBEAT_PORT,
-        heartbeat_interface: HeartbeatInterface = HeartbeatInterface.LAN,
-        tunnel_port: int = DEFAULT_TUNNEL_PORT,
-        tunnel_udp: bool = True,
+        heartbeat_port: int | None = None,
+        heartbeat_interface: HeartbeatInterface | None = None,
+        tunnel_port: int | None = None,
+        tunnel_udp: bool | None = None,
         max_ingress_mbps: int | None = None,
         max_client_write_mbps: int | None = None,
-        edge_source_cidrs: Sequence[str] = ANYWHERE,
+        edge_source_cidrs: Sequence[str] | None = None,
         lan_source_cidrs: Sequence[str] | None = None,
-        control_plane_cidrs: Sequence[str] = CONTROL_PLANE_CIDRS,
-        https_egress_cidrs: Sequence[str] = ANYWHERE,
-        package_mirror_cidrs: Sequence[str] = ANYWHERE,
-        dns_server_cidrs: Sequence[str] = (),
+        control_plane_cidrs: Sequence[str] | None = None,
+        https_egress_cidrs: Sequence[str] | None = None,
+        package_mirror_cidrs: Sequence[str] | None = None,
+        dns_server_cidrs: Sequence[str] | None = None,
         route_table_ids: Sequence[str] | None = None,
-        extra_route_table_ids: Sequence[str] = (),
-        failback_mode: FailbackMode = FailbackMode.AUTO,
+        extra_route_table_ids: Sequence[str] | None = None,
+        failback_mode: FailbackMode | None = None,
         cluster_ip_failover: bool | None = None,
         license_secrets: Sequence[secretsmanager.ISecret] | None = None,
-        node_removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
-        termination_protection: bool = True,
-        root_volume_size_gib: int = 30,
-        api_url: str = DEFAULT_API_URL,
-        enroll_endpoint: str = DEFAULT_ENROLL_ENDPOINT,
-        verify_health: bool = True,
-        verify_routes: bool = True,
+        node_removal_policy: RemovalPolicy | None = None,
+        termination_protection: bool | None = None,
+        root_volume_size_gib: int | None = None,
+        api_url: str | None = None,
+        enroll_endpoint: str | None = None,
+        verify_health: bool | None = None,
+        verify_routes: bool | None = None,
         wait_timeout: Duration | None = None,
-        monitoring: bool = True,
+        monitoring: bool | None = None,
         monitoring_interval: Duration | None = None,
         alarm_topic: sns.ITopic | None = None,
     ) -> None:
@@ -206,10 +184,10 @@ class TrustgridHaCluster(Construct):
         :param control_plane_cidrs: The Trustgrid control plane (outbound TCP 443 and 8443 from the WAN).
             @default - Trustgrid's published ranges 35.171.100.16/28 and 34.223.12.192/28.
         :param https_egress_cidrs: Outbound TCP 443 from the WAN for the AWS APIs (route failover, Secrets
-            Manager at first boot) and the enroll endpoint. @default - anywhere: AWS endpoints have no fixed
-            addresses; narrow it when the VPC has interface endpoints or a proxy.
+            Manager at first boot) and the enroll endpoint. @default - anywhere (``0.0.0.0/0``): AWS endpoints
+            have no fixed addresses; narrow it when the VPC has interface endpoints or a proxy.
         :param package_mirror_cidrs: Outbound TCP 80 from the WAN for the Ubuntu mirrors first boot installs
-            from. @default - anywhere (the mirrors have no fixed addresses).
+            from. @default - anywhere (``0.0.0.0/0``; the mirrors have no fixed addresses).
         :param dns_server_cidrs: Custom DNS servers the gateways use (outbound TCP and UDP 53). The VPC's own
             resolver needs no rule. @default - none.
         :param route_table_ids: The route tables whose edge-CIDR routes the active member manages (and may
@@ -245,60 +223,17 @@ class TrustgridHaCluster(Construct):
         :param alarm_topic: An SNS topic the health alarms notify (alarm and OK). @default - none.
         """
         super().__init__(scope, construct_id)
-        self.config = _validated(
-            {
-                "api_secret": api_secret,
-                "vpc": vpc,
-                "wan_subnets": wan_subnets,
-                "lan_subnets": lan_subnets,
-                "interface_names": interface_names,
-                "license_secrets": license_secrets,
-                "node_removal_policy": node_removal_policy,
-                "wait_timeout": wait_timeout,
-                "monitoring": monitoring,
-                "monitoring_interval": monitoring_interval,
-                "alarm_topic": alarm_topic,
-                "cluster_ip_failover": cluster_ip_failover,
-            },
-            cluster_name=cluster_name,
-            edge_cidrs=edge_cidrs,
-            gateway_names=gateway_names,
-            instance_type=instance_type,
-            machine_image_id=machine_image_id,
-            image_refresh_token=image_refresh_token,
-            heartbeat_port=heartbeat_port,
-            heartbeat_interface=heartbeat_interface,
-            tunnel_port=tunnel_port,
-            tunnel_udp=tunnel_udp,
-            max_ingress_mbps=max_ingress_mbps,
-            max_client_write_mbps=max_client_write_mbps,
-            edge_source_cidrs=edge_source_cidrs,
-            lan_source_cidrs=lan_source_cidrs,
-            control_plane_cidrs=control_plane_cidrs,
-            https_egress_cidrs=https_egress_cidrs,
-            package_mirror_cidrs=package_mirror_cidrs,
-            dns_server_cidrs=dns_server_cidrs,
-            route_table_ids=route_table_ids,
-            extra_route_table_ids=extra_route_table_ids,
-            failback_mode=failback_mode,
-            termination_protection=termination_protection,
-            root_volume_size_gib=root_volume_size_gib,
-            api_url=api_url,
-            enroll_endpoint=enroll_endpoint,
-            verify_health=verify_health,
-            verify_routes=verify_routes,
-        )
-        config = self.config
+        self.config = config = ClusterConfig.from_keywords(locals())
         self.cluster_name = config.cluster_name
-        self.vpc = vpc or gateway_vpc(self, "Vpc")
+        self.vpc = config.vpc or gateway_vpc(self, "Vpc")
         _refuse_conflicts(self)
-        _refuse_region(self, machine_image_id)
+        _refuse_region(self, config.machine_image_id)
         self.generation = generation_of(config.instance_type)
-        self.interface_names = interface_names or INTERFACE_NAMES[self.generation]
+        self.interface_names = config.interface_names or INTERFACE_NAMES[self.generation]
         vpc_cidr = vpc_cidr_literal(self.vpc)
         check_edges_outside(config.edge_cidrs, vpc_cidr)
-        placements = place(self.vpc, wan_subnets, lan_subnets)
-        self.provider = TrustgridProvider.of(self, api_secret=api_secret, api_url=config.api_url)
+        placements = place(self.vpc, config.wan_subnets, config.lan_subnets)
+        self.provider = TrustgridProvider.of(self, api_secret=config.api_secret, api_url=config.api_url)
 
         self._security_groups(self._lan_cidrs(vpc_cidr))
         self.route_table_ids = managed_route_tables(
@@ -306,17 +241,22 @@ class TrustgridHaCluster(Construct):
         )
         self.guard = self._guard(placements)
         self.image_id_resource: CustomResource | None = None
-        self.image_id = machine_image_id or self._image(config.image_refresh_token)
-        self.gateways = self._gateways(placements, license_secrets, node_removal_policy)
+        self.image_id = config.machine_image_id or self._image(config.image_refresh_token)
+        self.gateways = self._gateways(placements)
         self.primary, self.secondary = self.gateways
         self.roles = [g.role for g in self.gateways]
         self.gate = self._gate()
-        self._monitored = monitoring
-        self.cluster = self._cluster(interface_names is not None)
+        self.cluster = self._cluster()
         self.cluster_fqdn = self.cluster.get_att_string("ClusterFqdn")
-        self.monitoring = self._monitoring(monitoring, monitoring_interval, alarm_topic, api_secret)
+        self.monitoring = self._monitoring()
         self.protection = self._protection()
         self._order()
+
+    @classmethod
+    def from_config(cls, scope: Construct, construct_id: str, config: ClusterConfig) -> TrustgridHaCluster:
+        """The cluster from a config (an app's typed settings, say: ``ClusterConfig.validated`` plus the objects
+        JSON cannot give, such as the API secret and the VPC)."""
+        return cls(scope, construct_id, **config.keywords())
 
     @property
     def connections(self) -> ec2.Connections:
@@ -390,12 +330,7 @@ class TrustgridHaCluster(Construct):
         )
         return image.get_att_string("ImageId")
 
-    def _gateways(
-        self,
-        placements: list[Placement],
-        license_secrets: Sequence[secretsmanager.ISecret] | None,
-        node_removal_policy: RemovalPolicy,
-    ) -> list[TrustgridGateway]:
+    def _gateways(self, placements: list[Placement]) -> list[TrustgridGateway]:
         stack = Stack.of(self)
         route_table_arns = [
             stack.format_arn(service="ec2", resource="route-table", resource_name=table_id)
@@ -416,8 +351,8 @@ class TrustgridHaCluster(Construct):
                 lan_security_groups=self._lan_groups,
                 route_table_arns=route_table_arns,
                 provider=self.provider,
-                license_secret=license_secrets[index] if license_secrets is not None else None,
-                node_removal_policy=node_removal_policy,
+                license_secret=self.config.license_secrets[index] if self.config.license_secrets else None,
+                node_removal_policy=self.config.node_removal_policy,
                 root_volume_size_gib=self.config.root_volume_size_gib,
                 enroll_endpoint=self.config.enroll_endpoint,
             )
@@ -426,7 +361,7 @@ class TrustgridHaCluster(Construct):
             )
         ]
 
-    def _cluster(self, interface_override: bool) -> CustomResource:
+    def _cluster(self) -> CustomResource:
         """The cluster in Trustgrid, configured once both gateway instances exist."""
         config = self.config
         properties = ClusterProperties(
@@ -446,7 +381,7 @@ class TrustgridHaCluster(Construct):
             edge_cidrs=tuple(config.edge_cidrs),
             route_table_ids=tuple(self.route_table_ids),
             lan_interface_name=self.interface_names.lan,
-            lan_interface_override=interface_override,
+            lan_interface_override=config.interface_names is not None,
             heartbeat_interface=config.heartbeat_interface,
             heartbeat_port=_cfn_number(config.heartbeat_port),
             tunnel_port=_cfn_number(config.tunnel_port),
@@ -457,7 +392,7 @@ class TrustgridHaCluster(Construct):
             verify_health=config.verify_health,
             verify_routes=config.verify_routes,
             wait_timeout_seconds=_cfn_number(config.wait_timeout_seconds),
-            metrics_name=config.cluster_name if self._monitored else "",
+            metrics_name=config.cluster_name if config.monitoring else "",
         )
         cluster = CustomResource(
             self,
@@ -572,35 +507,20 @@ class TrustgridHaCluster(Construct):
             stack.termination_protection = True
         return protection
 
-    def _monitoring(
-        self, enabled: bool, interval: Duration | None, topic: sns.ITopic | None, api_secret: secretsmanager.ISecret
-    ) -> TrustgridClusterMonitoring | None:
-        if not enabled:
+    def _monitoring(self) -> TrustgridClusterMonitoring | None:
+        config = self.config
+        if not config.monitoring:
             return None
-        interval = interval or Duration.minutes(DEFAULT_MONITORING_MINUTES)
-        seconds = _seconds(interval)
-        if seconds is None or is_unresolved(seconds):  # the schedule and the alarms' period need a literal
-            raise TrustgridConfigError(
-                "monitoring_interval",
-                "(a deploy-time value)",
-                "the schedule and the alarms' period are fixed at synth time: give a plain number of minutes, such as "
-                "Duration.minutes(1).",
-            )
-        minutes = seconds / 60
-        if minutes < 1 or minutes != int(minutes):
-            raise TrustgridConfigError(
-                "monitoring_interval", interval.to_human_string(), "give whole minutes, 1 or more."
-            )
         return TrustgridClusterMonitoring(
             self,
             "Monitoring",
             cluster_name=self.cluster_name,
             cluster_fqdn=self.cluster_fqdn,
             gateways=self.gateways,
-            api_secret=api_secret,
-            api_url=self.config.api_url,
-            interval=interval,
-            alarm_topic=topic,
+            api_secret=config.api_secret,
+            api_url=config.api_url,
+            interval=config.monitoring_interval,
+            alarm_topic=config.alarm_topic,
             after=self.cluster,
         )
 
@@ -699,34 +619,6 @@ def _overlaps(edge_cidrs: Sequence[str], other: TrustgridHaCluster) -> list[Prob
                 )
                 found.append(Problem(f"edge_cidrs[{index}]", cidr, fix))
     return found
-
-
-def _validated(objects: dict[str, object], **settings: object) -> ClusterConfig:
-    """The settings as one validated config; every problem, of the plain settings and the objects, at once."""
-    problems = object_problems(objects)
-    if objects["cluster_ip_failover"] is True:
-        problems.append(
-            Problem(
-                "cluster_ip_failover",
-                True,
-                "Trustgrid's cluster-IP failover works only when both members sit in the same availability "
-                "zone, and this construct places them in two. Remove the setting: the edge CIDRs follow the "
-                "active member through the managed route tables instead.",
-            )
-        )
-    seconds = _seconds(objects["wait_timeout"] if isinstance(objects["wait_timeout"], Duration) else DEFAULT_WAIT)
-    if seconds is None:
-        problems.append(Problem("wait_timeout", "(a deploy-time value)", TOKEN_DURATION_FIX))
-        seconds = DEFAULT_WAIT.to_seconds()
-    try:
-        config = ClusterConfig.validated(
-            **settings, wait_timeout_seconds=seconds if is_unresolved(seconds) else int(seconds)
-        )
-    except TrustgridConfigError as exc:
-        raise TrustgridConfigError.of([*problems, *exc.problems]) from None
-    if problems:
-        raise TrustgridConfigError.of(problems)
-    return config
 
 
 def _cfn_number(value: int) -> int:

@@ -1,131 +1,216 @@
-"""The construct's settings: one typed, frozen, token-aware object, validated once, every problem at once.
+"""The construct's settings: one typed, frozen, token-aware object, declared once, validated once, every problem
+at once.
 
-:class:`ClusterConfig` holds the settings of :class:`~trustgrid_ha.TrustgridHaCluster`
-that are plain values (the ones an app can read from JSON); the construct builds
-one from its keyword arguments and builds everything from it. Each setting is
-checked for its type and then by the rule it shares with the custom-resource
-handler (:mod:`trustgrid_ha_runtime.contract`). A value that is an unresolved
-token (a ``CfnParameter``, an attribute of another resource) passes here and is
-checked by the handler at deploy time with the same rule.
+:class:`ClusterConfig` holds every option of :class:`~trustgrid_ha.TrustgridHaCluster`, plain values and objects
+alike: each field declares its kind, its default, and (through :func:`setting`) how an app spells it in cdk.json.
+The construct hands its keywords over in one line (:meth:`ClusterConfig.from_keywords`) and builds everything from
+the result; the configuration reference (``docs/configuration.md``) is generated from the same fields. Each setting
+is checked for its kind and then by the rule it shares with the custom-resource handler
+(:mod:`trustgrid_ha_runtime.contract`). A value that is an unresolved token (a ``CfnParameter``, an attribute of
+another resource) passes here and is checked by the handler at deploy time with the same rule.
 
-A problem is reported under the keyword name (``heartbeat_port``,
-``edge_cidrs[1]``); :class:`TrustgridConfigError` carries all of them, so a user
-sees every mistake in one synth.
+A problem is reported under the keyword name (``heartbeat_port``, ``edge_cidrs[1]``); :class:`TrustgridConfigError`
+carries all of them, so a user sees every mistake in one synth.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
-from enum import Enum
+from functools import cached_property, partial
 from typing import Any
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_secretsmanager as secretsmanager
+from aws_cdk import aws_sns as sns
 
 from trustgrid_ha_runtime import contract
 from trustgrid_ha_runtime.contract import FailbackMode, HeartbeatInterface
 
 from .errors import Problem, TrustgridConfigError, is_unresolved
-from .instance_types import generation_of
+from .instance_types import InterfaceNames, generation_of
+from .kinds import (
+    BOOL,
+    CIDRS,
+    DURATION,
+    FAILBACK_MODE,
+    HEARTBEAT_INTERFACE,
+    INT,
+    INTERFACE_NAMES,
+    MINUTES,
+    NAMES,
+    REMOVAL_POLICY,
+    SECRET,
+    STR,
+    STRS,
+    SUBNETS,
+    SWITCH,
+    SWITCH_REFUSED,
+    TABLES,
+    TOPIC,
+    TWO_SECRETS,
+    VPC,
+    Kind,
+    shown,
+)
 
 CONTROL_PLANE_CIDRS = ("35.171.100.16/28", "34.223.12.192/28")
 ANYWHERE = ("0.0.0.0/0",)
 AMI_ID = re.compile(r"^ami-([0-9a-f]{8}|[0-9a-f]{17})$")
 HTTPS_URL = re.compile(r"^https://[A-Za-z0-9.-]+(:\d{1,5})?(/[A-Za-z0-9._~/-]*)?$")
+DEFAULT_WAIT = Duration.minutes(contract.DEFAULT_WAIT_SECONDS // 60)
+#: The scheduled health check runs every minute: with alarms on two checks in a row, a member that goes offline
+#: raises an alarm within about three minutes.
+DEFAULT_MONITORING_INTERVAL = Duration.minutes(1)
+TOKEN_DURATION_FIX = (
+    "a Duration built from a deploy-time value (a CfnParameter, say) in a unit other than seconds cannot be "
+    "converted; give Duration.seconds(value), or a plain number of minutes."
+)
 
-
-REQUIRED = ("cluster_name", "edge_cidrs")
+#: Where an app gives a setting: a key of each cluster entry (its camelCase name unless said), a key of the whole
+#: stack (every cluster of the stack shares it), or nowhere (the construct's keyword only: an object JSON cannot
+#: describe).
+CLUSTER, STACK, CONSTRUCT = "cluster", "stack", "construct"
 PLACEHOLDERS: dict[str, Any] = {"cluster_name": "placeholder", "edge_cidrs": ("192.0.2.0/24",)}
+REQUIRED_FIX = "this setting is required."
+API_KEY_IN_CLEAR = "the API key would travel in clear"
 
 
-class _Kind:
-    """The type a setting takes, as words for an error message and a check."""
-
-    def __init__(self, words: str, accepts: Callable[[Any], bool]) -> None:
-        self.words = words
-        self.accepts = accepts
-
-
-STR = _Kind("a string", lambda v: isinstance(v, str))
-INT = _Kind("a whole number", lambda v: isinstance(v, int) and not isinstance(v, bool))
-BOOL = _Kind("true or false", lambda v: isinstance(v, bool))
-
-
-def _strings(words: str) -> _Kind:
-    return _Kind(
-        words, lambda v: isinstance(v, Sequence) and not isinstance(v, str) and all(isinstance(i, str) for i in v)
-    )
-
-
-CIDRS = _strings("a list of CIDRs such as ['172.16.0.0/16']")
-NAMES = _strings("a list of two node names")
-TABLES = _strings("a list of route table IDs")
-STRS = (CIDRS, NAMES, TABLES)
+def setting(
+    kind: Kind,
+    default: Any = None,
+    *,
+    required: bool = False,
+    rule: Callable[[Any], str | None] | None = None,
+    each: Callable[[Any], str | None] | None = None,
+    listed: str | None = None,
+    app: str = CLUSTER,
+    key: str | None = None,
+) -> Any:
+    """A field of :class:`ClusterConfig`: its kind, its default (None: none, or derived), whether it is required,
+    the ``rule`` its value follows (or ``each`` item of a list; ``listed``: the fix for an empty list), and where an
+    app gives it (``app``) under which cdk.json ``key`` (@default - the camelCase keyword)."""
+    metadata = {"kind": kind, "required": required, "rule": rule, "each": each, "listed": listed, "app": app}
+    return field(default=default, metadata={**metadata, "key": key})
 
 
-def _enum(enum: type[Enum]) -> _Kind:
-    return _Kind(f"one of {', '.join(str(m.value) for m in enum)}", lambda v: isinstance(v, enum))
+CIDRS_LISTED = "give at least one CIDR, for example ['172.16.0.0/16']."
 
 
-HEARTBEAT_INTERFACE = _enum(HeartbeatInterface)
-FAILBACK_MODE = _enum(FailbackMode)
+# -- the rules of single settings (the contract holds those the handler applies too) ---------------
 
 
-def setting(kind: _Kind, default: Any = None, *, optional: bool = False, app: bool = True) -> Any:
-    """A field of :class:`ClusterConfig`: its kind, whether None is allowed, whether an app may set it."""
-    return field(default=default, metadata={"kind": kind, "optional": optional or default is None, "app": app})
+def ami_problem(value: str) -> str | None:
+    return None if AMI_ID.match(value) else "give an AMI ID such as 'ami-0123456789abcdef0'."
+
+
+def https_problem(value: str, why: str) -> str | None:
+    if not HTTPS_URL.match(value):
+        return f"give a plain https:// URL such as 'https://api.trustgrid.io' ({why} otherwise)."
+    return None
+
+
+def ipv4_cidr_problem(value: object) -> str | None:
+    problem = contract.cidr_problem(value)
+    if problem is None and ":" in str(value):
+        return (
+            "IPv6 is not supported here: Trustgrid's AWS route-table entries and the LAN security group rules are "
+            "IPv4. Give an IPv4 network."
+        )
+    return problem
+
+
+def refresh_token_problem(value: str) -> str | None:
+    return "give a token that names the refresh, such as '2027-01'." if value == "" else None
+
+
+def root_volume_problem(value: int) -> str | None:
+    return None if 8 <= value <= 16384 else "give 8 to 16384 GiB (default 30)."
 
 
 @dataclass(frozen=True)
 class ClusterConfig:
-    """The plain-value settings of one cluster. Build it with :meth:`validated`."""
+    """Every setting of one cluster, in the order of the construct's keywords. Build it with :meth:`validated`
+    (or :meth:`from_keywords`); a config that exists has passed every rule."""
 
-    cluster_name: str = setting(STR)
-    edge_cidrs: tuple[str, ...] = setting(CIDRS)
-    gateway_names: tuple[str, ...] | None = setting(NAMES, optional=True)
+    cluster_name: str = setting(STR, required=True, rule=contract.name_problem, key="name")
+    api_secret: secretsmanager.ISecret = setting(SECRET, required=True, app=STACK, key="apiSecretName")
+    edge_cidrs: tuple[str, ...] = setting(CIDRS, required=True, each=contract.edge_cidr_problem, listed=CIDRS_LISTED)
+    vpc: ec2.IVpc | None = setting(VPC, app=STACK, key="vpc")
+    wan_subnets: ec2.SubnetSelection | None = setting(SUBNETS, app=CONSTRUCT)
+    lan_subnets: ec2.SubnetSelection | None = setting(SUBNETS, app=CONSTRUCT)
+    gateway_names: tuple[str, ...] | None = setting(NAMES)
     instance_type: str = setting(STR, "c6i.large")
-    machine_image_id: str | None = setting(STR, optional=True)
-    image_refresh_token: str | None = setting(STR, optional=True)
-    heartbeat_port: int = setting(INT, contract.DEFAULT_HEARTBEAT_PORT)
+    interface_names: InterfaceNames | None = setting(INTERFACE_NAMES, app=CONSTRUCT)
+    machine_image_id: str | None = setting(STR, rule=ami_problem)
+    image_refresh_token: str | None = setting(STR, rule=refresh_token_problem)
+    heartbeat_port: int = setting(INT, contract.DEFAULT_HEARTBEAT_PORT, rule=contract.appliance_port_problem)
     heartbeat_interface: HeartbeatInterface = setting(HEARTBEAT_INTERFACE, HeartbeatInterface.LAN)
-    tunnel_port: int = setting(INT, contract.DEFAULT_TUNNEL_PORT)
+    tunnel_port: int = setting(INT, contract.DEFAULT_TUNNEL_PORT, rule=contract.appliance_port_problem)
     tunnel_udp: bool = setting(BOOL, True)
-    max_ingress_mbps: int | None = setting(INT, optional=True)
-    max_client_write_mbps: int | None = setting(INT, optional=True)
-    edge_source_cidrs: tuple[str, ...] = setting(CIDRS, ANYWHERE)
-    lan_source_cidrs: tuple[str, ...] | None = setting(CIDRS, optional=True)
-    control_plane_cidrs: tuple[str, ...] = setting(CIDRS, CONTROL_PLANE_CIDRS)
-    https_egress_cidrs: tuple[str, ...] = setting(CIDRS, ANYWHERE)
-    package_mirror_cidrs: tuple[str, ...] = setting(CIDRS, ANYWHERE)
-    dns_server_cidrs: tuple[str, ...] = setting(CIDRS, ())
-    route_table_ids: tuple[str, ...] | None = setting(TABLES, optional=True)
-    extra_route_table_ids: tuple[str, ...] = setting(TABLES, ())
+    max_ingress_mbps: int | None = setting(INT, rule=contract.mbps_problem)
+    max_client_write_mbps: int | None = setting(INT, rule=contract.mbps_problem)
+    edge_source_cidrs: tuple[str, ...] = setting(CIDRS, ANYWHERE, each=contract.cidr_problem, listed=CIDRS_LISTED)
+    lan_source_cidrs: tuple[str, ...] | None = setting(CIDRS, each=ipv4_cidr_problem, listed=CIDRS_LISTED)
+    control_plane_cidrs: tuple[str, ...] = setting(
+        CIDRS, CONTROL_PLANE_CIDRS, each=contract.cidr_problem, listed=CIDRS_LISTED
+    )
+    https_egress_cidrs: tuple[str, ...] = setting(CIDRS, ANYWHERE, each=contract.cidr_problem, listed=CIDRS_LISTED)
+    package_mirror_cidrs: tuple[str, ...] = setting(CIDRS, ANYWHERE, each=contract.cidr_problem, listed=CIDRS_LISTED)
+    dns_server_cidrs: tuple[str, ...] = setting(CIDRS, (), each=contract.cidr_problem)
+    route_table_ids: tuple[str, ...] | None = setting(
+        TABLES, each=contract.route_table_problem, listed="give at least one route table, or leave it unset."
+    )
+    extra_route_table_ids: tuple[str, ...] = setting(TABLES, (), each=contract.route_table_problem)
     failback_mode: FailbackMode = setting(FAILBACK_MODE, FailbackMode.AUTO)
+    cluster_ip_failover: bool | None = setting(SWITCH_REFUSED, app=CONSTRUCT)
+    license_secrets: tuple[secretsmanager.ISecret, ...] | None = setting(TWO_SECRETS, app=CONSTRUCT)
+    node_removal_policy: RemovalPolicy = setting(REMOVAL_POLICY, RemovalPolicy.RETAIN, key="removeNodesOnDelete")
     termination_protection: bool = setting(BOOL, True)
-    root_volume_size_gib: int = setting(INT, 30)
-    api_url: str = setting(STR, contract.DEFAULT_API_URL)
-    enroll_endpoint: str = setting(STR, contract.DEFAULT_ENROLL_ENDPOINT)
+    root_volume_size_gib: int = setting(INT, 30, rule=root_volume_problem)
+    api_url: str = setting(
+        STR, contract.DEFAULT_API_URL, rule=partial(https_problem, why=API_KEY_IN_CLEAR), app=STACK, key="apiUrl"
+    )
+    enroll_endpoint: str = setting(
+        STR, contract.DEFAULT_ENROLL_ENDPOINT, rule=partial(https_problem, why="it runs in a root shell")
+    )
     verify_health: bool = setting(BOOL, True)
     verify_routes: bool = setting(BOOL, True)
-    wait_timeout_seconds: int = setting(INT, contract.DEFAULT_WAIT_SECONDS, app=False)
+    wait_timeout: Duration = setting(DURATION, DEFAULT_WAIT, key="waitTimeoutMinutes")
+    monitoring: bool = setting(SWITCH, True)
+    monitoring_interval: Duration = setting(MINUTES, DEFAULT_MONITORING_INTERVAL, key="monitoringIntervalMinutes")
+    alarm_topic: sns.ITopic | None = setting(TOPIC, key="alarmTopicArn")
 
     @classmethod
-    def validated(cls, **values: Any) -> ClusterConfig:
-        """A config from these settings, or :class:`TrustgridConfigError` listing every problem."""
+    def from_keywords(cls, keywords: Mapping[str, Any]) -> ClusterConfig:
+        """The config from a constructor's keywords (its ``locals()``): every setting it names, nothing else."""
+        names = {f.name for f in fields(cls)}
+        return cls.validated(**{k: v for k, v in keywords.items() if k in names})
+
+    @classmethod
+    def validated(cls, *, complete: bool = True, **values: Any) -> ClusterConfig:
+        """A config from these settings, or :class:`TrustgridConfigError` listing every problem. None stands for
+        the default. ``complete=False``: required settings not given are left to the caller (an app checks a
+        cluster entry before its stack exists)."""
         known = {f.name: f for f in fields(cls)}
         problems = [
             Problem(name, values[name], f"unknown setting; known settings are {', '.join(known)}.")
             for name in sorted(set(values) - set(known))
         ]
-        problems += [Problem(name, None, "this setting is required.") for name in REQUIRED if values.get(name) is None]
         given: dict[str, Any] = {}
-        for name, value in values.items():
-            if name not in known or value is None:
+        for name, spec in known.items():
+            value = values.get(name)
+            if value is None:
+                if spec.metadata["required"] and (complete or name in values):
+                    problems.append(Problem(name, None, REQUIRED_FIX))
                 continue
-            kind = known[name].metadata["kind"]
+            kind: Kind = spec.metadata["kind"]
             if is_unresolved(value) or kind.accepts(value):
                 given[name] = tuple(value) if kind in STRS and _literal_list(value) else value
             else:
-                problems.append(Problem(name, value, f"give {kind.words}."))
+                problems.append(Problem(name, shown(value), f"give {kind.words}."))
         # every other setting is still checked: a wrong or missing one stands in as a valid placeholder
         config = cls(**{**PLACEHOLDERS, **given})
         skipped = {p.setting for p in problems}
@@ -133,6 +218,18 @@ class ClusterConfig:
         if problems:
             raise TrustgridConfigError.of(problems)
         return config
+
+    def keywords(self) -> dict[str, Any]:
+        """The config as the construct's keywords (what :meth:`TrustgridHaCluster.from_config` hands over)."""
+        return {spec.name: getattr(self, spec.name) for spec in fields(self)}
+
+    @cached_property
+    def wait_timeout_seconds(self) -> int:
+        """The wait timeout in seconds (a token for a deploy-time amount given in seconds)."""
+        seconds = _seconds(self.wait_timeout)
+        if seconds is None:
+            return contract.DEFAULT_WAIT_SECONDS
+        return seconds if is_unresolved(seconds) else int(seconds)  # type: ignore[return-value]
 
     @property
     def node_names(self) -> tuple[str, str]:
@@ -142,29 +239,16 @@ class ClusterConfig:
     # -- the rules --------------------------------------------------------------------------
 
     def problems(self) -> list[Problem]:
+        """Every rule: each setting's own (its field's ``rule`` and ``each``), then those across settings."""
         found: list[Problem] = []
-
-        def rule(name: str, value: Any, problem: str | None) -> None:
-            if problem is not None and not is_unresolved(value):
-                found.append(Problem(name, value, problem))
-
-        rule("cluster_name", self.cluster_name, contract.name_problem(self.cluster_name))
-        self._names(rule, found)
-        self._cidrs(rule, found)
-        rule("tunnel_port", self.tunnel_port, contract.appliance_port_problem(self.tunnel_port))
-        rule("heartbeat_port", self.heartbeat_port, contract.appliance_port_problem(self.heartbeat_port))
+        for spec in fields(self):
+            _field_rules(found, spec.name, getattr(self, spec.name), spec.metadata)
+        self._names(found)
+        self._lan_apart_from_edges(found)
         self._across(found)
-        rule("max_ingress_mbps", self.max_ingress_mbps, contract.mbps_problem(self.max_ingress_mbps))
-        rule("max_client_write_mbps", self.max_client_write_mbps, contract.mbps_problem(self.max_client_write_mbps))
-        for name in ("route_table_ids", "extra_route_table_ids"):
-            for index, table in enumerate(getattr(self, name) or ()):
-                rule(f"{name}[{index}]", table, contract.route_table_problem(table))
-        if self.route_table_ids is not None and not is_unresolved(self.route_table_ids) and not self.route_table_ids:
-            found.append(Problem("route_table_ids", [], "give at least one route table, or leave it unset."))
         self._tables_once(found)
-        self._machine(rule, found)
-        rule("api_url", self.api_url, _https_problem(self.api_url, "the API key would travel in clear"))
-        rule("enroll_endpoint", self.enroll_endpoint, _https_problem(self.enroll_endpoint, "it runs in a root shell"))
+        self._machine(found)
+        self._durations(found)
         if is_unresolved(self.enroll_endpoint):  # nothing could check it before the gateway's root shell runs it
             found.append(
                 Problem(
@@ -174,7 +258,6 @@ class ClusterConfig:
                     "gateways' first-boot script, which runs as root, so it must be checked before deployment.",
                 )
             )
-        rule("wait_timeout", f"{self.wait_timeout_seconds} s", contract.wait_problem(self.wait_timeout_seconds))
         return found
 
     def _across(self, found: list[Problem]) -> None:
@@ -185,31 +268,57 @@ class ClusterConfig:
                 item = "" if finding.index is None else f"[{finding.index}]"
                 found.append(Problem(finding.field + item, finding.value, finding.fix))
 
-    def _machine(self, rule: Callable[[str, Any, str | None], None], found: list[Problem]) -> None:
-        """The instance: its type, its image and its root volume."""
+    def _machine(self, found: list[Problem]) -> None:
+        """The instance: its type, its image (one of the two ways to name it), cluster-IP failover."""
         try:
             generation_of(self.instance_type)
         except TrustgridConfigError as exc:
             found += exc.problems
-        if self.image_refresh_token == "":
-            found.append(Problem("image_refresh_token", "", "give a token that names the refresh, such as '2027-01'."))
-        if self.machine_image_id is not None:
-            rule("machine_image_id", self.machine_image_id, _ami_problem(self.machine_image_id))
-            if self.image_refresh_token is not None:
-                found.append(
-                    Problem(
-                        "image_refresh_token",
-                        self.image_refresh_token,
-                        "it asks to resolve the newest vendor image again, and machine_image_id names the image; "
-                        "give one of the two.",
-                    )
-                )
-        if not is_unresolved(self.root_volume_size_gib) and not 8 <= self.root_volume_size_gib <= 16384:
+        if self.machine_image_id is not None and self.image_refresh_token is not None:
             found.append(
-                Problem("root_volume_size_gib", self.root_volume_size_gib, "give 8 to 16384 GiB (default 30).")
+                Problem(
+                    "image_refresh_token",
+                    self.image_refresh_token,
+                    "it asks to resolve the newest vendor image again, and machine_image_id names the image; "
+                    "give one of the two.",
+                )
+            )
+        if self.cluster_ip_failover is True:
+            found.append(
+                Problem(
+                    "cluster_ip_failover",
+                    True,
+                    "Trustgrid's cluster-IP failover works only when both members sit in the same availability "
+                    "zone, and this construct places them in two. Remove the setting: the edge CIDRs follow the "
+                    "active member through the managed route tables instead.",
+                )
             )
 
-    def _names(self, rule: Callable[[str, Any, str | None], None], found: list[Problem]) -> None:
+    def _durations(self, found: list[Problem]) -> None:
+        """The wait timeout (a deploy-time amount in seconds is checked again by the handler) and the health
+        check's interval, which the schedule and the alarms' period need at synth time."""
+        seconds = _seconds(self.wait_timeout)
+        if seconds is None:
+            found.append(Problem("wait_timeout", "(a deploy-time value)", TOKEN_DURATION_FIX))
+        elif not is_unresolved(seconds):
+            _rule(found, "wait_timeout", f"{int(seconds)} s", contract.wait_problem(int(seconds)))
+        if not self.monitoring:
+            return
+        interval = _seconds(self.monitoring_interval)
+        if interval is None or is_unresolved(interval):
+            fix = (
+                "the schedule and the alarms' period are fixed at synth time: give a plain number of minutes, such "
+                "as Duration.minutes(1)."
+            )
+            found.append(Problem("monitoring_interval", "(a deploy-time value)", fix))
+        elif interval < 60 or interval % 60:
+            found.append(
+                Problem(
+                    "monitoring_interval", self.monitoring_interval.to_human_string(), "give whole minutes, 1 or more."
+                )
+            )
+
+    def _names(self, found: list[Problem]) -> None:
         name = self.cluster_name
         if self.gateway_names is None:
             if isinstance(name, str) and not is_unresolved(name) and len(name) > MAX_NAME - 2:
@@ -228,7 +337,7 @@ class ClusterConfig:
             found.append(Problem("gateway_names", names, "give two different node names, primary first."))
             return
         for index, node in enumerate(names):
-            rule(f"gateway_names[{index}]", node, contract.name_problem(node))
+            _rule(found, f"gateway_names[{index}]", node, contract.name_problem(node))
             if node == name and not is_unresolved(node):
                 found.append(
                     Problem(
@@ -238,32 +347,6 @@ class ClusterConfig:
                         f"'{node}.<your org domain>'. Give the gateways names of their own, such as '{node}-a'.",
                     )
                 )
-
-    def _cidrs(self, rule: Callable[[str, Any, str | None], None], found: list[Problem]) -> None:
-        lists: list[tuple[str, Sequence[str] | None, bool]] = [
-            ("edge_cidrs", self.edge_cidrs, False),
-            ("edge_source_cidrs", self.edge_source_cidrs, False),
-            ("lan_source_cidrs", self.lan_source_cidrs, False),
-            ("control_plane_cidrs", self.control_plane_cidrs, False),
-            ("https_egress_cidrs", self.https_egress_cidrs, False),
-            ("package_mirror_cidrs", self.package_mirror_cidrs, False),
-            ("dns_server_cidrs", self.dns_server_cidrs, True),
-        ]
-        for name, values, may_be_empty in lists:
-            if values is None or is_unresolved(values):
-                continue
-            if not values and not may_be_empty:
-                found.append(Problem(name, [], "give at least one CIDR, for example ['172.16.0.0/16']."))
-            ipv4_only = name == "lan_source_cidrs"  # edge CIDRs: the contract's rule says so
-            for index, value in enumerate(values):
-                problem = contract.edge_cidr_problem(value) if name == "edge_cidrs" else contract.cidr_problem(value)
-                if problem is None and ipv4_only and ":" in value:
-                    problem = (
-                        "IPv6 is not supported here: Trustgrid's AWS route-table entries and the LAN security "
-                        "group rules are IPv4. Give an IPv4 network."
-                    )
-                rule(f"{name}[{index}]", value, problem)
-        self._lan_apart_from_edges(found)
 
     def _tables_once(self, found: list[Problem]) -> None:
         seen: set[str] = set()
@@ -298,15 +381,49 @@ class ClusterConfig:
                     )
                 )
 
-    @classmethod
-    def app_settings(cls) -> Mapping[str, str]:
-        """The settings an app may read from JSON: camelCase spelling -> keyword name."""
-        return {_camel(f.name): f.name for f in fields(cls) if f.metadata["app"]}
+    # -- what an app and the documentation read ---------------------------------------------
 
     @classmethod
-    def kind_of(cls, name: str) -> _Kind:
-        kind: _Kind = {f.name: f.metadata["kind"] for f in fields(cls)}[name]
+    def app_settings(cls, where: str = CLUSTER) -> Mapping[str, str]:
+        """The settings an app gives in JSON ``where`` (a cluster entry, or the stack): cdk.json key -> keyword."""
+        return {app_key(f): f.name for f in fields(cls) if f.metadata["app"] == where}
+
+    @classmethod
+    def kind_of(cls, name: str) -> Kind:
+        kind: Kind = {f.name: f.metadata["kind"] for f in fields(cls)}[name]
         return kind
+
+
+def app_key(spec: Any) -> str:
+    """The cdk.json key of a setting's field."""
+    return str(spec.metadata["key"] or _camel(spec.name))
+
+
+def _rule(found: list[Problem], name: str, value: Any, problem: str | None) -> None:
+    if problem is not None and not is_unresolved(value):
+        found.append(Problem(name, value, problem))
+
+
+def _field_rules(found: list[Problem], name: str, value: Any, metadata: Mapping[str, Any]) -> None:
+    """A setting's own rules: on the value (``rule``), on a list's length (``listed``), on each item (``each``)."""
+    if value is None or is_unresolved(value):
+        return
+    if metadata.get("rule") is not None:
+        _rule(found, name, value, metadata["rule"](value))
+    if metadata.get("listed") and not value:
+        found.append(Problem(name, [], metadata["listed"]))
+    if metadata.get("each") is not None:
+        for index, item in enumerate(value):
+            _rule(found, f"{name}[{index}]", item, metadata["each"](item))
+
+
+def _seconds(duration: Duration) -> float | None:
+    """A Duration in seconds (a token for a deploy-time amount given in seconds), or None when CDK cannot convert
+    it (a deploy-time amount in another unit)."""
+    try:
+        return duration.to_seconds()
+    except RuntimeError:  # jsii: "Duration must be specified as 'Duration.seconds()' here since its value comes from
+        return None  # a token and cannot be converted"
 
 
 #: Trustgrid names (clusters, nodes): at most this many characters.
@@ -324,13 +441,3 @@ def _literal_list(value: Any) -> bool:
 def _camel(name: str) -> str:
     head, *rest = name.split("_")
     return head + "".join(part.capitalize() for part in rest)
-
-
-def _ami_problem(value: str) -> str | None:
-    return None if AMI_ID.match(value) else "give an AMI ID such as 'ami-0123456789abcdef0'."
-
-
-def _https_problem(value: str, why: str) -> str | None:
-    if not HTTPS_URL.match(value):
-        return f"give a plain https:// URL such as 'https://api.trustgrid.io' ({why} otherwise)."
-    return None

@@ -38,8 +38,6 @@ PROVIDER_ID = "TrustgridProvider"
 PROVIDER_TOTAL_TIMEOUT = Duration.minutes(55)
 #: The custom resources' own timeout: longer than the provider's, within CloudFormation's one hour.
 SERVICE_TIMEOUT = Duration.minutes(58)
-#: A cluster's own wait ends this long before the provider's, so its message is the one users read.
-MAX_CLUSTER_WAIT = Duration.minutes(50)
 
 
 def runtime_package_dir() -> Path:

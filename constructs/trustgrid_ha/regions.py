@@ -6,6 +6,11 @@ no AWS SDK at synth time; a test compares it with the botocore the project pins.
 
 from __future__ import annotations
 
+import re
+
+#: The shape of a region's code (``us-east-1``, ``us-gov-west-1``); whether it exists is :func:`region_problem`'s.
+REGION_CODE = re.compile(r"^[a-z]{2,4}(-[a-z]+)+-\d$")
+
 REGIONS = frozenset(
     {
         "af-south-1", "ap-east-1", "ap-east-2", "ap-northeast-1", "ap-northeast-2", "ap-northeast-3", "ap-south-1",

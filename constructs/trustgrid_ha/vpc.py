@@ -168,18 +168,31 @@ def pending_lookup(vpc: ec2.IVpc) -> bool:
     return vpc.vpc_id == PENDING_LOOKUP_VPC_ID
 
 
+#: IDs of a VPC and a subnet (8 or 17 hexadecimal digits).
+VPC_ID = re.compile(r"^vpc-([0-9a-f]{8}|[0-9a-f]{17})$")
+SUBNET_ID = re.compile(r"^subnet-([0-9a-f]{8}|[0-9a-f]{17})$")
+#: An availability zone's name, of any region.
+AVAILABILITY_ZONE = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d[a-z]$")
+
+
+def zone_problem(zone: object, region: str) -> str | None:
+    """An availability zone of ``region``: its name plus a letter (or a Local Zone's ``-city-1a``)."""
+    if isinstance(zone, str) and region and re.fullmatch(re.escape(region) + r"([a-z]|-[a-z]+-\d+[a-z])", zone):
+        return None
+    return f"give an availability zone of {region or 'the region'}, such as '{region or 'us-east-1'}a'."
+
+
 def _refuse_foreign_zones(vpc: ec2.IVpc, subnets: Sequence[ec2.ISubnet]) -> None:
     """With a known region, every subnet's AZ must be one of that region (``us-east-1a``, a Local Zone
     ``us-east-1-bos-1a``): an imported VPC described with another region's AZ names cannot deploy."""
     region = Stack.of(vpc).region
     if is_unresolved(region) or pending_lookup(vpc):
         return
-    zone = re.compile(re.escape(region) + r"([a-z]|-[a-z]+-\d+[a-z])$")
     foreign = sorted({s.availability_zone for s in subnets if not is_unresolved(s.availability_zone)} - {""})
     problems = [
         Problem("vpc", name, f"{name} is not an availability zone of the stack's region {region}.")
         for name in foreign
-        if not zone.match(name)
+        if zone_problem(name, region) is not None
     ]
     if problems:
         raise TrustgridConfigError.of(problems)

@@ -1,7 +1,7 @@
 """Continuous health: the scheduled check that publishes each cluster's status as CloudWatch metrics.
 
 An EventBridge rule invokes :func:`handler` every few minutes with ``{"clusters": [{"name", "fqdn"}]}``. It
-runs the status logic of :mod:`trustgrid_ha_runtime.status` (read only: it never writes to Trustgrid or to a
+reads the cluster as :mod:`trustgrid_ha_runtime.report` does (read only: it never writes to Trustgrid or to a
 route table) and publishes, per cluster (dimension ``ClusterName``) in the namespace ``Trustgrid/HA``:
 
 - ``ClusterHealthy``: 1 when Trustgrid reports the cluster healthy, else 0;
@@ -30,7 +30,7 @@ from .contract import (
     METRICS_NAMESPACE,
 )
 from .log import JsonLogger
-from .status import ClusterStatus, client_from_secret, cluster_status
+from .report import ClusterStatus, client_from_secret, cluster_status
 
 NAMESPACE = METRICS_NAMESPACE
 __all__ = ["METRICS", "NAMESPACE", "check", "handler", "metric_values", "publish"]

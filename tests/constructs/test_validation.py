@@ -325,7 +325,7 @@ def test_no_value_of_any_kind_in_any_keyword_ends_in_anything_but_a_clear_refusa
         ("wan_subnets", ["subnet-1"], "give an ec2.SubnetSelection"),
         ("license_secrets", ["a", "b"], "two Secrets Manager secrets"),
         ("wait_timeout", 45, "a Duration"),
-        ("monitoring", None, "True or False"),
+        ("monitoring", "yes", "True or False"),
         ("node_removal_policy", "DESTROY", "RemovalPolicy.RETAIN or RemovalPolicy.DESTROY"),
         ("alarm_topic", "arn:aws:sns:us-east-1:111111111111:t", "an SNS topic"),
         ("api_secret", "trustgrid/api", "a Secrets Manager secret"),

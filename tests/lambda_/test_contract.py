@@ -181,7 +181,7 @@ def test_the_construct_and_the_handler_apply_the_same_rules_across_fields() -> N
     findings = [f for rule in CLUSTER_RULES for f in rule(values)]
     assert {(f.field, f.index) for f in findings} == {("heartbeat_port", None), ("edge_cidrs", 1)}
     with pytest.raises(TrustgridConfigError) as refused:
-        ClusterConfig.validated(cluster_name="prod-gw", **values)
+        ClusterConfig.validated(complete=False, cluster_name="prod-gw", **values)
     assert {(p.setting, p.fix) for p in refused.value.problems} == {
         (f.field + ("" if f.index is None else f"[{f.index}]"), f.fix) for f in findings
     }

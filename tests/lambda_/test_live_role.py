@@ -11,8 +11,9 @@ import pytest
 
 from tests.lambda_.conftest import REGION, Deployed, World
 from tests.lambda_.test_operations import FQDN, drill_run, run_status
-from trustgrid_ha_runtime import healthcheck, monitor
+from trustgrid_ha_runtime import monitor
 from trustgrid_ha_runtime.handover import DegradedPair
+from trustgrid_ha_tools import healthcheck
 
 
 @pytest.fixture
@@ -110,8 +111,8 @@ def test_the_active_member_is_set_once_on_the_configured_flag_not_on_health(worl
 
 def test_every_operator_path_refuses_a_non_https_api_url(world: World, deployed: Deployed, capsys) -> None:
     """The key never travels in clear: only https, or a stand-in on this machine's loopback interface."""
-    from trustgrid_ha_runtime import drill, status
     from trustgrid_ha_runtime.api import Credentials, InsecureApiUrl, TrustgridClient
+    from trustgrid_ha_tools import drill, status
 
     plain = "http://api.trustgrid.io"
     args = ["--secret-id", world.api_secret_arn, "--api-url", plain, "--cluster", FQDN]
@@ -143,11 +144,11 @@ def test_the_pipeline_step_explains_an_ec2_refusal_instead_of_a_traceback(world:
 def test_the_operator_tools_take_the_region_from_aws_region_or_aws_default_region_and_say_when_none(
     monkeypatch, capsys
 ) -> None:
-    from trustgrid_ha_runtime import status
+    from trustgrid_ha_tools import cli, status
 
-    assert status.aws_region(None, {"AWS_REGION": "eu-west-1", "AWS_DEFAULT_REGION": "us-east-2"}) == "eu-west-1"
-    assert status.aws_region(None, {"AWS_DEFAULT_REGION": "us-east-2"}) == "us-east-2"
-    assert status.aws_region("ap-south-1", {"AWS_REGION": "eu-west-1"}) == "ap-south-1"
+    assert cli.aws_region(None, {"AWS_REGION": "eu-west-1", "AWS_DEFAULT_REGION": "us-east-2"}) == "eu-west-1"
+    assert cli.aws_region(None, {"AWS_DEFAULT_REGION": "us-east-2"}) == "us-east-2"
+    assert cli.aws_region("ap-south-1", {"AWS_REGION": "eu-west-1"}) == "ap-south-1"
     for name in ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")

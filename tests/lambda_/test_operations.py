@@ -12,7 +12,8 @@ import boto3
 import pytest
 
 from tests.lambda_.conftest import REGION, Deployed, World
-from trustgrid_ha_runtime import drill, monitor, status
+from trustgrid_ha_runtime import monitor
+from trustgrid_ha_tools import drill, status
 
 FQDN = "prod-gw.acme.trustgrid.io"
 

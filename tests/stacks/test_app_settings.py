@@ -13,7 +13,8 @@ import pytest
 from aws_cdk import App
 
 from app import build_app
-from stacks.settings import APP_ONLY, AppSettings, PipelineSettings
+from stacks.pipeline_settings import PipelineSettings
+from stacks.settings import AppSettings
 from trustgrid_ha import ClusterConfig, TrustgridConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -235,8 +236,7 @@ WRONG_VALUES: list[Any] = ["x", "", -1, 1.5, 1e20, 2**70, True, [], [1], ["x"], 
 def test_no_value_of_any_type_in_any_setting_ends_in_anything_but_a_clear_refusal() -> None:
     """Every app setting, given every kind of JSON value: a valid one synthesizes (without the synth itself),
     any other is a TrustgridConfigError naming that setting. No other exception, so no traceback."""
-    keys = [*ClusterConfig.app_settings(), *APP_ONLY]
-    keys.remove("clusterName")  # the app spells it "name"
+    keys = list(ClusterConfig.app_settings())
     stack_keys = ["apiSecretName", "apiUrl", "vpcCidr", "vpc", "account", "region", "availabilityZones", "clusters"]
     contexts = [(f"trustgrid.clusters[0].{key}", cluster(**{key: value})) for key in keys for value in WRONG_VALUES]
     contexts += [(f"trustgrid.{key}", {**cluster(), key: value}) for key in stack_keys for value in WRONG_VALUES]
@@ -359,9 +359,7 @@ def test_the_app_uses_only_the_librarys_public_api() -> None:
 def test_the_readme_lists_every_app_setting() -> None:
     readme = (ROOT / "README.md").read_text()
     table = readme[readme.index("## Configuration reference") :]
-    for key in [*ClusterConfig.app_settings(), *APP_ONLY]:
-        if key in ("clusterName",):
-            continue
+    for key in ClusterConfig.app_settings():
         assert f"`clusters[].{key}`" in table or f"`{key}`" in table, key
 
 

@@ -147,6 +147,11 @@ def test_the_lambda_asset_is_the_runtime_package_and_cdk_out_holds_no_secret(def
     assets = [p for p in default_out.glob("asset.*") if (p / "trustgrid_ha_runtime" / "handler.py").exists()]
     assert len(assets) == 1
     assert not list(assets[0].rglob("__pycache__"))
+    # the handler, its resources, the API client and the scheduled check; never the operator tools
+    carried = {p.name for p in (assets[0] / "trustgrid_ha_runtime").glob("*.py")}
+    assert {"handler.py", "api.py", "contract.py", "monitor.py", "report.py", "nodes.py"} <= carried
+    assert not carried & {"status.py", "drill.py", "healthcheck.py", "cli.py"}
+    assert [p.name for p in assets[0].iterdir()] == ["trustgrid_ha_runtime"]
     for path in default_out.rglob("*"):
         if path.is_file() and path.suffix in (".json", ".py", ".txt"):
             text = path.read_text(errors="ignore")

@@ -12,8 +12,8 @@ import pytest
 from aws_cdk import App
 
 from pipeline_app import build_pipeline_app
+from stacks.pipeline_settings import PipelineSettings
 from stacks.pipeline_stack import pinned_cli_version
-from stacks.settings import PipelineSettings
 from tests.conftest import cdk_json_context
 from trustgrid_ha import TrustgridConfigError
 
@@ -120,7 +120,7 @@ def test_health_check_runs_after_each_deploy_with_the_cluster_outputs(template) 
     checks = {
         k: json.loads(v["Properties"]["Source"]["BuildSpec"])
         for k, v in projects.items()
-        if "trustgrid_ha_runtime.healthcheck" in v["Properties"]["Source"]["BuildSpec"]
+        if "trustgrid_ha_tools.healthcheck" in v["Properties"]["Source"]["BuildSpec"]
     }
     assert len(checks) == 3
     commands = [" ".join(spec["phases"]["build"]["commands"]) for spec in checks.values()]

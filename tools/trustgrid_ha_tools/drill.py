@@ -1,6 +1,6 @@
 """Failover drill: make the standby the active member, and measure how long the cluster takes to follow.
 
-Usage: ``python -m trustgrid_ha_runtime.drill --secret-id NAME_OR_ARN --cluster FQDN [--api-url URL]
+Usage: ``python -m trustgrid_ha_tools.drill --secret-id NAME_OR_ARN --cluster FQDN [--api-url URL]
 [--region R] [--failback] [--production --yes] [--timeout S] [--interval S] [--output drill.json]``
 (``make drill CLUSTER=... SECRET=...``).
 
@@ -24,9 +24,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from .api import TrustgridClient
-from .log import JsonLogger
-from .status import ClusterStatus, arguments, aws_clients, client_from_secret, cluster_status, explain
+from trustgrid_ha_runtime.api import TrustgridClient
+from trustgrid_ha_runtime.log import JsonLogger
+from trustgrid_ha_runtime.report import ClusterStatus, client_from_secret, cluster_status
+
+from .cli import arguments, aws_clients, explain
 
 
 class DrillRefused(RuntimeError):

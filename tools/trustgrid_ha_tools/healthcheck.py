@@ -1,6 +1,6 @@
 """Post-deploy health check of the pipeline's stages: is every named cluster whole?
 
-Usage: ``python -m trustgrid_ha_runtime.healthcheck --secret-id NAME_OR_ARN [--api-url URL]
+Usage: ``python -m trustgrid_ha_tools.healthcheck --secret-id NAME_OR_ARN [--api-url URL]
 [--role-arn ARN --region R] [--attempts N] [--interval S] FQDN [FQDN ...]``. Exits 0 when every cluster is as
 the status command wants it (healthy, both members online with their gateway service enabled, exactly one
 holding the active role) and, given a role in the clusters' account (the pipeline passes the target's CDK
@@ -17,9 +17,11 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
-from .api import DEFAULT_API_URL, Credentials, TrustgridClient
-from .log import JsonLogger
-from .status import aws_region, cluster_status, explain
+from trustgrid_ha_runtime.api import DEFAULT_API_URL, Credentials, TrustgridClient
+from trustgrid_ha_runtime.log import JsonLogger
+from trustgrid_ha_runtime.report import cluster_status
+
+from .cli import aws_region, explain
 
 
 def unhealthy(client: TrustgridClient, fqdns: Sequence[str], ec2: Any = None) -> list[str]:

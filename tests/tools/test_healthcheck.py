@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 
 from tests.lambda_.conftest import Deployed, World
-from trustgrid_ha_runtime import healthcheck
+from trustgrid_ha_tools import healthcheck
 
 
 def run(world: World, *clusters: str, attempts: int = 1) -> tuple[int, str]:
