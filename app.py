@@ -45,8 +45,8 @@ def build_app(app: App, *, nag: bool = True) -> App:
         raise TrustgridConfigError(
             CONTEXT_KEY,
             None,
-            "refusing to deploy the example settings: set the 'trustgrid' context in cdk.json (see the README's "
-            "configuration table) before `make deploy`.",
+            "refusing to deploy the example settings: set the 'trustgrid' context in cdk.json (see docs/app.md) "
+            "before `make deploy`.",
         )
     env = Environment(account=settings.account, region=settings.region) if settings.account or settings.region else None
     build_stacks(app, settings, env=env, description="Trustgrid HA gateway cluster (trustgrid-ha-cluster)")

@@ -84,7 +84,8 @@ class PipelineSettings:
         if isinstance(data, dict):
             unknown(problems, CONTEXT_KEY, data, APP_KEYS)
         where = f"{CONTEXT_KEY}.pipeline"
-        pipeline = as_object(problems, where, EXAMPLE_PIPELINE if is_example else data["pipeline"], "see the README")
+        given = EXAMPLE_PIPELINE if is_example else data["pipeline"]
+        pipeline = as_object(problems, where, given, "see docs/pipeline.md")
         unknown(problems, where, pipeline, json_keys(cls) | {"environments"})
         settings = cls(
             **read_keys(cls, where, pipeline, problems),
