@@ -44,7 +44,7 @@ lint: install
 typecheck: install
 	mypy
 
-# Test tiers: unit (pure functions and handler logic, well under 30 s), integration (synthesis, cfn-lint,
+# Test tiers: unit (pure functions and handler logic, about a minute), integration (synthesis, cfn-lint,
 # cdk-nag, the wheel, the fault matrix); `make test` runs both and prints line coverage per package.
 unit: install
 	pytest -q -m "not integration" --cov --cov-report= $(PYTEST_ARGS)

@@ -15,13 +15,24 @@ from typing import Any
 
 from trustgrid_ha import REGION_CODE
 
-from .reading import CONTEXT_KEY, FLAG, Problems, as_object, context, json_keys, key, pattern, read_keys, unknown
+from .reading import (
+    ACCOUNT,
+    CONTEXT_KEY,
+    FLAG,
+    Problems,
+    as_object,
+    context,
+    json_keys,
+    key,
+    pattern,
+    read_keys,
+    unknown,
+)
 from .settings import APP_KEYS, DEFAULT_API_SECRET, STACK_KEYS, AppSettings, availability_zones, stack_settings
 
 EXAMPLE_PIPELINE: dict[str, Any] = json.loads(
     (Path(__file__).resolve().parents[1] / "examples" / "settings" / "pipeline.json").read_text()
 )
-ACCOUNT = re.compile(r"^\d{12}$")
 CONNECTION_ARN = re.compile(
     r"^arn:aws[a-z-]*:(codestar-connections|codeconnections):[a-z0-9-]+:\d{12}:connection/[\w-]+$"
 )
@@ -44,7 +55,7 @@ class EnvironmentSettings:
 
     stack: AppSettings
     name: str = key("name", pattern(STAGE_NAME, "a stage name (letters, digits, -)"))
-    account: str = key("account", pattern(ACCOUNT, "a 12-digit AWS account ID"))
+    account: str = key("account", ACCOUNT)
     region: str = key("region", REGION)
     production: bool = key("production", FLAG, False)
     #: The pipeline account's copy of this environment's API key (its health check reads it, and only it); "" for
@@ -67,7 +78,7 @@ class PipelineSettings:
 
     connection_arn: str = key("connectionArn", pattern(CONNECTION_ARN, CONNECTION_HINT))
     repository: str = key("repository", pattern(REPOSITORY, "'owner/repository'"))
-    account: str = key("account", pattern(ACCOUNT, "a 12-digit account ID"))
+    account: str = key("account", ACCOUNT)
     region: str = key("region", REGION)
     branch: str = key("branch", pattern(BRANCH, "a git branch name like 'main'"), "main")
     api_secret_name: str = key("apiSecretName", SECRET_NAME, DEFAULT_API_SECRET)

@@ -61,6 +61,7 @@ def ids(regex: re.Pattern[str], hint: str) -> Check:
 
 
 FLAG = Check("true or false", lambda value: isinstance(value, bool), False)
+ACCOUNT = pattern(re.compile(r"^\d{12}$"), "a 12-digit AWS account ID")
 TEXT = Check("a string", lambda value: isinstance(value, str) and bool(value))
 
 

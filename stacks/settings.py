@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from enum import Enum
 from pathlib import Path
 from typing import Any, get_type_hints
@@ -31,14 +31,19 @@ from trustgrid_ha import (
     ROUTE_TABLE_PATTERN,
     SUBNET_ID,
     VPC_ID,
+    AccessPolicy,
     ClusterConfig,
+    Nat,
     TrustgridConfigError,
+    VirtualNetwork,
+    VpnRoute,
     cidrs_overlap,
     vpc_cidr_problem,
     zone_problem,
 )
 
 from .reading import (
+    ACCOUNT,
     CONTEXT_KEY,
     FLAG,
     TEXT,
@@ -89,10 +94,11 @@ def pipeline_only(raw: Any) -> bool:
 
 
 def camel_key(keyword: str) -> str:
-    """The cdk.json spelling of a construct keyword, keeping an index: ``edge_cidrs[1]`` -> ``edgeCidrs[1]``."""
-    base, bracket, rest = keyword.partition("[")
+    """The cdk.json spelling of a construct keyword, keeping an index or a path: ``edge_cidrs[1]`` ->
+    ``edgeCidrs[1]``, ``virtual_network.route`` -> ``virtualNetwork.route``."""
+    base, rest = re.match(r"([^.\[]*)(.*)", keyword).groups()  # type: ignore[union-attr]
     reverse = {v: k for k, v in CLUSTER_KEYS.items()}
-    return reverse.get(base, base) + bracket + rest
+    return reverse.get(base, base) + rest
 
 
 @dataclass(frozen=True)
@@ -218,7 +224,44 @@ _TRANSLATIONS: dict[str, tuple[Any, str]] = {
         "give a whole number of minutes from 1 to 60 (default 1).",
     ),
     "alarm_topic": (_topic_arn, "give an SNS topic ARN such as 'arn:aws:sns:us-east-1:111111111111:pager'."),
+    "virtual_network": (
+        lambda v: _from_json(VirtualNetwork, v, NETWORK_PARTS),
+        "give an object in Trustgrid's field names: name and route (the cluster's virtual subnet), and optionally "
+        "insideNats and outsideNats ([{networkCidr, localCidr, description, proxyArp}]), inDefaultRoute, "
+        "outDefaultRoute, routes ([{networkCidr, node, metric, description}]), publish, networkRouteMetric and "
+        "accessPolicies ([{source, dest, action, protocol, ports, lineNumber, description}]).",
+    ),
 }
+#: The lists of a virtualNetwork entry and what each holds.
+NETWORK_PARTS: dict[str, type] = {
+    "inside_nats": Nat,
+    "outside_nats": Nat,
+    "routes": VpnRoute,
+    "access_policies": AccessPolicy,
+}
+
+
+def _from_json(cls: type, value: Any, parts: Mapping[str, type]) -> Any:
+    """A dataclass from its camelCase JSON (lists of the ``parts`` too); TypeError or ValueError when it cannot."""
+    if not isinstance(value, dict):
+        raise TypeError(value)
+    names = {_camel(f.name): f.name for f in fields(cls)}
+    if set(value) - set(names):
+        raise ValueError(sorted(set(value) - set(names)))
+    given = {names[k]: v for k, v in value.items()}
+    for name, part in parts.items():
+        if name in given:
+            if not isinstance(given[name], list):
+                raise TypeError(given[name])
+            given[name] = tuple(_from_json(part, item, {}) for item in given[name])
+    return cls(**given)
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.capitalize() for part in rest)
+
+
 _FALLBACKS: dict[str, Any] = {"node_removal_policy": RemovalPolicy.RETAIN, "monitoring": True}
 
 
@@ -259,9 +302,10 @@ class VpcSettings:
         unknown(problems, where, entry, _VPC_KEYS)
         lookup = set(entry) <= {"id"}
         needed = ("id",) if lookup else ("id", *VPC_ATTRIBUTES)
+        hints = {spec.metadata["json"]: spec.metadata["check"].hint for spec in fields(cls) if "json" in spec.metadata}
         for name in needed:
             if entry.get(name) is None:  # required here, though each has a default for the other kinds
-                problems.add(f"{where}.{name}", None, "this setting is required.")
+                problems.add(f"{where}.{name}", None, f"give {hints[name]}.")
         values = read_keys(cls, where, {k: v for k, v in entry.items() if k in needed}, problems)
         if lookup:
             return cls(vpc_id=values["vpc_id"] or "")
@@ -324,7 +368,7 @@ class AppSettings:
             )
             problems.add(f"{CONTEXT_KEY}.clusters", None, fix)
         account, region = data.get("account"), data.get("region")
-        if account is not None and not (isinstance(account, str) and re.fullmatch(r"\d{12}", account)):
+        if account is not None and not ACCOUNT.accepts(account):
             problems.add(f"{CONTEXT_KEY}.account", account, "give a 12-digit AWS account ID.")
         if region is not None and not (isinstance(region, str) and REGION_CODE.match(region)):
             problems.add(f"{CONTEXT_KEY}.region", region, "give an AWS region like 'us-east-1'.")

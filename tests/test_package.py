@@ -65,6 +65,8 @@ def test_wheel_ships_both_packages_typed(wheel: Path) -> None:
     names = zipfile.ZipFile(wheel).namelist()
     assert "trustgrid_ha/py.typed" in names and "trustgrid_ha/cluster.py" in names
     assert "trustgrid_ha_runtime/handler.py" in names and "trustgrid_ha_runtime/api.py" in names
+    # the pipeline's health step runs the tools from `pip install --no-deps .`
+    assert {"trustgrid_ha_tools/healthcheck.py", "trustgrid_ha_tools/py.typed"} <= set(names)
     assert not any(n.startswith(("tests/", "stacks/", "examples/")) for n in names)
 
 

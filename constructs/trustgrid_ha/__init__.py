@@ -4,6 +4,7 @@ from trustgrid_ha_runtime.contract import (
     DEFAULT_API_URL,
     ROUTE_TABLE_PATTERN,
     FailbackMode,
+    GatewayType,
     HeartbeatInterface,
     cidrs_overlap,
 )
@@ -16,6 +17,7 @@ from .instance_types import InstanceGeneration, InterfaceNames
 from .nag import acknowledge
 from .provider import TrustgridProvider
 from .regions import REGION_CODE, region_problem
+from .virtual_network import AccessPolicy, Nat, VirtualNetwork, VpnRoute
 from .vpc import AVAILABILITY_ZONE, DEFAULT_VPC_CIDR, SUBNET_ID, VPC_ID, gateway_vpc, vpc_cidr_problem, zone_problem
 
 __version__ = "0.2.0"
@@ -29,16 +31,21 @@ __all__ = [
     "ROUTE_TABLE_PATTERN",
     "SUBNET_ID",
     "VPC_ID",
+    "AccessPolicy",
     "ClusterConfig",
     "FailbackMode",
+    "GatewayType",
     "HeartbeatInterface",
     "InstanceGeneration",
     "InterfaceNames",
+    "Nat",
     "Problem",
     "TrustgridConfigError",
     "TrustgridGateway",
     "TrustgridHaCluster",
     "TrustgridProvider",
+    "VirtualNetwork",
+    "VpnRoute",
     "__version__",
     "acknowledge",
     "cidrs_overlap",

@@ -20,9 +20,11 @@ from trustgrid_ha_runtime.contract import (
     GUARD_TYPE,
     IMAGE_TYPE,
     PROTECTION_TYPE,
+    VIRTUAL_NETWORK_TYPE,
     ClusterProperties,
     FailbackMode,
     GateProperties,
+    GatewayType,
     GuardedGateway,
     GuardProperties,
     HeartbeatInterface,
@@ -41,6 +43,7 @@ from .provider import SERVICE_TIMEOUT, TrustgridProvider
 from .regions import image_problem, region_problem
 from .security import heartbeat_security_group, lan_security_group, wan_security_group
 from .user_data import script_fingerprint
+from .virtual_network import VirtualNetwork
 from .vpc import (
     Placement,
     check_edges_outside,
@@ -51,7 +54,7 @@ from .vpc import (
     vpc_cidr_of,
 )
 
-__all__ = ["DEFAULT_API_URL", "FailbackMode", "HeartbeatInterface", "TrustgridHaCluster"]
+__all__ = ["DEFAULT_API_URL", "FailbackMode", "GatewayType", "HeartbeatInterface", "TrustgridHaCluster"]
 
 
 def _refuse_region(scope: Construct, machine_image_id: str | None) -> None:
@@ -96,8 +99,8 @@ class TrustgridHaCluster(Construct):
     API: each member's gateway service, members, heartbeat, LAN routes and the
     AWS route-table entries for the edge CIDRs, which the active member then owns.
 
-    It does not attach a virtual network to the cluster: edge traffic needs the
-    VPN configuration made in the Trustgrid portal (or Trustgrid's Terraform provider).
+    With ``virtual_network`` it also attaches the cluster to a Trustgrid virtual network, so that traffic flows
+    end to end; without it, edge traffic needs the VPN configuration made in the Trustgrid portal.
     """
 
     def __init__(
@@ -122,6 +125,8 @@ class TrustgridHaCluster(Construct):
         tunnel_udp: bool | None = None,
         max_ingress_mbps: int | None = None,
         max_client_write_mbps: int | None = None,
+        gateway_type: GatewayType | None = None,
+        gateway_clients: Sequence[str] | None = None,
         edge_source_cidrs: Sequence[str] | None = None,
         lan_source_cidrs: Sequence[str] | None = None,
         control_plane_cidrs: Sequence[str] | None = None,
@@ -144,6 +149,7 @@ class TrustgridHaCluster(Construct):
         monitoring: bool | None = None,
         monitoring_interval: Duration | None = None,
         alarm_topic: sns.ITopic | None = None,
+        virtual_network: VirtualNetwork | None = None,
     ) -> None:
         """
         :param cluster_name: Trustgrid cluster name: lowercase letters, digits and dashes. Its FQDN is
@@ -152,7 +158,8 @@ class TrustgridHaCluster(Construct):
             ``{"apiKeyId": ..., "apiKeySecret": ...}``. Only the custom-resource handler may read it.
         :param edge_cidrs: The edge sites' IPv4 network space (e.g. ``["172.16.0.0/16"]``): the cluster's AWS
             route-table entries, pointed at the active member's LAN interface. Not the default route, not
-            overlapping the VPC or each other.
+            overlapping the VPC or each other. With a NAT virtual network, the remote *virtual* space VPC hosts
+            send to (or an outside NAT's local space), not the edge sites' own LAN CIDRs.
         :param vpc: The VPC. @default - a new VPC with a public and a private isolated subnet in each of
             two availability zones and no NAT gateway (:func:`trustgrid_ha.gateway_vpc`).
         :param wan_subnets: Where the WAN interfaces go. @default - the VPC's public subnets.
@@ -177,6 +184,11 @@ class TrustgridHaCluster(Construct):
         :param tunnel_udp: Also accept UDP tunnels on ``tunnel_port``. @default - true.
         :param max_ingress_mbps: Limit of each gateway's ingress in Mbit/s. @default - no limit.
         :param max_client_write_mbps: Limit of each gateway's egress per client in Mbit/s. @default - no limit.
+        :param gateway_type: ``PUBLIC``: every edge node of the organisation (except other public gateways) opens
+            tunnels to the gateways, a test or staging cluster included; ``PRIVATE``: only ``gateway_clients``
+            may connect. @default - ``GatewayType.PUBLIC`` (``public``), as Trustgrid's gateway tutorial has it.
+        :param gateway_clients: The nodes or clusters (by name) that may connect to a private gateway; required for
+            ``PRIVATE``, refused for ``PUBLIC``. @default - none.
         :param edge_source_cidrs: Sources allowed to open tunnels to the WAN interfaces.
             @default - ``["0.0.0.0/0"]``, as Trustgrid documents for gateways.
         :param lan_source_cidrs: LAN-side IPv4 networks that route the edge CIDRs through the gateways and may
@@ -221,6 +233,11 @@ class TrustgridHaCluster(Construct):
             checks in a row, so a member that goes offline raises an alarm within about three minutes at the
             default. @default - 1 minute.
         :param alarm_topic: An SNS topic the health alarms notify (alarm and OK). @default - none.
+        :param virtual_network: Attach the cluster to an existing Trustgrid virtual network, so that traffic flows
+            end to end: the network with the cluster's validation route, the LAN interface with its NATs, the
+            cluster's VPN static routes, and with ``publish`` the network route and access policies
+            (``trustgrid_ha.VirtualNetwork``). With a NAT network, ``edge_cidrs`` is the remote virtual space.
+            @default - none: attach a network in the Trustgrid portal.
         """
         super().__init__(scope, construct_id)
         self.config = config = ClusterConfig.from_keywords(locals())
@@ -248,6 +265,7 @@ class TrustgridHaCluster(Construct):
         self.gate = self._gate()
         self.cluster = self._cluster()
         self.cluster_fqdn = self.cluster.get_att_string("ClusterFqdn")
+        self.virtual_network = self._virtual_network()
         self.monitoring = self._monitoring()
         self.protection = self._protection()
         self._order()
@@ -388,6 +406,8 @@ class TrustgridHaCluster(Construct):
             tunnel_udp=config.tunnel_udp,
             max_ingress_mbps=_cfn_optional(config.max_ingress_mbps),
             max_client_write_mbps=_cfn_optional(config.max_client_write_mbps),
+            gateway_type=config.gateway_type,
+            gateway_clients=tuple(config.gateway_clients),
             failback_mode=config.failback_mode,
             verify_health=config.verify_health,
             verify_routes=config.verify_routes,
@@ -507,6 +527,16 @@ class TrustgridHaCluster(Construct):
             stack.termination_protection = True
         return protection
 
+    def _virtual_network(self) -> CustomResource | None:
+        """The attachment to a virtual network, once the cluster has verified; on a delete it goes first."""
+        network = self.config.virtual_network
+        if network is None:
+            return None
+        properties = network.properties(self.cluster_fqdn, self.config.cluster_name)
+        resource = self._lifecycle_resource("VirtualNetwork", VIRTUAL_NETWORK_TYPE, properties)
+        resource.node.add_dependency(self.cluster)
+        return resource
+
     def _monitoring(self) -> TrustgridClusterMonitoring | None:
         config = self.config
         if not config.monitoring:
@@ -521,7 +551,8 @@ class TrustgridHaCluster(Construct):
             api_url=config.api_url,
             interval=config.monitoring_interval,
             alarm_topic=config.alarm_topic,
-            after=self.cluster,
+            virtual_network=config.virtual_network.name if config.virtual_network else None,
+            after=self.virtual_network or self.cluster,
         )
 
     def _lifecycle_resource(self, construct_id: str, resource_type: str, properties: _Properties) -> CustomResource:

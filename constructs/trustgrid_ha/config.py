@@ -27,15 +27,17 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sns as sns
 
 from trustgrid_ha_runtime import contract
-from trustgrid_ha_runtime.contract import FailbackMode, HeartbeatInterface
+from trustgrid_ha_runtime.contract import FailbackMode, GatewayType, HeartbeatInterface
 
 from .errors import Problem, TrustgridConfigError, is_unresolved
 from .instance_types import InterfaceNames, generation_of
 from .kinds import (
     BOOL,
     CIDRS,
+    CLIENTS,
     DURATION,
     FAILBACK_MODE,
+    GATEWAY_TYPE,
     HEARTBEAT_INTERFACE,
     INT,
     INTERFACE_NAMES,
@@ -51,10 +53,12 @@ from .kinds import (
     TABLES,
     TOPIC,
     TWO_SECRETS,
+    VIRTUAL_NETWORK,
     VPC,
     Kind,
     shown,
 )
+from .virtual_network import VirtualNetwork
 
 CONTROL_PLANE_CIDRS = ("35.171.100.16/28", "34.223.12.192/28")
 ANYWHERE = ("0.0.0.0/0",)
@@ -152,6 +156,8 @@ class ClusterConfig:
     tunnel_udp: bool = setting(BOOL, True)
     max_ingress_mbps: int | None = setting(INT, rule=contract.mbps_problem)
     max_client_write_mbps: int | None = setting(INT, rule=contract.mbps_problem)
+    gateway_type: GatewayType = setting(GATEWAY_TYPE, GatewayType.PUBLIC)
+    gateway_clients: tuple[str, ...] = setting(CLIENTS, (), each=contract.client_name_problem)
     edge_source_cidrs: tuple[str, ...] = setting(CIDRS, ANYWHERE, each=contract.cidr_problem, listed=CIDRS_LISTED)
     lan_source_cidrs: tuple[str, ...] | None = setting(CIDRS, each=ipv4_cidr_problem, listed=CIDRS_LISTED)
     control_plane_cidrs: tuple[str, ...] = setting(
@@ -182,6 +188,7 @@ class ClusterConfig:
     monitoring: bool = setting(SWITCH, True)
     monitoring_interval: Duration = setting(MINUTES, DEFAULT_MONITORING_INTERVAL, key="monitoringIntervalMinutes")
     alarm_topic: sns.ITopic | None = setting(TOPIC, key="alarmTopicArn")
+    virtual_network: VirtualNetwork | None = setting(VIRTUAL_NETWORK)
 
     @classmethod
     def from_keywords(cls, keywords: Mapping[str, Any]) -> ClusterConfig:
@@ -249,6 +256,8 @@ class ClusterConfig:
         self._tables_once(found)
         self._machine(found)
         self._durations(found)
+        if self.virtual_network is not None:
+            found += self.virtual_network.problems(self.cluster_name, self.edge_cidrs)
         if is_unresolved(self.enroll_endpoint):  # nothing could check it before the gateway's root shell runs it
             found.append(
                 Problem(

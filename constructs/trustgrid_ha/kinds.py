@@ -15,9 +15,10 @@ from typing import Any
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_ec2 as ec2
 
-from trustgrid_ha_runtime.contract import FailbackMode, HeartbeatInterface
+from trustgrid_ha_runtime.contract import FailbackMode, GatewayType, HeartbeatInterface
 
 from .instance_types import InterfaceNames
+from .virtual_network import VirtualNetwork
 
 
 class Kind:
@@ -41,8 +42,9 @@ def _strings(words: str) -> Kind:
 
 CIDRS = _strings("a list of CIDRs such as ['172.16.0.0/16']")
 NAMES = _strings("a list of two node names")
+CLIENTS = _strings("a list of node or cluster names")
 TABLES = _strings("a list of route table IDs")
-STRS = (CIDRS, NAMES, TABLES)
+STRS = (CIDRS, NAMES, TABLES, CLIENTS)
 
 
 def _enum(enum: type[Enum]) -> Kind:
@@ -51,6 +53,7 @@ def _enum(enum: type[Enum]) -> Kind:
 
 HEARTBEAT_INTERFACE = _enum(HeartbeatInterface)
 FAILBACK_MODE = _enum(FailbackMode)
+GATEWAY_TYPE = _enum(GatewayType)
 
 
 def _declares(words: str, *methods: str) -> Kind:
@@ -88,3 +91,4 @@ def shown(value: object) -> object:
 
 SWITCH_REFUSED = Kind("True or False (True is refused: see its documentation)", lambda v: isinstance(v, bool))
 MINUTES = _instance_of("a Duration of whole minutes, such as Duration.minutes(5)", Duration)
+VIRTUAL_NETWORK = _instance_of("trustgrid_ha.VirtualNetwork(name=..., route=...)", VirtualNetwork)

@@ -27,6 +27,7 @@ from trustgrid_ha_runtime.contract import (
     METRIC_CLUSTER_HEALTHY,
     METRIC_GATEWAY_SERVICE,
     METRIC_MEMBERS_ONLINE,
+    METRIC_NETWORK_ATTACHED,
     METRIC_ROUTES_ON_ACTIVE,
     METRICS_DIMENSION,
 )
@@ -48,6 +49,8 @@ THRESHOLDS = {
     METRIC_MEMBERS_ONLINE: (2, "a member is offline"),
     METRIC_GATEWAY_SERVICE: (2, "a member's gateway service is not enabled"),
 }
+#: With a virtual network: the attachment and the LAN interface in it must stay.
+NETWORK_THRESHOLD = {METRIC_NETWORK_ATTACHED: (1, "the virtual network (or the LAN interface in it) is detached")}
 
 
 class TrustgridMonitorFunction(Construct):
@@ -127,10 +130,12 @@ class TrustgridClusterMonitoring(Construct):
         api_url: str,
         interval: Duration,
         alarm_topic: sns.ITopic | None,
+        virtual_network: str | None = None,
         after: IDependable | None = None,
     ) -> None:
         """``after``: what must exist before the check runs and the alarms judge it (the verified cluster: no alarm
-        while a first create still waits for the gateways to register)."""
+        while a first create still waits for the gateways to register). ``virtual_network``: the network the cluster
+        must stay attached to (its own alarm)."""
         super().__init__(scope, construct_id)
         self.cluster_name = cluster_name
         self.interval = interval
@@ -144,14 +149,23 @@ class TrustgridClusterMonitoring(Construct):
                 targets.LambdaFunction(
                     function,
                     event=events.RuleTargetInput.from_object(
-                        {"clusters": [{"name": cluster_name, "fqdn": cluster_fqdn}]}
+                        {
+                            "clusters": [
+                                {
+                                    "name": cluster_name,
+                                    "fqdn": cluster_fqdn,
+                                    **({"network": virtual_network} if virtual_network else {}),
+                                }
+                            ]
+                        }
                     ),
                     retry_attempts=0,
                 )
             ],
         )
+        thresholds = {**THRESHOLDS, **(NETWORK_THRESHOLD if virtual_network else {})}
         self.alarms = {
-            name: self._alarm(name, threshold, why, alarm_topic) for name, (threshold, why) in THRESHOLDS.items()
+            name: self._alarm(name, threshold, why, alarm_topic) for name, (threshold, why) in thresholds.items()
         }
         self.dashboard = self._dashboard(gateways)
         if after is not None:

@@ -49,8 +49,8 @@ def shown_default(value: Any, required: bool) -> str:
         return "see description"
     if isinstance(value, Duration):
         return value.to_human_string()
-    if isinstance(value, Enum):
-        return f"`{value.value}`" if isinstance(value.value, str) and value.value.islower() else f"`{value.name}`"
+    if isinstance(value, Enum):  # as cdk.json gives it (the construct: the enum member of that value)
+        return f"`{value.value}`" if isinstance(value.value, str) else f"`{value.name}`"
     if isinstance(value, (bool, int, str, tuple)):
         return f"`{json.dumps(list(value) if isinstance(value, tuple) else value)}`"
     return str(value)
@@ -79,7 +79,8 @@ def configuration_reference() -> str:
         "Every setting of `TrustgridHaCluster`: its keyword, where the default app reads it from cdk.json (the",
         "`trustgrid` context; see [the app's settings](app.md)), what it takes, its default and what it does.",
         'In cdk.json, enums are given by value (`"WAN"`, `"manualFailback"`), `removeNodesOnDelete` is',
-        "`true`/`false`, and durations are whole minutes (`waitTimeoutMinutes`, `monitoringIntervalMinutes`).",
+        "`true`/`false`, durations are whole minutes (`waitTimeoutMinutes`, `monitoringIntervalMinutes`), and",
+        "`alarmTopicArn` is the topic's ARN (the stack imports it).",
         "",
         "| Keyword | cdk.json | Takes | Default | What it does |",
         "|---|---|---|---|---|",

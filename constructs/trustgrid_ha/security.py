@@ -5,6 +5,8 @@ from __future__ import annotations
 from aws_cdk import aws_ec2 as ec2
 from constructs import Construct
 
+from trustgrid_ha_runtime.contract import GatewayType
+
 from .config import ClusterConfig
 from .nag import acknowledge
 
@@ -24,9 +26,11 @@ def wan_security_group(scope: Construct, vpc: ec2.IVpc, config: ClusterConfig) -
     tunnels = [("TCP", ec2.Port.tcp(config.tunnel_port))]
     if config.tunnel_udp:
         tunnels.append(("UDP", ec2.Port.udp(config.tunnel_port)))
+    private = config.gateway_type is GatewayType.PRIVATE
+    who = f"the private gateway's clients ({', '.join(config.gateway_clients)})" if private else "edge nodes"
     for cidr in config.edge_source_cidrs:
         for protocol, port in tunnels:
-            group.add_ingress_rule(peer(cidr), port, f"Trustgrid tunnels from edge nodes ({protocol})")
+            group.add_ingress_rule(peer(cidr), port, f"Trustgrid tunnels from {who} ({protocol})"[:255])
     if any(cidr in ("0.0.0.0/0", "::/0") for cidr in config.edge_source_cidrs):
         acknowledge(
             group,

@@ -384,6 +384,96 @@ class TrustgridClient:
     def put_cluster_network(self, fqdn: str, network: dict[str, Any]) -> None:
         self._request("write cluster network config", "PUT", f"/cluster/{quote(fqdn)}/config/network", body=network)
 
+    # -- virtual networks: the cluster's attachment (/v2/cluster/{fqdn}/vpn) -----------------
+
+    def _vpn(self, fqdn: str, network: str = "") -> str:
+        return f"/v2/cluster/{quote(fqdn)}/vpn" + (f"/{quote(network)}" if network else "")
+
+    def find_vpn_attachment(self, fqdn: str, network: str) -> dict[str, Any] | None:
+        try:
+            return dict(self._request("read network attachment", "GET", self._vpn(fqdn, network)) or {})
+        except NotFound:
+            return None
+
+    def list_vpn_attachments(self, fqdn: str) -> list[dict[str, Any]]:
+        return list(self._request("list network attachments", "GET", self._vpn(fqdn)) or [])
+
+    def attach_vpn(self, fqdn: str, network: str, route: str) -> None:
+        """Attach the network with the cluster's validation route. The published description names the network
+        ``name``; Trustgrid's own provider sends ``networkName``: both are sent."""
+        body = {"name": network, "networkName": network, "route": route}
+        self._request("attach network", "POST", self._vpn(fqdn), body=body, idempotent=False)
+
+    def update_vpn_attachment(self, fqdn: str, network: str, route: str) -> None:
+        body = {"name": network, "networkName": network, "route": route}
+        self._request("update network attachment", "PUT", self._vpn(fqdn, network), body=body)
+
+    def detach_vpn(self, fqdn: str, network: str) -> None:
+        self._request("detach network", "DELETE", self._vpn(fqdn, network))
+
+    def list_vpn_interfaces(self, fqdn: str, network: str) -> list[dict[str, Any]]:
+        return list(self._request("list network interfaces", "GET", self._vpn(fqdn, network) + "/interface") or [])
+
+    def add_vpn_interface(self, fqdn: str, network: str, body: dict[str, Any]) -> None:
+        path = self._vpn(fqdn, network) + "/interface"
+        self._request("attach network interface", "POST", path, body=body, idempotent=False)
+
+    def update_vpn_interface(self, fqdn: str, network: str, name: str, body: dict[str, Any]) -> None:
+        path = self._vpn(fqdn, network) + f"/interface/{quote(name)}"
+        self._request("update network interface", "PUT", path, body=body)
+
+    def delete_vpn_interface(self, fqdn: str, network: str, name: str) -> None:
+        path = self._vpn(fqdn, network) + f"/interface/{quote(name)}"
+        self._request("detach network interface", "DELETE", path)
+
+    def list_vpn_routes(self, fqdn: str, network: str) -> list[dict[str, Any]]:
+        return list(self._request("list network static routes", "GET", self._vpn(fqdn, network) + "/route") or [])
+
+    def add_vpn_route(self, fqdn: str, network: str, body: dict[str, Any]) -> None:
+        path = self._vpn(fqdn, network) + "/route"
+        self._request("add network static route", "POST", path, body=body, idempotent=False)
+
+    def delete_vpn_route(self, fqdn: str, network: str, uid: str) -> None:
+        path = self._vpn(fqdn, network) + f"/route/{quote(uid)}"
+        self._request("delete network static route", "DELETE", path)
+
+    # -- virtual networks: the domain's objects (/v2/domain/{domain}/network) -----------------
+
+    def _network(self, network: str = "") -> str:
+        return f"/v2/domain/{quote(self.org_domain())}/network" + (f"/{quote(network)}" if network else "")
+
+    def list_networks(self) -> list[dict[str, Any]]:
+        return list(self._request("list virtual networks", "GET", self._network()) or [])
+
+    def list_network_routes(self, network: str) -> list[dict[str, Any]]:
+        return list(self._request("list network routes", "GET", self._network(network) + "/route") or [])
+
+    def add_network_route(self, network: str, body: dict[str, Any]) -> None:
+        self._request("add network route", "POST", self._network(network) + "/route", body=body, idempotent=False)
+
+    def delete_network_route(self, network: str, uid: str) -> None:
+        self._request("delete network route", "DELETE", self._network(network) + f"/route/{quote(uid)}")
+
+    def list_access_policies(self, network: str) -> list[dict[str, Any]]:
+        return list(self._request("list access policies", "GET", self._network(network) + "/access-policy") or [])
+
+    def add_access_policy(self, network: str, body: dict[str, Any]) -> None:
+        path = self._network(network) + "/access-policy"
+        self._request("add access policy", "POST", path, body=body, idempotent=False)
+
+    def delete_access_policy(self, network: str, uid: str) -> None:
+        self._request("delete access policy", "DELETE", self._network(network) + f"/access-policy/{quote(uid)}")
+
+    def staged_changes(self, network: str) -> list[dict[str, Any]]:
+        """The network's changes awaiting a commit (anyone's)."""
+        return list(self._request("list staged network changes", "GET", self._network(network) + "/change") or [])
+
+    def publish_changes(self, network: str) -> None:
+        """Validate the staged changes, then commit them with the digest the validation gave."""
+        digest = self._request("validate network changes", "GET", self._network(network) + "/change/validate")
+        body = {"digest": str((digest or {}).get("digest", ""))}
+        self._request("commit network changes", "POST", self._network(network) + "/change/commit", body=body)
+
 
 def _messages(response: urllib3.BaseHTTPResponse) -> list[str]:
     """The API's validation messages: a JSON array (or an object with ``message``), or a ``text/plain`` body

@@ -35,6 +35,7 @@ IMAGE_TYPE = "Custom::TrustgridImage"
 GUARD_TYPE = "Custom::TrustgridChangeGuard"
 GATE_TYPE = "Custom::TrustgridMemberReady"
 PROTECTION_TYPE = "Custom::TrustgridProtection"
+VIRTUAL_NETWORK_TYPE = "Custom::TrustgridVirtualNetwork"
 
 DEFAULT_API_URL = "https://api.trustgrid.io"
 DEFAULT_ENROLL_ENDPOINT = "https://keymaster.trustgrid.io/v2/enroll"
@@ -59,6 +60,8 @@ METRIC_ROUTES_ON_ACTIVE = "RoutesOnActiveMember"
 METRIC_MEMBERS_ONLINE = "MembersOnline"
 METRIC_GATEWAY_SERVICE = "GatewayServiceEnabled"
 METRICS = (METRIC_CLUSTER_HEALTHY, METRIC_ROUTES_ON_ACTIVE, METRIC_MEMBERS_ONLINE, METRIC_GATEWAY_SERVICE)
+#: Published only for a cluster attached to a virtual network by the construct: 1 while it stays attached.
+METRIC_NETWORK_ATTACHED = "VirtualNetworkAttached"
 METRICS_DIMENSION = "ClusterName"
 
 
@@ -76,6 +79,13 @@ class FailbackMode(Enum):
     MANUAL = "manualFailback"
 
 
+class GatewayType(Enum):
+    """Who may open tunnels to the gateways: every node of the organisation (``public``), or the listed clients."""
+
+    PUBLIC = "public"
+    PRIVATE = "private"
+
+
 class LicenseSource(Enum):
     """Where a node license comes from."""
 
@@ -84,7 +94,12 @@ class LicenseSource(Enum):
 
 
 class PropertyError(ValueError):
-    """A custom resource property is missing or breaks a rule of the contract."""
+    """A custom resource property is missing or breaks a rule of the contract. A broken rule says which property
+    (``key``, its wire path such as ``InsideNats[0].NetworkCidr``), its ``value`` and the ``fix``."""
+
+    def __init__(self, message: str, *, key: str = "", value: object = None, fix: str = "") -> None:
+        super().__init__(message)
+        self.key, self.value, self.fix = key, value, fix
 
 
 # -- rules: each returns None when the value is fine, else the fix, as a sentence ---------------
@@ -255,9 +270,54 @@ def edges_apart(values: Mapping[str, Any]) -> Iterator[Finding]:
                 yield Finding("edge_cidrs", index, cidr, fix)
 
 
+def clients_fit_the_type(values: Mapping[str, Any]) -> Iterator[Finding]:
+    """A private gateway names the clients that may connect; a public one accepts every node and names none."""
+    kind, clients = values.get("gateway_type"), values.get("gateway_clients")
+    if not isinstance(clients, Sequence) or isinstance(clients, str) or kind is None:
+        return
+    if kind is GatewayType.PRIVATE and not clients:
+        yield Finding("gateway_clients", None, list(clients), "a private gateway accepts only the nodes or clusters "
+                      "listed here: name at least one, or make the gateway public.")  # fmt: skip
+    if kind is GatewayType.PUBLIC and clients:
+        fix = "a public gateway accepts every node of the organisation and keeps no client list: remove it, or set "
+        yield Finding("gateway_clients", None, list(clients), fix + "the gateway type to private.")
+
+
 #: Given the values it knows (a value still a token at synth time is left out), each yields what is wrong.
 CrossRule = Callable[[Mapping[str, Any]], Iterator[Finding]]
-CLUSTER_RULES: tuple[CrossRule, ...] = (ports_apart, edges_apart)
+CLUSTER_RULES: tuple[CrossRule, ...] = (ports_apart, edges_apart, clients_fit_the_type)
+
+
+def client_name_problem(value: object) -> str | None:
+    """A private gateway's client: a node's or a cluster's name (Trustgrid's portal picks them by name)."""
+    if isinstance(value, str) and re.fullmatch(r"[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?", value):
+        return None
+    return "give the name of a node or a cluster of your organisation, such as 'branch-01'."
+
+
+def network_name_problem(value: object) -> str | None:
+    """A Trustgrid virtual network's name, as the portal shows it."""
+    if isinstance(value, str) and re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", value):
+        return None
+    return "give the name of an existing virtual network, such as 'corp-vnet' (letters, digits, '.', '_', '-')."
+
+
+def nat_problem(network_cidr: object, local_cidr: object) -> str | None:
+    """A NAT maps a network of the same size: its virtual (network) CIDR onto its local CIDR."""
+    for value in (network_cidr, local_cidr):
+        problem = cidr_problem(value, whole_internet=False)
+        if problem is not None:
+            return problem
+    a, b = ipaddress.ip_network(str(network_cidr)), ipaddress.ip_network(str(local_cidr))
+    if a.prefixlen != b.prefixlen:
+        return f"networkCidr {a} and localCidr {b} must have the same prefix length: a NAT maps one onto the other."
+    return None
+
+
+def metric_problem(value: object) -> str | None:
+    if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 200:
+        return None
+    return "give a metric from 1 to 200 (a lower metric wins)."
 
 
 # -- the codec: CloudFormation hands every scalar to a custom resource as a string --------------------------
@@ -327,9 +387,11 @@ def decode_enum(key: str, value: Any, enum: type[E]) -> E:
 def _decoder(annotation: Any, optional_text: bool) -> Callable[[str, Any, bool], Any]:
     """How a field of this type is read from its wire value (its name, the value, strictness)."""
     args = [a for a in typing.get_args(annotation) if a is not type(None)]
-    if typing.get_origin(annotation) in (typing.Union, types.UnionType):  # X | None: "" is None
-        inner = _decoder(args[0], False)
-        return lambda key, value, strict: None if value in (None, "") else inner(key, value, strict)
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):  # X | None: "" is None (a text: leniently)
+        inner, text = _decoder(args[0], False), args[0] is str
+        return lambda key, value, strict: (
+            None if value in (None, "") and not (text and strict) else inner(key, value, strict)
+        )
     if annotation is str:
         return (lambda key, value, strict: str(value or "")) if optional_text else (lambda k, v, s: decode_str(k, v))
     if annotation is int:
@@ -357,7 +419,7 @@ def _struct_list(struct: type[Struct]) -> Callable[[str, Any, bool], Any]:
 
 def _check(key: str, value: Any, problem: str | None) -> None:
     if problem is not None:
-        raise PropertyError(f"property {key}={value!r} is invalid: {problem}")
+        raise PropertyError(f"property {key}={value!r} is invalid: {problem}", key=key, value=value, fix=problem)
 
 
 # -- the property structs -----------------------------------------------------------------------------------
@@ -454,26 +516,40 @@ def _read(spec: Any, annotation: Any, props: Mapping[str, Any], strict: bool, wh
     meta = spec.metadata
     key, name = meta["key"], where + meta["key"]
     if meta.get("version"):
-        value = props.get(key)
-        return int(value) if isinstance(value, str) and value.strip().isdigit() else None
+        return _version(name, props.get(key))
     required = spec.default is MISSING and spec.default_factory is MISSING
-    default = None if required else spec.default_factory() if spec.default is MISSING else spec.default
+    default = _fallback(spec)
+    count = meta.get("count")
+    value = props.get(key)
+    if count is not None and (not isinstance(value, list) or len(value) != count[0]):  # even leniently
+        raise PropertyError(f"property {name} must list exactly {count[1]}, got {value!r}")
     if key not in props:
-        if meta["absent"] is not MISSING:
-            return meta["absent"]
-        if strict and required:
+        if strict and required and meta["absent"] is MISSING:
             raise PropertyError(f"property {name} is missing")
         return default
-    count = meta.get("count")
-    value = props[key]
-    if count is not None and (not isinstance(value, list) or len(value) != count[0]):
-        raise PropertyError(f"property {name} must list exactly {count[1]}, got {value!r}")
     try:
         return _decoder(annotation, spec.default == "")(name, value, strict)
     except PropertyError:
         if strict:
             raise
         return default
+
+
+def _version(name: str, value: Any) -> int | None:
+    """The version that wrote a request; None for 0.1.0, which wrote none."""
+    try:
+        return decode_int(name, value) or None
+    except PropertyError:
+        return None
+
+
+def _fallback(spec: Any) -> Any:
+    """What a field is when its key is missing (or, leniently, bad): ``absent``, else its default, else None."""
+    if spec.metadata["absent"] is not MISSING:
+        return spec.metadata["absent"]
+    if spec.default_factory is not MISSING:
+        return spec.default_factory()
+    return None if spec.default is MISSING else spec.default
 
 
 def _members_apart(values: Mapping[str, Any]) -> Iterator[Finding]:
@@ -515,6 +591,8 @@ class ClusterProperties(Struct):
     tunnel_udp: bool = prop("TunnelUdp", True)
     max_ingress_mbps: int | None = prop("MaxIngressMbps", None, rule=mbps_problem)
     max_client_write_mbps: int | None = prop("MaxClientWriteMbps", None, rule=mbps_problem)
+    gateway_type: GatewayType = prop("GatewayType", GatewayType.PUBLIC)
+    gateway_clients: tuple[str, ...] = prop("GatewayClients", (), each=client_name_problem)
     failback_mode: FailbackMode = prop("FailbackMode", FailbackMode.AUTO)
     verify_health: bool = prop("VerifyHealth", True)
     verify_routes: bool = prop("VerifyRoutes", True)
@@ -529,9 +607,12 @@ class ClusterProperties(Struct):
         return self.members[0]
 
     @property
-    def tunnel(self) -> tuple[int, bool, int | None, int | None]:
-        """The tunnel settings together: a change of any of them restarts the gateway service."""
-        return self.tunnel_port, self.tunnel_udp, self.max_ingress_mbps, self.max_client_write_mbps
+    def tunnel(self) -> tuple[Any, ...]:
+        """The gateway service's settings together: a change of any of them restarts it."""
+        return (
+            self.tunnel_port, self.tunnel_udp, self.max_ingress_mbps, self.max_client_write_mbps, self.gateway_type,
+            self.gateway_clients,
+        )  # fmt: skip
 
     def heartbeat_host(self, member: MemberProperties) -> str:
         return member.lan_ip if self.heartbeat_interface is HeartbeatInterface.LAN else member.wan_ip
@@ -631,6 +712,82 @@ class ProtectionProperties(Struct):
     version: int | None = version_prop()
 
 
+def _nat_fits(values: Mapping[str, Any]) -> Iterator[Finding]:
+    problem = nat_problem(values["network_cidr"], values["local_cidr"])
+    if problem is not None:
+        yield Finding("network_cidr", None, values["network_cidr"], problem)
+
+
+@dataclass(frozen=True)
+class NatProperties(Struct):
+    """One NAT of the cluster's LAN interface in the network, in Trustgrid's terms: ``network_cidr`` (virtual)
+    is ``local_cidr`` (local) on this side."""
+
+    RULES = (_nat_fits,)
+
+    network_cidr: str = prop("NetworkCidr")
+    local_cidr: str = prop("LocalCidr")
+    description: str = prop("Description", "")
+    proxy_arp: bool = prop("ProxyArp", False)
+
+
+@dataclass(frozen=True)
+class VpnRouteProperties(Struct):
+    """One of the cluster's VPN static routes: ``network_cidr`` of the virtual network via ``node``."""
+
+    network_cidr: str = prop("NetworkCidr", rule=lambda v: cidr_problem(v, whole_internet=True))
+    node: str = prop("Node", "")
+    metric: int = prop("Metric", 1, rule=metric_problem)
+    description: str = prop("Description", "")
+
+
+@dataclass(frozen=True)
+class AccessPolicyProperties(Struct):
+    """One access policy of the network (a domain-level object): ``action`` traffic from ``source`` to ``dest``."""
+
+    source: str = prop("Source", rule=lambda v: cidr_problem(v))
+    dest: str = prop("Dest", rule=lambda v: cidr_problem(v))
+    action: str = prop("Action", "allow", rule=lambda v: None if v in ("allow", "reject", "drop") else ACTION_FIX)
+    protocol: str = prop("Protocol", "any", rule=lambda v: None if v in ("any", "tcp", "udp", "icmp") else PROTO_FIX)
+    ports: str = prop("Ports", "")
+    line_number: int = prop("LineNumber", 100, rule=lambda v: None if 1 <= v <= 65535 else "give 1 to 65535.")
+    description: str = prop("Description", "")
+
+
+ACTION_FIX = "give allow, reject or drop."
+PROTO_FIX = "give any, tcp, udp or icmp."
+
+
+def _one_default_route(values: Mapping[str, Any]) -> Iterator[Finding]:
+    if values["in_default_route"] and values["out_default_route"]:
+        yield Finding("out_default_route", None, True, "inDefaultRoute and outDefaultRoute are mutually exclusive: "
+                      "set at most one of them.")  # fmt: skip
+
+
+@dataclass(frozen=True)
+class VirtualNetworkProperties(Struct):
+    """The cluster's attachment to a Trustgrid virtual network: the network with the cluster's validation route
+    (its virtual subnet), the LAN interface with its NATs, and the cluster's VPN static routes. With ``publish``,
+    also the domain-level objects (the network route of the cluster's subnet to the cluster, access policies),
+    published through the network's validate-and-commit, which is refused while others' changes are staged."""
+
+    RULES = (_one_default_route,)
+
+    cluster_fqdn: str = prop("ClusterFqdn")
+    cluster_name: str = prop("ClusterName", rule=name_problem)
+    network_name: str = prop("NetworkName", rule=network_name_problem)
+    route: str = prop("Route", rule=lambda v: cidr_problem(v, whole_internet=False))
+    inside_nats: tuple[NatProperties, ...] = prop("InsideNats", ())
+    outside_nats: tuple[NatProperties, ...] = prop("OutsideNats", ())
+    in_default_route: bool = prop("InDefaultRoute", False)
+    out_default_route: bool = prop("OutDefaultRoute", False)
+    routes: tuple[VpnRouteProperties, ...] = prop("Routes", ())
+    publish: bool = prop("Publish", False)
+    network_route_metric: int = prop("NetworkRouteMetric", 10, rule=metric_problem)
+    access_policies: tuple[AccessPolicyProperties, ...] = prop("AccessPolicies", ())
+    version: int | None = version_prop()
+
+
 PROPERTY_STRUCTS: dict[str, type[Struct]] = {
     CLUSTER_TYPE: ClusterProperties,
     LICENSE_TYPE: LicenseProperties,
@@ -638,6 +795,7 @@ PROPERTY_STRUCTS: dict[str, type[Struct]] = {
     GUARD_TYPE: GuardProperties,
     GATE_TYPE: GateProperties,
     PROTECTION_TYPE: ProtectionProperties,
+    VIRTUAL_NETWORK_TYPE: VirtualNetworkProperties,
 }
 
 

@@ -30,12 +30,14 @@ from .contract import (
     IMAGE_TYPE,
     LICENSE_TYPE,
     PROTECTION_TYPE,
+    VIRTUAL_NETWORK_TYPE,
     ClusterProperties,
     GateProperties,
     GuardProperties,
     ImageProperties,
     LicenseProperties,
     ProtectionProperties,
+    VirtualNetworkProperties,
 )
 from .image import keeps_image, resolve_image
 from .license import LicenseManager, needs_new_license
@@ -56,6 +58,7 @@ from .lifecycle import (
 )
 from .log import JsonLogger
 from .stack import ROLLBACK_CLEANUP, ROLLBACK_STATUSES, stack_status
+from .vpn import Made, VirtualNetworkReconciler, same_target
 
 Response = dict[str, Any]
 SAFETY_MARGIN_SECONDS = 15.0
@@ -184,6 +187,7 @@ def handle_event(event: dict[str, Any], rt: Runtime) -> Response:
         GUARD_TYPE: guard_event,
         GATE_TYPE: gate_event,
         PROTECTION_TYPE: protection_event,
+        VIRTUAL_NETWORK_TYPE: virtual_network_event,
     }
     if kind not in handlers:
         raise ValueError(f"This provider does not handle resource type {kind!r}")
@@ -279,6 +283,26 @@ def gate_event(event: dict[str, Any], rt: Runtime) -> Response:
         else:
             data["Pass"] = "true"
     return {"PhysicalResourceId": physical, "Data": data}
+
+
+def virtual_network_event(event: dict[str, Any], rt: Runtime) -> Response:
+    """The cluster's virtual-network attachment, done at once (a few API calls). Its physical id records what it
+    made; an update to another network (or cluster) is a replacement: the new one is made, CloudFormation deletes
+    the old one in its cleanup."""
+    request, physical = event["RequestType"], str(event.get("PhysicalResourceId") or "")
+    rolling_back = request == "Update" and _phase(event, rt) in ROLLBACK_STATUSES
+    spec = VirtualNetworkProperties.parse(event["ResourceProperties"], strict=request != "Delete" and not rolling_back)
+    reconciler = VirtualNetworkReconciler(rt.api(), rt.log)
+    if request == "Delete":
+        if same_target(physical, spec):
+            reconciler.delete(spec, Made.of(physical))
+        else:  # a cancelled Create's made-up id: nothing is known to be this resource's, so nothing is removed
+            rt.log.warning("vpn.delete_unknown_id", physical_id=physical, reason="left as it is")
+        return {"PhysicalResourceId": physical}
+    keeps = request == "Update" and same_target(physical, spec)
+    old = VirtualNetworkProperties.parse(event["OldResourceProperties"], strict=False) if keeps else None
+    made = reconciler.converge(spec, old, Made.of(physical) if keeps else None)
+    return {"PhysicalResourceId": made.physical_id(spec), "Data": {"NetworkName": spec.network_name}}
 
 
 def protection_event(event: dict[str, Any], rt: Runtime) -> Response:

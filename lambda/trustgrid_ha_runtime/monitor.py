@@ -7,7 +7,9 @@ route table) and publishes, per cluster (dimension ``ClusterName``) in the names
 - ``ClusterHealthy``: 1 when Trustgrid reports the cluster healthy, else 0;
 - ``RoutesOnActiveMember``: 1 when every managed route table sends every edge CIDR to the active member;
 - ``MembersOnline``: how many members are online (2 is whole);
-- ``GatewayServiceEnabled``: how many members have their gateway service enabled.
+- ``GatewayServiceEnabled``: how many members have their gateway service enabled;
+- ``VirtualNetworkAttached``: for a cluster the construct attached to a virtual network, 1 while the network and
+  the LAN interface in it stay attached.
 
 When Trustgrid cannot be asked, nothing is published for that cluster: its alarms treat missing data as
 breaching.
@@ -24,6 +26,7 @@ from .contract import (
     METRIC_CLUSTER_HEALTHY,
     METRIC_GATEWAY_SERVICE,
     METRIC_MEMBERS_ONLINE,
+    METRIC_NETWORK_ATTACHED,
     METRIC_ROUTES_ON_ACTIVE,
     METRICS,
     METRICS_DIMENSION,
@@ -43,6 +46,7 @@ def metric_values(status: ClusterStatus) -> dict[str, float]:
         METRIC_ROUTES_ON_ACTIVE: 1.0 if routes_ok else 0.0,
         METRIC_MEMBERS_ONLINE: float(sum(m.online for m in status.members)),
         METRIC_GATEWAY_SERVICE: float(sum(m.gateway_enabled for m in status.members)),
+        **({METRIC_NETWORK_ATTACHED: 1.0 if status.network_attached else 0.0} if status.expected_network else {}),
     }
 
 
@@ -65,7 +69,7 @@ def check(clusters: list[dict[str, str]], client: Any, ec2: Any, cloudwatch: Any
     results: dict[str, Any] = {}
     for cluster in clusters:
         try:
-            status = cluster_status(client, ec2, cluster["fqdn"])
+            status = cluster_status(client, ec2, cluster["fqdn"], cluster.get("network"))
         except Exception as exc:  # Trustgrid or EC2 unavailable: publish nothing, the alarms see missing data
             log.error("monitor.check_failed", cluster=cluster["fqdn"], error=type(exc).__name__, message=str(exc))
             results[cluster["name"]] = None

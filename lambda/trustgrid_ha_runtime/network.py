@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .contract import ClusterProperties, MemberProperties
+from .contract import ClusterProperties, GatewayType, MemberProperties
 
 MARK = "managed by trustgrid-ha-cluster"
 
@@ -135,10 +135,12 @@ def heartbeat_body(current: Any, desired: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def gateway_config(spec: ClusterProperties, member: MemberProperties) -> dict[str, Any]:
-    """The gateway service that makes a member a public gateway edge nodes connect to."""
+    """The gateway service that makes a member a gateway edge nodes connect to: every node of the organisation
+    (public), or the listed clients (private: the client list is ours; a public gateway keeps whatever list people
+    set in the portal)."""
     config: dict[str, Any] = {
         "enabled": True,
-        "type": "public",
+        "type": spec.gateway_type.value,
         "host": member.public_ip,
         "port": spec.tunnel_port,
         "udpEnabled": spec.tunnel_udp,
@@ -148,6 +150,8 @@ def gateway_config(spec: ClusterProperties, member: MemberProperties) -> dict[st
         config["maxmbps"] = spec.max_ingress_mbps
     if spec.max_client_write_mbps is not None:
         config["maxClientWriteMbps"] = spec.max_client_write_mbps
+    if spec.gateway_type is GatewayType.PRIVATE:
+        config["clients"] = [{"name": client, "enabled": True} for client in spec.gateway_clients]
     return config
 
 

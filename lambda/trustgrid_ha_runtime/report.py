@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from .api import Credentials, NotFound, TrustgridClient
+from .api import ApiError, Credentials, NotFound, TrustgridClient
 from .log import JsonLogger
 from .nodes import configured_active, holds_role, section
 
@@ -32,6 +32,8 @@ class MemberStatus:
     #: the configured (preferred) active member (``config.cluster.master``)
     configured_active: bool
     lan_eni: str | None
+    #: ``public`` (every node of the organisation may connect) or ``private`` (only its clients); None if unset
+    gateway_type: str | None = None
 
 
 @dataclass
@@ -43,13 +45,32 @@ class RouteStatus:
 
 
 @dataclass
+class NetworkStatus:
+    """A virtual network attached to the cluster: its validation route and the interfaces in it."""
+
+    name: str
+    route: str | None
+    interfaces: list[str] = field(default_factory=list)
+
+
+@dataclass
 class ClusterStatus:
     fqdn: str
     health: str | None
     mode: str | None
     members: list[MemberStatus] = field(default_factory=list)
     routes: list[RouteStatus] = field(default_factory=list)
+    #: the attached virtual networks (None: not read, or not readable with this API key)
+    networks: list[NetworkStatus] | None = None
+    #: the network the cluster must stay attached to (its construct attached it), if any
+    expected_network: str | None = None
     problems: list[str] = field(default_factory=list)
+
+    @property
+    def network_attached(self) -> bool:
+        """The expected network is attached, with an interface in it."""
+        found = [n for n in self.networks or [] if n.name == self.expected_network]
+        return bool(found) and bool(found[0].interfaces)
 
     @property
     def healthy(self) -> bool:
@@ -91,6 +112,7 @@ def _member(client: TrustgridClient, ec2: Any, summary: dict[str, Any], vpc_id: 
         active=holds_role(node),
         configured_active=configured_active(node),
         lan_eni=_lan_eni(ec2, node, vpc_id),
+        gateway_type=section(node, "gateway").get("type"),
     )
 
 
@@ -115,19 +137,51 @@ def _routes(network: dict[str, Any], described: dict[str, Any], active: MemberSt
     return found
 
 
-def cluster_status(client: TrustgridClient, ec2: Any, fqdn: str) -> ClusterStatus:
+def _networks(client: TrustgridClient, fqdn: str, expected: str | None) -> list[NetworkStatus] | None:
+    """The attached networks with their interfaces. An API key that may not read them gives None (judged only when
+    a network is expected)."""
+    try:
+        attached = client.list_vpn_attachments(fqdn)
+        names = [str(a.get("networkName") or a.get("name")) for a in attached]
+        routes = {n: a.get("route") for n, a in zip(names, attached, strict=True)}
+        return [NetworkStatus(n, routes[n], _interfaces(client.list_vpn_interfaces(fqdn, n))) for n in names]
+    except NotFound:
+        return []
+    except ApiError:
+        if expected:
+            raise
+        return None
+
+
+def _interfaces(found: list[dict[str, Any]]) -> list[str]:
+    """Each interface in a network with its NATs, as words: ``ens6 (NAT 100.64.10.0/24=10.0.0.0/24)``."""
+    words = []
+    for interface in found:
+        nats = [
+            f"{kind} {n.get('networkCidr')}={n.get('localCidr')}"
+            for kind, key in (("inside", "insideNats"), ("outside", "outsideNats"))
+            for n in interface.get(key) or []
+        ]
+        words.append(f"{interface.get('interfaceName')}" + (f" ({', '.join(nats)})" if nats else ""))
+    return words
+
+
+def cluster_status(client: TrustgridClient, ec2: Any, fqdn: str, network: str | None = None) -> ClusterStatus:
     """What Trustgrid and EC2 say about one cluster, and what is wrong with it, as sentences. With ``ec2`` None
-    (no access to the cluster's account) the routes are not read and not judged."""
+    (no access to the cluster's account) the routes are not read and not judged; with ``network``, the cluster
+    must be attached to that virtual network with an interface in it."""
     try:
         cluster = client.get_cluster(fqdn)
     except NotFound:
         return ClusterStatus(fqdn, None, None, problems=[f"Trustgrid has no cluster {fqdn} (check the FQDN)"])
     status = ClusterStatus(fqdn, cluster.get("health"), cluster.get("mode"))
-    network = (cluster.get("config") or {}).get("network") or {}
-    described = _tables(ec2, network)
+    network_config = (cluster.get("config") or {}).get("network") or {}
+    described = _tables(ec2, network_config)
     vpc_id = next((t.get("VpcId") for t in described.values()), None)
     status.members = [_member(client, ec2, m, vpc_id) for m in client.list_cluster_nodes(fqdn)]
-    status.routes = _routes(network, described, status.active) if ec2 is not None else []
+    status.routes = _routes(network_config, described, status.active) if ec2 is not None else []
+    status.expected_network = network
+    status.networks = _networks(client, fqdn, network)
     status.problems = _problems(status)
     return status
 
@@ -144,6 +198,8 @@ def _problems(status: ClusterStatus) -> list[str]:
         for route in status.routes
         if not route.on_active_member
     ]
+    if status.expected_network and not status.network_attached:
+        problems.append(f"the virtual network {status.expected_network} (or the LAN interface in it) is not attached")
     return problems
 
 

@@ -337,6 +337,16 @@ def test_object_settings_of_the_wrong_kind_are_refused_by_keyword(keyword: str, 
     assert failure.value.setting == keyword and fix in failure.value.fix
 
 
+def test_none_for_an_optional_keyword_means_its_default() -> None:
+    """As in jsii's own Python bindings: an optional keyword given None is the default."""
+    from aws_cdk import RemovalPolicy
+
+    cluster = build(monitoring=None, node_removal_policy=None, heartbeat_port=None)
+    assert cluster.config.monitoring is True and cluster.monitoring is not None
+    assert cluster.config.node_removal_policy == RemovalPolicy.RETAIN
+    assert cluster.config.heartbeat_port == 9000
+
+
 def test_object_settings_of_the_right_kind_pass_as_cdk_and_jsii_hand_them_over() -> None:
     """Imported objects come back from jsii as dynamic proxies: they pass the kind check as CDK's classes do."""
     from aws_cdk import RemovalPolicy

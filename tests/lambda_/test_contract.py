@@ -17,9 +17,11 @@ from trustgrid_ha_runtime.contract import (
     CLUSTER_TYPE,
     DEFAULT_TUNNEL_PORT,
     PROPERTY_STRUCTS,
+    AccessPolicyProperties,
     ClusterProperties,
     FailbackMode,
     GateProperties,
+    GatewayType,
     GuardedGateway,
     GuardProperties,
     HeartbeatInterface,
@@ -27,8 +29,11 @@ from trustgrid_ha_runtime.contract import (
     LicenseProperties,
     LicenseSource,
     MemberProperties,
+    NatProperties,
     PropertyError,
     ProtectionProperties,
+    VirtualNetworkProperties,
+    VpnRouteProperties,
     property_names,
 )
 from trustgrid_ha_runtime.handler import handle_event
@@ -114,7 +119,7 @@ def first_version(props: dict) -> dict:
 def test_old_properties_parse_leniently_and_say_they_are_old(deployed: Deployed) -> None:
     old = ClusterProperties.parse(first_version(deployed.props), strict=False)
     assert old.version is None and old.members[0].public_ip is None
-    assert old.tunnel == (DEFAULT_TUNNEL_PORT, True, None, None)  # the defaults of the time
+    assert old.tunnel == (DEFAULT_TUNNEL_PORT, True, None, None, GatewayType.PUBLIC, ())  # the defaults of the time
     with pytest.raises(PropertyError, match="PublicIp is missing"):
         ClusterProperties.parse(first_version(deployed.props))
 
@@ -149,6 +154,18 @@ EXAMPLES = {
     ),
     GateProperties: GateProperties("prod-gw", "uid-1", "gw-1", "i-1", {"InstanceType": "c6i.large"}, 900, "eni-1"),
     ProtectionProperties: ProtectionProperties(("i-1", "i-2"), enabled=False),
+    VirtualNetworkProperties: VirtualNetworkProperties(
+        "prod-gw.acme.trustgrid.io",
+        "prod-gw",
+        "corp-vnet",
+        "100.64.10.0/24",
+        inside_nats=(NatProperties("100.64.10.0/24", "10.60.0.0/24"),),
+        outside_nats=(NatProperties("100.64.20.0/24", "172.16.0.0/24", "branch", proxy_arp=True),),
+        in_default_route=True,
+        routes=(VpnRouteProperties("100.64.30.0/24", "prod-gw-a", 5),),
+        publish=True,
+        access_policies=(AccessPolicyProperties("100.64.20.0/24", "100.64.10.0/24", protocol="tcp", ports="443"),),
+    ),
 }
 
 
@@ -185,3 +202,59 @@ def test_the_construct_and_the_handler_apply_the_same_rules_across_fields() -> N
     assert {(p.setting, p.fix) for p in refused.value.problems} == {
         (f.field + ("" if f.index is None else f"[{f.index}]"), f.fix) for f in findings
     }
+
+
+def test_the_wire_format_is_the_one_deployed_stacks_hold() -> None:
+    """Written out by hand (not from the declarations): renaming a wire key or changing an encoding fails here."""
+    spec = ClusterProperties("prod-gw", MEMBERS, ("172.16.0.0/16",), ("rtb-0123456789abcdef0",), "ens6")
+    assert spec.to_properties() == {
+        "ContractVersion": "2",
+        "ClusterName": "prod-gw",
+        "Members": [
+            {"Uid": f"uid-{i}", "Name": f"gw-{i}", "LanEniId": f"eni-{i}", "LanIp": f"10.0.{i}.5",
+             "WanIp": f"10.0.{i + 10}.5", "PublicIp": f"198.51.100.{i}", "LanSubnetId": f"subnet-{i}"}
+            for i in (1, 2)
+        ],
+        "EdgeCidrs": ["172.16.0.0/16"],
+        "RouteTableIds": ["rtb-0123456789abcdef0"],
+        "LanInterfaceName": "ens6",
+        "LanInterfaceOverride": "false",
+        "HeartbeatInterface": "LAN",
+        "HeartbeatPort": "9000",
+        "TunnelPort": "8443",
+        "TunnelUdp": "true",
+        "MaxIngressMbps": "",
+        "MaxClientWriteMbps": "",
+        "GatewayType": "public",
+        "GatewayClients": [],
+        "FailbackMode": "autoFailback",
+        "VerifyHealth": "true",
+        "VerifyRoutes": "true",
+        "WaitTimeoutSeconds": "2700",
+        "MetricsName": "",
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "expected"),
+    [
+        ({"EdgeCidrs": "not a list"}, "edge_cidrs", ()),
+        ({"RouteTableIds": 7}, "route_table_ids", ()),
+        ({"ContractVersion": 2}, "version", 2),
+        ({"ContractVersion": "0"}, "version", None),
+        ({"ContractVersion": "²"}, "version", None),
+    ],
+)
+def test_a_lenient_parse_gives_a_bad_value_its_default(change: dict, field: str, expected: object) -> None:
+    base = ClusterProperties("prod-gw", MEMBERS, ("172.16.0.0/16",), (), "ens6").to_properties()
+    assert getattr(ClusterProperties.parse({**base, **change}, strict=False), field) == expected
+
+
+def test_members_are_required_even_leniently_and_an_empty_public_ip_is_refused_strictly() -> None:
+    base = ClusterProperties("prod-gw", MEMBERS, ("172.16.0.0/16",), (), "ens6").to_properties()
+    with pytest.raises(PropertyError, match="exactly two gateways"):
+        ClusterProperties.parse({k: v for k, v in base.items() if k != "Members"}, strict=False)
+    members = [{**base["Members"][0], "PublicIp": ""}, base["Members"][1]]
+    with pytest.raises(PropertyError, match="PublicIp must be a non-empty string"):
+        ClusterProperties.parse({**base, "Members": members})
+    assert ClusterProperties.parse({**base, "Members": members}, strict=False).members[0].public_ip is None

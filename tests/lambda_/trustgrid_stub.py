@@ -46,6 +46,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from tests.lambda_.trustgrid_vpn_stub import VPN_ROUTES, Refused, VirtualNetworks
+
 NAME = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
 
 ROUTES = [
@@ -66,6 +68,7 @@ ROUTES = [
     ("PUT", re.compile(r"^/cluster/(?P<fqdn>[^/]+)/active/(?P<uid>[^/]+)$"), "set_active"),
     ("PUT", re.compile(r"^/cluster/(?P<fqdn>[^/]+)/config/network$"), "put_cluster_network"),
     ("PUT", re.compile(r"^/cluster/(?P<fqdn>[^/]+)/tag/(?P<tag>[^/]+)$"), "put_cluster_tag"),
+    *VPN_ROUTES,
 ]
 
 
@@ -138,7 +141,7 @@ class ApiFailure(Exception):
 
 
 @dataclass
-class TrustgridStub:
+class TrustgridStub(VirtualNetworks):
     key_id: str = "stub-key-id"
     key_secret: str = "stub-key-secret-do-not-log"
     domain: str = "acme.trustgrid.io"
@@ -165,6 +168,7 @@ class TrustgridStub:
     pending_roles: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        self._init_networks()
         self._faults: dict[str, deque[Fault]] = defaultdict(deque)
         self._lock = threading.RLock()
         self._server: ThreadingHTTPServer | None = None
@@ -407,6 +411,8 @@ class TrustgridStub:
         try:
             with self._lock:
                 return getattr(self, "_" + name)(body=body, query=query, **params)
+        except Refused as refused:
+            return refused.status, refused.messages
         except ApiFailure as exc:
             if name == "license":  # the license endpoint answers its validation errors as text/plain
                 return exc.status, "; ".join(exc.messages)
@@ -563,6 +569,13 @@ class TrustgridStub:
             raise ApiFailure(422, ["enabled is required"])
         if body["enabled"] and body.get("type") not in ("private", "public", "hub"):
             raise ApiFailure(422, ["type must be private, public or hub"])
+        clients = body.get("clients", [])
+        if not isinstance(clients, list) or not all(
+            isinstance(c, dict) and isinstance(c.get("name"), str) and isinstance(c.get("enabled"), bool)
+            and set(c) <= {"name", "enabled"}
+            for c in clients
+        ):  # fmt: skip
+            raise ApiFailure(422, ["clients must be a list of {name, enabled}"])
         for key in ("port", "udpPort"):
             if key in body and (not isinstance(body[key], int) or not 1 <= body[key] <= 65535):
                 raise ApiFailure(422, [f"{key} must be a port"])
@@ -607,6 +620,8 @@ class TrustgridStub:
 
     def _delete_cluster(self, fqdn: str, **_: Any) -> tuple[int, Any]:
         self._cluster(fqdn)
+        if self.attachments.get(fqdn):
+            raise ApiFailure(422, [f"detach the virtual networks of {fqdn} first: {sorted(self.attachments[fqdn])}"])
         for node in self._members(fqdn):
             node.pop("cluster", None)
         del self.clusters[fqdn]

@@ -31,8 +31,22 @@ def cluster(**changes: Any) -> dict[str, Any]:
     return {"clusters": [{**OK, **changes}]}
 
 
+VNET = {"name": "corp-vnet", "route": "100.64.10.0/24"}
 CASES = [
     # the setting, as the user spelled it; the value; a part of the fix
+    (cluster(gatewayType="secret"), "trustgrid.clusters[0].gatewayType", "one of public, private"),
+    (cluster(gatewayType="private"), "trustgrid.clusters[0].gatewayClients", "name at least one"),
+    (cluster(gatewayClients=["branch-1"]), "trustgrid.clusters[0].gatewayClients", "a public gateway"),
+    (cluster(virtualNetwork={"name": "corp-vnet"}), "trustgrid.clusters[0].virtualNetwork", "Trustgrid's field"),
+    (cluster(virtualNetwork={**VNET, "nats": []}), "trustgrid.clusters[0].virtualNetwork", "insideNats"),
+    (
+        cluster(
+            virtualNetwork={**VNET, "outsideNats": [{"networkCidr": "100.64.20.0/24", "localCidr": "10.9.0.0/25"}]}
+        ),
+        "trustgrid.clusters[0].virtualNetwork.outsideNats[0].networkCidr",
+        "same prefix length",
+    ),
+    (cluster(virtualNetwork={**VNET, "route": "172.16.1.0/24"}), "trustgrid.clusters[0].edgeCidrs[0]", "own virtual"),
     (cluster(heartbeatPrt=1), "trustgrid.clusters[0].heartbeatPrt", "unknown setting"),
     ({"clusters": [{"name": "a"}]}, "trustgrid.clusters[0].edgeCidrs", "required"),
     (cluster(edgeCidrs="172.16.0.0/16"), "trustgrid.clusters[0].edgeCidrs", "a list of CIDRs"),
@@ -426,3 +440,14 @@ def test_two_environments_of_one_trustgrid_organization_may_not_share_a_cluster_
         in (problems["trustgrid.pipeline.environments[1].clusters[0].name"])
     )
     assert "trustgrid.pipeline.environments[2].clusters[0].name" not in problems, "prod has a key of its own"
+
+
+def test_a_virtual_network_and_a_private_gateway_in_cdk_json_reach_the_construct() -> None:
+    network = {**VNET, "insideNats": [{"networkCidr": "100.64.10.0/24", "localCidr": "10.60.0.0/24"}], "publish": True}
+    settings = AppSettings.from_context(cluster(virtualNetwork=network, gatewayType="private",
+                                                gatewayClients=["branch-01"]))  # fmt: skip
+    config = settings.clusters[0].config
+    assert config is not None and config.virtual_network is not None
+    assert (config.virtual_network.name, config.virtual_network.publish) == ("corp-vnet", True)
+    assert config.virtual_network.inside_nats[0].local_cidr == "10.60.0.0/24"
+    assert (config.gateway_type.value, config.gateway_clients) == ("private", ("branch-01",))

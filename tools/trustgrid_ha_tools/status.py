@@ -30,7 +30,12 @@ def render(statuses: Sequence[ClusterStatus]) -> str:
                 f"  member {m.name:<20} {'online ' if m.online else 'OFFLINE'}  gateway "
                 f"{'enabled ' if m.gateway_enabled else 'DISABLED'}  {'active ' if m.active else 'standby'}  "
                 f"{'configured-active' if m.configured_active else '                 '}  LAN {m.lan_eni or '?'}"
+                f"  {m.gateway_type or '?'}"
             )
+        for n in s.networks or []:
+            lines.append(f"  network {n.name}  route {n.route}  interfaces {', '.join(n.interfaces) or '(none)'}")
+        if s.networks is None:
+            lines.append("  network (not readable with this API key)")
         for r in s.routes:
             mark = "ok" if r.on_active_member else "NOT ON THE ACTIVE MEMBER"
             lines.append(f"  route  {r.route_table}  {r.cidr:<18} -> {r.target or '(none)'}  {mark}")
