@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from .api import ApiError, NotFound, TrustgridClient
 from .contract import ClusterProperties, MemberProperties
+from .cutover import CutOver
 from .handover import hand_over, pair_problems, refuse_degraded
 from .log import JsonLogger
 from .network import (
@@ -99,6 +100,7 @@ def plan_update(old: ClusterProperties, new: ClusterProperties) -> Plan:
         network=(
             legacy
             or members
+            or (old.owns_routes, old.predecessor) != (new.owns_routes, new.predecessor)
             or old.edge_cidrs != new.edge_cidrs
             or old.route_table_ids != new.route_table_ids
             or (old.lan_interface_name, old.lan_interface_override)
@@ -505,6 +507,7 @@ class ClusterReconciler:
         log: JsonLogger,
     ) -> bool:
         nic = resolve_lan_nic(spec, nodes)
+        spec = self._cut_over(spec, cluster, nodes, previous, log)
         current = (cluster.get("config") or {}).get("network")
         desired = merge_network(current, spec, self._lan_subnets(spec), nic, previous)
         if desired == (current or {}):
@@ -512,6 +515,22 @@ class ClusterReconciler:
         log.info("cluster.write_network", nic=nic, edge_cidrs=list(spec.edge_cidrs))
         self._client.put_cluster_network(fqdn, desired)
         return True
+
+    def _cut_over(
+        self, spec: ClusterProperties, cluster: Mapping[str, Any], nodes: Nodes, previous: ClusterProperties | None,
+        log: JsonLogger,
+    ) -> ClusterProperties:  # fmt: skip
+        """A successor taking the routes over: moved now (an update on a pair that is not whole is refused), or, on
+        a create whose pair is not whole yet, once it is (until then the network is written without the routes)."""
+        if not spec.cuts_over or (previous is not None and previous.owns_routes):
+            return spec
+        cut_over = CutOver(self._client, self._ec2, log)
+        if previous is None and cut_over.not_ready(spec, cluster.get("health"), nodes):
+            log.info("cluster.cut_over_waits", reason="the new pair is not whole yet")
+            return replace(spec, owns_routes=False)
+        moved = cut_over.run(spec, cluster.get("health"), nodes)
+        log.info("cluster.cut_over", routes_moved=moved)
+        return spec
 
     def _release_member(self, fqdn: str, uid: str, log: JsonLogger) -> bool:
         node = self._client.find_node(uid)
@@ -574,7 +593,7 @@ class ClusterReconciler:
 
     def _route_problems(self, spec: ClusterProperties, enis: list[str] | None = None) -> list[str]:
         """What is wrong with the edge routes: each must point at one of ``enis`` (default: either member)."""
-        if not (spec.verify_routes and spec.route_table_ids):
+        if not (spec.verify_routes and spec.route_table_ids and spec.owns_routes):
             return []
         try:
             tables = self._ec2.describe_route_tables(RouteTableIds=list(spec.route_table_ids))["RouteTables"]

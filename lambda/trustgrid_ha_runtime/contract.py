@@ -600,7 +600,17 @@ class ClusterProperties(Struct):
     #: The ``ClusterName`` dimension of the scheduled check's metrics; when set, a create or update that verified
     #: publishes the first data points itself, so that the alarms never start on missing data.
     metrics_name: str = prop("MetricsName", "")
+    #: Whether the cluster owns the AWS route-table entries of its edge CIDRs (a successor before its cut-over, and a
+    #: predecessor after it, do not).
+    owns_routes: bool = prop("OwnsRoutes", True)
+    #: The cluster this one succeeds (its name): turning ``owns_routes`` on moves the routes from it, in one step.
+    predecessor: str = prop("Predecessor", "", rule=lambda v: None if v == "" else name_problem(v))
     version: int | None = version_prop()
+
+    @property
+    def cuts_over(self) -> bool:
+        """A successor that owns the routes: they move from its predecessor (once; repeated, nothing moves)."""
+        return bool(self.predecessor) and self.owns_routes
 
     @property
     def primary(self) -> MemberProperties:

@@ -111,8 +111,9 @@ def merge_network(
         lan = {"nic": nic, "routes": [], "cloudRoutes": [], "clusterRouteTables": []}
         interfaces.append(lan)
     lan["routes"].extend(owned_routes(spec, subnets))
-    lan["cloudRoutes"].extend(owned_cloud_routes(spec))
-    lan["clusterRouteTables"].extend(spec.route_table_ids)
+    if spec.owns_routes:  # a successor before its cut-over (a predecessor after it) leaves the routes alone
+        lan["cloudRoutes"].extend(owned_cloud_routes(spec))
+        lan["clusterRouteTables"].extend(spec.route_table_ids)
     return network
 
 

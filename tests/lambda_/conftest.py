@@ -60,6 +60,8 @@ class World:
     http: Any = None
     #: what the handler slept (it never really sleeps in the tests)
     sleeps: list[float] = field(default_factory=list)
+    #: cluster FQDN -> the (route table, CIDR) pairs its active member managed at the last look
+    managed: dict[str, set[tuple[str, str]]] = field(default_factory=dict)
 
     def runtime(self, *, key_secret: str | None = None) -> Runtime:
         log = JsonLogger(stream=self.logs)
@@ -130,6 +132,7 @@ class World:
         physical: str | None = None,
         max_polls: int = 10,
         runtime: Runtime | None = None,
+        logical_id: str = "GatewaysCluster",
     ) -> dict[str, Any]:
         """on_event, then is_complete until complete; between polls the nodes move on (booting, restarting)
         and the active member's route agent runs."""
@@ -138,7 +141,7 @@ class World:
             "ResourceType": CLUSTER_TYPE,
             "ResourceProperties": props,
             "StackId": self.stack_id,
-            "LogicalResourceId": "GatewaysCluster",
+            "LogicalResourceId": logical_id,
         }
         if old is not None:
             event["OldResourceProperties"] = old
@@ -162,24 +165,35 @@ class World:
 
     def route_agent(self) -> None:
         """What the active member does itself: point the edge-CIDR routes at its LAN ENI (DeleteRoute of
-        the old member's entry, then CreateRoute, as Trustgrid's members do on a failover)."""
-        for cluster in self.stub.clusters.values():
+        the old member's entry, then CreateRoute, as Trustgrid's members do on a failover). A route a cluster no
+        longer manages (its configuration dropped it) is deleted when it still points at that member."""
+        for fqdn, cluster in self.stub.clusters.items():
             active = cluster.get("active")
             if not active or not self.stub.nodes.get(active, {}).get("online"):
                 continue
             eni = self.stub.lan_enis[active]
-            for iface in (cluster["config"].get("network") or {}).get("interfaces", []):
-                for table in (t for t in iface.get("clusterRouteTables", []) if t in self.route_tables):
-                    for entry in iface.get("cloudRoutes", []):
-                        routes = self.ec2.describe_route_tables(RouteTableIds=[table])["RouteTables"][0]["Routes"]
-                        current = next((r for r in routes if r.get("DestinationCidrBlock") == entry["route"]), None)
-                        if current is not None and current.get("NetworkInterfaceId") == eni:
-                            continue
-                        if current is not None:
-                            self.ec2.delete_route(RouteTableId=table, DestinationCidrBlock=entry["route"])
-                        self.ec2.create_route(
-                            RouteTableId=table, DestinationCidrBlock=entry["route"], NetworkInterfaceId=eni
-                        )
+            managed = {
+                (table, entry["route"])
+                for iface in (cluster["config"].get("network") or {}).get("interfaces", [])
+                for table in iface.get("clusterRouteTables", [])
+                if table in self.route_tables
+                for entry in iface.get("cloudRoutes", [])
+            }
+            for table, cidr in self.managed.get(fqdn, set()) - managed:
+                if self._route(table, cidr).get("NetworkInterfaceId") == eni:
+                    self.ec2.delete_route(RouteTableId=table, DestinationCidrBlock=cidr)
+            self.managed[fqdn] = managed
+            for table, cidr in sorted(managed):
+                current = self._route(table, cidr)
+                if current.get("NetworkInterfaceId") == eni:
+                    continue
+                if current:
+                    self.ec2.delete_route(RouteTableId=table, DestinationCidrBlock=cidr)
+                self.ec2.create_route(RouteTableId=table, DestinationCidrBlock=cidr, NetworkInterfaceId=eni)
+
+    def _route(self, table: str, cidr: str) -> dict[str, Any]:
+        routes = self.ec2.describe_route_tables(RouteTableIds=[table])["RouteTables"][0]["Routes"]
+        return next((r for r in routes if r.get("DestinationCidrBlock") == cidr), {})
 
     @property
     def owner(self) -> str:

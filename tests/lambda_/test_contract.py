@@ -232,6 +232,8 @@ def test_the_wire_format_is_the_one_deployed_stacks_hold() -> None:
         "VerifyRoutes": "true",
         "WaitTimeoutSeconds": "2700",
         "MetricsName": "",
+        "OwnsRoutes": "true",
+        "Predecessor": "",
     }  # fmt: skip
 
 
