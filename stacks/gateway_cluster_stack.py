@@ -189,18 +189,22 @@ def build_stacks(
         stacks.append(main)
         vpc = main.vpc
     description = kwargs.pop("description", "Trustgrid HA gateway cluster")
+    by_name: dict[str, GatewayClusterStack] = {}
     for cluster in settings.clusters:
-        stacks.append(
-            GatewayClusterStack(
-                scope,
-                f"{prefix}TrustgridCluster-{cluster.name}",
-                settings=settings,
-                clusters=[cluster],
-                vpc=vpc,
-                description=f"{description}: {cluster.name}",
-                **kwargs,
-            )
+        by_name[cluster.name] = GatewayClusterStack(
+            scope,
+            f"{prefix}TrustgridCluster-{cluster.name}",
+            settings=settings,
+            clusters=[cluster],
+            vpc=vpc,
+            description=f"{description}: {cluster.name}",
+            **kwargs,
         )
+        stacks.append(by_name[cluster.name])
+    for cluster in settings.clusters:  # a superseded predecessor updates after its successor's cut-over
+        successor = cluster.config.succeeds if cluster.config and cluster.config.cut_over else None
+        if successor in by_name:
+            by_name[str(successor)].add_dependency(by_name[cluster.name])
     return stacks
 
 

@@ -407,6 +407,7 @@ class AppSettings:
         if values["stack_per_cluster"]:  # the construct checks its neighbours in its own stack; here in others
             _edges_apart(problems, clusters)
             _nodes_apart(problems, clusters)
+            clusters = _superseded(clusters)
         vpc = _vpc(problems, where, data, str(values["vpc_cidr"]), account and region)
         problems.raise_any()
         return cls(
@@ -474,6 +475,18 @@ def stack_settings(
         return None
 
 
+def _superseded(clusters: tuple[ClusterSettings, ...]) -> tuple[ClusterSettings, ...]:
+    """With a stack per cluster, a predecessor whose successor cut over is marked superseded (in one stack the
+    successor marks it itself)."""
+    taken = {c.config.succeeds for c in clusters if c.config and c.config.cut_over and c.config.succeeds}
+    return tuple(
+        replace(c, options={**c.options, "superseded": True}, config=replace(c.config, superseded=True))
+        if c.config is not None and c.name in taken
+        else c
+        for c in clusters
+    )
+
+
 def _nodes_apart(problems: Problems, clusters: Sequence[ClusterSettings]) -> None:
     """Node names are unique in a Trustgrid organization: no two clusters of an app may name the same gateway."""
     seen: dict[str, str] = {}
@@ -492,13 +505,19 @@ def _nodes_apart(problems: Problems, clusters: Sequence[ClusterSettings]) -> Non
 
 
 def _edges_apart(problems: Problems, clusters: Sequence[ClusterSettings]) -> None:
-    """Clusters in one VPC route their edge CIDRs in the same route tables: no two may overlap."""
+    """Clusters in one VPC route their edge CIDRs in the same route tables: no two may overlap (but a successor
+    shares its predecessor's)."""
     seen: list[tuple[str, str]] = []
+    succeeds = {c.name: c.options.get("succeeds") for c in clusters}
     for cluster in clusters:
         cidrs = cluster.options.get("edge_cidrs")
         for index, cidr in enumerate(cidrs if isinstance(cidrs, list) else []):
-            other = next((name for name, taken in seen if cidrs_overlap(str(cidr), taken)), None)
-            if other is not None and other != cluster.name:
+            overlapping = (name for name, taken in seen if cidrs_overlap(str(cidr), taken))
+            other = next(
+                (n for n in overlapping if cluster.name not in (n, succeeds.get(n)) and succeeds[cluster.name] != n),
+                None,
+            )
+            if other is not None:
                 problems.add(
                     f"{cluster.where}.edgeCidrs[{index}]",
                     cidr,

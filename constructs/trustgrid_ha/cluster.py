@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any, Protocol, cast
 
 import jsii
-from aws_cdk import CfnOutput, CustomResource, Duration, RemovalPolicy, Stack, Token
+from aws_cdk import CfnOutput, CfnResource, CustomResource, Duration, RemovalPolicy, Stack, Token
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_secretsmanager as secretsmanager
@@ -150,10 +150,14 @@ class TrustgridHaCluster(Construct):
         monitoring_interval: Duration | None = None,
         alarm_topic: sns.ITopic | None = None,
         virtual_network: VirtualNetwork | None = None,
+        succeeds: str | None = None,
+        cut_over: bool | None = None,
+        superseded: bool | None = None,
     ) -> None:
         """
         :param cluster_name: Trustgrid cluster name: lowercase letters, digits and dashes. Its FQDN is
-            ``<cluster_name>.<org domain>``. Changing it creates a new cluster and deletes the old one.
+            ``<cluster_name>.<org domain>``. A rename goes through a successor cluster (``succeeds``, then
+            ``cut_over``); a plain rename is refused before anything changes.
         :param api_secret: Secrets Manager secret with the Trustgrid API key as JSON
             ``{"apiKeyId": ..., "apiKeySecret": ...}``. Only the custom-resource handler may read it.
         :param edge_cidrs: The edge sites' IPv4 network space (e.g. ``["172.16.0.0/16"]``): the cluster's AWS
@@ -175,8 +179,10 @@ class TrustgridHaCluster(Construct):
             @default - what the nodes report, else the generation's (gen2 ens5/ens6, gen3 enp39s0/enp40s0).
         :param machine_image_id: An explicit AMI ID. @default - the newest Trustgrid image for the instance
             generation (name pattern and ``InterfaceNaming`` tag), resolved once on create and kept on later deploys.
-        :param image_refresh_token: Change this value to resolve the newest image again, which replaces
-            both gateways. @default - no token.
+        :param image_refresh_token: A token that names an image refresh: the newest Trustgrid image is resolved again
+            when it changes. New gateways are built from it: on a new cluster, or a successor (``succeeds``) that
+            replaces a running one; a running cluster refuses the change (its gateways would be replaced in place,
+            which is not built yet). @default - no token.
         :param heartbeat_port: TCP port of the members' heartbeat. @default - 9000.
         :param heartbeat_interface: Interface that carries the heartbeat. @default - LAN.
         :param tunnel_port: TCP (and UDP) port of each gateway's tunnel service, where edge nodes connect.
@@ -238,6 +244,16 @@ class TrustgridHaCluster(Construct):
             cluster's VPN static routes, and with ``publish`` the network route and access policies
             (``trustgrid_ha.VirtualNetwork``). With a NAT network, ``edge_cidrs`` is the remote virtual space.
             @default - none: attach a network in the Trustgrid portal.
+        :param succeeds: The name of the cluster this one succeeds (a generation change, a rename): it may share its
+            edge CIDRs and route tables, and is built and verified without the routes, which stay with the
+            predecessor. @default - none.
+        :param cut_over: With ``succeeds``: move the edge routes from the predecessor to this cluster, each in one
+            step (``ReplaceRoute``) on a whole pair, and release them in the predecessor's configuration; then the
+            predecessor can be removed. A predecessor in the same stack is marked ``superseded`` by it.
+            @default - false.
+        :param superseded: The cluster's routes went to its successor (set on a predecessor that lives in another
+            stack; the app and a successor in the same stack set it themselves): it no longer writes them.
+            @default - false.
         """
         super().__init__(scope, construct_id)
         self.config = config = ClusterConfig.from_keywords(locals())
@@ -269,6 +285,27 @@ class TrustgridHaCluster(Construct):
         self.monitoring = self._monitoring()
         self.protection = self._protection()
         self._order()
+        self._take_over()
+
+    def _take_over(self) -> None:
+        """A successor that cuts over marks its predecessor in the same stack as superseded: the predecessor stops
+        writing the routes, after the cut-over (its cluster resource waits for this one's)."""
+        if not (self.config.succeeds and self.config.cut_over):
+            return
+        siblings: list[TrustgridHaCluster] = Stack.of(self).__dict__.get("_trustgrid_ha_clusters", [])
+        for other in siblings:
+            if other.config.cluster_name == self.config.succeeds and other.config.owns_routes:
+                other.release_routes(after=self.cluster)
+
+    def release_routes(self, after: Construct) -> None:
+        """The cluster's routes went to its successor: it no longer writes them (its cluster resource updates
+        after ``after``, the successor's), and its health check no longer expects them."""
+        cfn = self.cluster.node.default_child
+        assert isinstance(cfn, CfnResource)
+        cfn.add_property_override("OwnsRoutes", "false")
+        self.cluster.node.add_dependency(after)
+        if self.monitoring is not None:
+            self.monitoring.expect_no_routes()
 
     @classmethod
     def from_config(cls, scope: Construct, construct_id: str, config: ClusterConfig) -> TrustgridHaCluster:
@@ -356,6 +393,10 @@ class TrustgridHaCluster(Construct):
         ]
         # a deleted cluster removes the edge routes that still point at its own gateways (no blackholes left)
         self.provider.role.add_to_policy(iam.PolicyStatement(actions=["ec2:DeleteRoute"], resources=route_table_arns))
+        if self.config.succeeds:  # the cut-over points each route at this cluster, in one step
+            self.provider.role.add_to_policy(
+                iam.PolicyStatement(actions=["ec2:CreateRoute", "ec2:ReplaceRoute"], resources=route_table_arns)
+            )
         return [
             TrustgridGateway(
                 self,
@@ -408,6 +449,8 @@ class TrustgridHaCluster(Construct):
             max_client_write_mbps=_cfn_optional(config.max_client_write_mbps),
             gateway_type=config.gateway_type,
             gateway_clients=tuple(config.gateway_clients),
+            owns_routes=config.owns_routes,
+            predecessor=config.succeeds or "",
             failback_mode=config.failback_mode,
             verify_health=config.verify_health,
             verify_routes=config.verify_routes,
@@ -452,8 +495,9 @@ class TrustgridHaCluster(Construct):
             GuardProperties(
                 config.cluster_name,
                 gateways,
-                tuple(config.edge_cidrs),
-                tuple(self.route_table_ids),
+                # a successor does not own the routes when it is built, and its cut-over checks them itself
+                () if config.succeeds else tuple(config.edge_cidrs),
+                () if config.succeeds else tuple(self.route_table_ids),
                 restart=self._restart_fingerprint(),
             ),
         )
@@ -532,7 +576,9 @@ class TrustgridHaCluster(Construct):
         network = self.config.virtual_network
         if network is None:
             return None
-        properties = network.properties(self.cluster_fqdn, self.config.cluster_name)
+        properties = network.properties(
+            self.cluster_fqdn, self.config.cluster_name, self.config.edge_cidrs, self.interface_names.lan
+        )
         resource = self._lifecycle_resource("VirtualNetwork", VIRTUAL_NETWORK_TYPE, properties)
         resource.node.add_dependency(self.cluster)
         return resource
@@ -552,6 +598,7 @@ class TrustgridHaCluster(Construct):
             interval=config.monitoring_interval,
             alarm_topic=config.alarm_topic,
             virtual_network=config.virtual_network.name if config.virtual_network else None,
+            owns_routes=config.owns_routes,
             after=self.virtual_network or self.cluster,
         )
 
@@ -633,7 +680,10 @@ def _refuse_conflicts(new: TrustgridHaCluster) -> None:
             if name in other.config.node_names:
                 fix = f"{other.node.path} has a gateway of that name already; node names are unique in Trustgrid."
                 problems.append(Problem(f"gateway_names[{index}]", name, fix))
-        if other.vpc is new.vpc:
+        succession = (
+            other.config.cluster_name == new.config.succeeds or new.config.cluster_name == other.config.succeeds
+        )
+        if other.vpc is new.vpc and not succession:
             problems += _overlaps(new.config.edge_cidrs, other)
     if problems:
         raise TrustgridConfigError.of(problems)

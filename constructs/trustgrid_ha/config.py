@@ -189,6 +189,9 @@ class ClusterConfig:
     monitoring_interval: Duration = setting(MINUTES, DEFAULT_MONITORING_INTERVAL, key="monitoringIntervalMinutes")
     alarm_topic: sns.ITopic | None = setting(TOPIC, key="alarmTopicArn")
     virtual_network: VirtualNetwork | None = setting(VIRTUAL_NETWORK)
+    succeeds: str | None = setting(STR, rule=contract.name_problem)
+    cut_over: bool = setting(BOOL, False)
+    superseded: bool = setting(BOOL, False)
 
     @classmethod
     def from_keywords(cls, keywords: Mapping[str, Any]) -> ClusterConfig:
@@ -258,6 +261,7 @@ class ClusterConfig:
         self._durations(found)
         if self.virtual_network is not None:
             found += self.virtual_network.problems(self.cluster_name, self.edge_cidrs)
+        found += self._succession()
         if is_unresolved(self.enroll_endpoint):  # nothing could check it before the gateway's root shell runs it
             found.append(
                 Problem(
@@ -276,6 +280,22 @@ class ClusterConfig:
             for finding in check(known):
                 item = "" if finding.index is None else f"[{finding.index}]"
                 found.append(Problem(finding.field + item, finding.value, finding.fix))
+
+    def _succession(self) -> list[Problem]:
+        """A cut-over needs the cluster it succeeds; a cluster does not succeed itself."""
+        found = []
+        if self.cut_over and not self.succeeds:
+            found.append(Problem("cut_over", True, "a cut-over moves the routes from the cluster this one succeeds: "
+                                 "give succeeds, the predecessor's name."))  # fmt: skip
+        if self.succeeds is not None and self.succeeds == self.cluster_name:
+            found.append(Problem("succeeds", self.succeeds, "a cluster succeeds another one: give the old cluster's "
+                                 "name, and this one a new name."))  # fmt: skip
+        return found
+
+    @property
+    def owns_routes(self) -> bool:
+        """Whether the cluster owns its edge routes: not a successor before its cut-over, nor a superseded one."""
+        return not self.superseded and (self.succeeds is None or self.cut_over)
 
     def _machine(self, found: list[Problem]) -> None:
         """The instance: its type, its image (one of the two ways to name it), cluster-IP failover."""

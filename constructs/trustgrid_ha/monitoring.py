@@ -8,6 +8,7 @@ key, describes route tables and network interfaces, and publishes metrics in ``T
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
@@ -131,13 +132,17 @@ class TrustgridClusterMonitoring(Construct):
         interval: Duration,
         alarm_topic: sns.ITopic | None,
         virtual_network: str | None = None,
+        owns_routes: bool = True,
         after: IDependable | None = None,
     ) -> None:
         """``after``: what must exist before the check runs and the alarms judge it (the verified cluster: no alarm
         while a first create still waits for the gateways to register). ``virtual_network``: the network the cluster
-        must stay attached to (its own alarm)."""
+        must stay attached to (its own alarm). ``owns_routes`` false: the cluster writes no edge routes (a successor
+        before its cut-over, a superseded predecessor), so none are expected."""
         super().__init__(scope, construct_id)
         self.cluster_name = cluster_name
+        self.cluster_fqdn = cluster_fqdn
+        self.virtual_network = virtual_network
         self.interval = interval
         function = TrustgridMonitorFunction.of(self, api_secret=api_secret, api_url=api_url).function
         self.rule = events.Rule(
@@ -148,17 +153,7 @@ class TrustgridClusterMonitoring(Construct):
             targets=[
                 targets.LambdaFunction(
                     function,
-                    event=events.RuleTargetInput.from_object(
-                        {
-                            "clusters": [
-                                {
-                                    "name": cluster_name,
-                                    "fqdn": cluster_fqdn,
-                                    **({"network": virtual_network} if virtual_network else {}),
-                                }
-                            ]
-                        }
-                    ),
+                    event=events.RuleTargetInput.from_object(self._input(owns_routes)),
                     retry_attempts=0,
                 )
             ],
@@ -171,6 +166,21 @@ class TrustgridClusterMonitoring(Construct):
         if after is not None:
             for construct in (self.rule, *self.alarms.values()):
                 construct.node.add_dependency(after)
+
+    def _input(self, owns_routes: bool) -> dict[str, Any]:
+        """What the scheduled check is told about the cluster."""
+        cluster: dict[str, Any] = {"name": self.cluster_name, "fqdn": self.cluster_fqdn}
+        if self.virtual_network:
+            cluster["network"] = self.virtual_network
+        if not owns_routes:
+            cluster["ownsRoutes"] = False
+        return {"clusters": [cluster]}
+
+    def expect_no_routes(self) -> None:
+        """The cluster's routes went to its successor: the check expects none."""
+        rule = self.rule.node.default_child
+        assert isinstance(rule, events.CfnRule)
+        rule.add_property_override("Targets.0.Input", Stack.of(self).to_json_string(self._input(owns_routes=False)))
 
     def metric(
         self, metric_name: str, *, statistic: str = "Minimum", period: Duration | None = None

@@ -85,13 +85,17 @@ class VirtualNetwork:
     network_route_metric: int = 10
     access_policies: Sequence[AccessPolicy] = field(default_factory=tuple)
 
-    def properties(self, cluster_fqdn: str, cluster_name: str) -> VirtualNetworkProperties:
+    def properties(
+        self, cluster_fqdn: str, cluster_name: str, edge_cidrs: Sequence[str] = (), lan_interface_name: str = ""
+    ) -> VirtualNetworkProperties:
         """The custom resource's properties."""
         return VirtualNetworkProperties(
             cluster_fqdn=cluster_fqdn,
             cluster_name=cluster_name,
             network_name=self.name,
             route=self.route,
+            edge_cidrs=tuple(edge_cidrs),
+            lan_interface_name=lan_interface_name,
             inside_nats=tuple(NatProperties(n.network_cidr, n.local_cidr, n.description) for n in self.inside_nats),
             outside_nats=tuple(
                 NatProperties(n.network_cidr, n.local_cidr, n.description, n.proxy_arp) for n in self.outside_nats

@@ -468,11 +468,15 @@ class TrustgridClient:
         """The network's changes awaiting a commit (anyone's)."""
         return list(self._request("list staged network changes", "GET", self._network(network) + "/change") or [])
 
-    def publish_changes(self, network: str) -> None:
-        """Validate the staged changes, then commit them with the digest the validation gave."""
-        digest = self._request("validate network changes", "GET", self._network(network) + "/change/validate")
-        body = {"digest": str((digest or {}).get("digest", ""))}
-        self._request("commit network changes", "POST", self._network(network) + "/change/commit", body=body)
+    def validate_changes(self, network: str) -> str:
+        """Validate the network's staged changes; the digest that commits exactly those."""
+        answer = self._request("validate network changes", "GET", self._network(network) + "/change/validate")
+        return str((answer or {}).get("digest", ""))
+
+    def commit_changes(self, network: str, digest: str) -> None:
+        """Publish the staged changes the digest covers (refused when they changed since the validation)."""
+        path = self._network(network) + "/change/commit"
+        self._request("commit network changes", "POST", path, body={"digest": digest})
 
 
 def _messages(response: urllib3.BaseHTTPResponse) -> list[str]:

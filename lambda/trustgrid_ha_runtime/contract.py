@@ -787,6 +787,12 @@ class VirtualNetworkProperties(Struct):
     cluster_name: str = prop("ClusterName", rule=name_problem)
     network_name: str = prop("NetworkName", rule=network_name_problem)
     route: str = prop("Route", rule=lambda v: cidr_problem(v, whole_internet=False))
+    #: The cluster's edge CIDRs: with a NAT network they must lie in its virtual space (or an outside NAT's local
+    #: side), which only the network, read at deploy time, tells.
+    edge_cidrs: tuple[str, ...] = prop("EdgeCidrs", ())
+    #: The construct's name for the LAN interface (the cluster's configuration, written from what the nodes
+    #: report, wins).
+    lan_interface_name: str = prop("LanInterfaceName", "")
     inside_nats: tuple[NatProperties, ...] = prop("InsideNats", ())
     outside_nats: tuple[NatProperties, ...] = prop("OutsideNats", ())
     in_default_route: bool = prop("InDefaultRoute", False)

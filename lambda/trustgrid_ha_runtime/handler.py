@@ -58,7 +58,7 @@ from .lifecycle import (
 )
 from .log import JsonLogger
 from .stack import ROLLBACK_CLEANUP, ROLLBACK_STATUSES, stack_status
-from .vpn import Made, VirtualNetworkReconciler, same_target
+from .vpn import VirtualNetworkReconciler, physical_id
 
 Response = dict[str, Any]
 SAFETY_MARGIN_SECONDS = 15.0
@@ -286,23 +286,21 @@ def gate_event(event: dict[str, Any], rt: Runtime) -> Response:
 
 
 def virtual_network_event(event: dict[str, Any], rt: Runtime) -> Response:
-    """The cluster's virtual-network attachment, done at once (a few API calls). Its physical id records what it
-    made; an update to another network (or cluster) is a replacement: the new one is made, CloudFormation deletes
-    the old one in its cleanup."""
+    """The cluster's virtual-network attachment, done at once (a few API calls). Its physical id is the cluster and
+    the network: an update to another network (or cluster) is a replacement, whose old one CloudFormation deletes
+    in its cleanup. A Delete acts on its properties alone (ownership is read from Trustgrid), so a cancelled
+    create's made-up id is handled like any other."""
     request, physical = event["RequestType"], str(event.get("PhysicalResourceId") or "")
-    rolling_back = request == "Update" and _phase(event, rt) in ROLLBACK_STATUSES
+    rolling_back = request != "Create" and _phase(event, rt) in ROLLBACK_STATUSES
     spec = VirtualNetworkProperties.parse(event["ResourceProperties"], strict=request != "Delete" and not rolling_back)
-    reconciler = VirtualNetworkReconciler(rt.api(), rt.log)
+    reconciler = VirtualNetworkReconciler(rt.api(), rt.log, rolling_back=rolling_back)
     if request == "Delete":
-        if same_target(physical, spec):
-            reconciler.delete(spec, Made.of(physical))
-        else:  # a cancelled Create's made-up id: nothing is known to be this resource's, so nothing is removed
-            rt.log.warning("vpn.delete_unknown_id", physical_id=physical, reason="left as it is")
+        reconciler.delete(spec)
         return {"PhysicalResourceId": physical}
-    keeps = request == "Update" and same_target(physical, spec)
-    old = VirtualNetworkProperties.parse(event["OldResourceProperties"], strict=False) if keeps else None
-    made = reconciler.converge(spec, old, Made.of(physical) if keeps else None)
-    return {"PhysicalResourceId": made.physical_id(spec), "Data": {"NetworkName": spec.network_name}}
+    old = VirtualNetworkProperties.parse(event["OldResourceProperties"], strict=False) if request == "Update" else None
+    keeps = old is not None and physical == physical_id(spec) == physical_id(old)
+    reconciler.converge(spec, old if keeps else None)
+    return {"PhysicalResourceId": physical_id(spec), "Data": {"NetworkName": spec.network_name}}
 
 
 def protection_event(event: dict[str, Any], rt: Runtime) -> Response:

@@ -26,10 +26,11 @@ from .nodes import NODE_ADVICE, NodeState, holds_role, node_state
 from .routes import route_problems
 
 REPLACE_PROCEDURE = (
-    "To get there without an outage, add a second cluster next to this one (a new construct ID, cluster name "
-    "and gateway names) with the new setting, deploy, move the edge sites to it, then remove the old cluster "
-    "from the app and deploy again. Running gateways take Trustgrid software upgrades in place (portal: node "
-    "upgrade), so a new image matters only for new gateways."
+    "To get there without an outage, build a successor: add a new cluster (its own name and gateway names) with "
+    "the new setting that declares succeeds: '<this cluster>' and the same edge CIDRs and route tables; deploy (it "
+    "is built and verified while this one keeps the routes); set cut_over (cdk.json cutOver: true) and deploy (each "
+    "route moves to it in one step); then remove this cluster and deploy. Running gateways take Trustgrid software "
+    "upgrades in place (portal: node upgrade), so a new image matters only for new gateways."
 )
 
 
@@ -157,8 +158,10 @@ def refuse_conflicts(conflicts: list[str], log: JsonLogger) -> None:
         + "; ".join(conflicts)
         + ". A route table holds one route per destination, and the cluster's active member must own the edge "
         "CIDRs' routes. If the route belongs to another Trustgrid cluster (renaming a cluster in cdk.json adds a "
-        "second cluster while the first still runs), keep the old name; otherwise remove the route, or choose "
-        "other edge CIDRs or route tables."
+        "second cluster while the first still runs), keep the old name, or make the new cluster its successor: "
+        "succeeds: '<the old cluster>' (it is built without the routes), deploy, then cut_over (cdk.json cutOver: "
+        "true) and deploy, then remove the old cluster. Otherwise remove the route, or choose other edge CIDRs or "
+        "route tables."
     )
 
 

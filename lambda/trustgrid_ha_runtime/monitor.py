@@ -39,8 +39,10 @@ NAMESPACE = METRICS_NAMESPACE
 __all__ = ["METRICS", "NAMESPACE", "check", "handler", "metric_values", "publish"]
 
 
-def metric_values(status: ClusterStatus) -> dict[str, float]:
-    routes_ok = bool(status.routes) and all(r.on_active_member for r in status.routes)
+def metric_values(status: ClusterStatus, owns_routes: bool = True) -> dict[str, float]:
+    """The metrics of one cluster; ``owns_routes`` false (a successor before its cut-over, a superseded
+    predecessor): no route is expected, and any that is there must still be on the active member."""
+    routes_ok = all(r.on_active_member for r in status.routes) and (bool(status.routes) or not owns_routes)
     return {
         METRIC_CLUSTER_HEALTHY: 1.0 if status.health == "healthy" else 0.0,
         METRIC_ROUTES_ON_ACTIVE: 1.0 if routes_ok else 0.0,
@@ -65,7 +67,7 @@ def publish(cloudwatch: Any, name: str, values: dict[str, float]) -> None:
     )
 
 
-def check(clusters: list[dict[str, str]], client: Any, ec2: Any, cloudwatch: Any, log: JsonLogger) -> dict[str, Any]:
+def check(clusters: list[dict[str, Any]], client: Any, ec2: Any, cloudwatch: Any, log: JsonLogger) -> dict[str, Any]:
     results: dict[str, Any] = {}
     for cluster in clusters:
         try:
@@ -74,7 +76,7 @@ def check(clusters: list[dict[str, str]], client: Any, ec2: Any, cloudwatch: Any
             log.error("monitor.check_failed", cluster=cluster["fqdn"], error=type(exc).__name__, message=str(exc))
             results[cluster["name"]] = None
             continue
-        values = metric_values(status)
+        values = metric_values(status, cluster.get("ownsRoutes", True) is not False)
         publish(cloudwatch, cluster["name"], values)
         log.info("monitor.published", cluster=cluster["fqdn"], problems=status.problems, **values)
         results[cluster["name"]] = values

@@ -80,8 +80,9 @@ def owned_cloud_routes(spec: ClusterProperties) -> list[dict[str, str]]:
     return [{"route": cidr, "description": f"{MARK}: edge CIDR"} for cidr in spec.edge_cidrs]
 
 
-def _is_owned(entry: Any) -> bool:
-    return isinstance(entry, dict) and str(entry.get("description", "")).startswith(MARK)
+def is_owned(entry: Any) -> bool:
+    """Whether an entry (a route, a NAT, a policy) says it is this project's."""
+    return isinstance(entry, dict) and MARK in str(entry.get("description") or "")
 
 
 def merge_network(
@@ -101,8 +102,8 @@ def merge_network(
     interfaces = network.setdefault("interfaces", [])
     owned_tables = set(spec.route_table_ids) | set(previous.route_table_ids if previous else ())
     for interface in interfaces:
-        interface["routes"] = [r for r in interface.get("routes") or [] if not _is_owned(r)]
-        interface["cloudRoutes"] = [r for r in interface.get("cloudRoutes") or [] if not _is_owned(r)]
+        interface["routes"] = [r for r in interface.get("routes") or [] if not is_owned(r)]
+        interface["cloudRoutes"] = [r for r in interface.get("cloudRoutes") or [] if not is_owned(r)]
         interface["clusterRouteTables"] = [
             t for t in interface.get("clusterRouteTables") or [] if t not in owned_tables
         ]

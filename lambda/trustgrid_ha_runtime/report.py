@@ -18,6 +18,7 @@ from typing import Any
 
 from .api import ApiError, Credentials, NotFound, TrustgridClient
 from .log import JsonLogger
+from .network import is_owned
 from .nodes import configured_active, holds_role, section
 
 
@@ -64,13 +65,16 @@ class ClusterStatus:
     networks: list[NetworkStatus] | None = None
     #: the network the cluster must stay attached to (its construct attached it), if any
     expected_network: str | None = None
+    #: the cluster's LAN interface (the one its configuration carries this project's entries on)
+    lan_interface: str | None = None
     problems: list[str] = field(default_factory=list)
 
     @property
     def network_attached(self) -> bool:
         """The expected network is attached, with an interface in it."""
         found = [n for n in self.networks or [] if n.name == self.expected_network]
-        return bool(found) and bool(found[0].interfaces)
+        nics = [i.split(" ", 1)[0] for i in found[0].interfaces] if found else []
+        return bool(nics) and (self.lan_interface is None or self.lan_interface in nics)
 
     @property
     def healthy(self) -> bool:
@@ -153,6 +157,10 @@ def _networks(client: TrustgridClient, fqdn: str, expected: str | None) -> list[
         return None
 
 
+def _carries_ours(interface: dict[str, Any]) -> bool:
+    return any(is_owned(e) for e in [*(interface.get("routes") or []), *(interface.get("cloudRoutes") or [])])
+
+
 def _interfaces(found: list[dict[str, Any]]) -> list[str]:
     """Each interface in a network with its NATs, as words: ``ens6 (NAT 100.64.10.0/24=10.0.0.0/24)``."""
     words = []
@@ -181,6 +189,9 @@ def cluster_status(client: TrustgridClient, ec2: Any, fqdn: str, network: str | 
     status.members = [_member(client, ec2, m, vpc_id) for m in client.list_cluster_nodes(fqdn)]
     status.routes = _routes(network_config, described, status.active) if ec2 is not None else []
     status.expected_network = network
+    status.lan_interface = next(
+        (str(i["nic"]) for i in network_config.get("interfaces") or [] if i.get("nic") and _carries_ours(i)), None
+    )
     status.networks = _networks(client, fqdn, network)
     status.problems = _problems(status)
     return status

@@ -1,124 +1,113 @@
 """The cluster's attachment to a Trustgrid virtual network: what traffic needs to flow end to end.
 
 Cluster level (acts on the cluster only): the network attached with the cluster's validation route, the cluster's
-LAN interface (by the name the cluster's network configuration gives it, which the nodes reported) with its NATs,
-and the cluster's VPN static routes. Domain level, only with ``publish``: the network route that sends the
-cluster's virtual subnet to the cluster, and access policies, published through the network's validate-and-commit;
-a commit publishes every staged change of the network, so it is refused while changes this resource did not make
-are staged.
+LAN interface (the interface the cluster resource configured, by the name the nodes report) with its NATs, and the
+cluster's VPN static routes. Domain level, only with ``publish``: the network route that sends the cluster's
+virtual subnet to the cluster, and access policies, published through the network's validate-and-commit; a commit
+publishes every staged change of the network, so it is refused while changes this resource did not make are
+staged (checked against the very digest it commits).
 
-What people configured in the portal stays: NATs, static routes, network routes and policies that are not this
-resource's are kept, and an attachment or an interface that existed before this resource is left in place on
-delete. What this resource made is recorded in its physical id (``<fqdn>/<network>/<made>``), so that a delete
-removes exactly that, in reverse order.
+Ownership is read from Trustgrid itself, not remembered: every NAT, static route, network route and policy this
+resource makes carries :data:`MARK` in its description, and only marked entries are changed or removed. The LAN
+interface is removed on delete only when no entry of anyone else's is left on it, and the attachment only when
+nothing of anyone else's hangs on it and its route is ours. So a repeated delivery, a cancelled create's Delete
+(with a made-up id) and a network re-attached by an update all end the same way, and what people configured in
+the portal stays.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import replace
 from typing import Any
 
-from .api import TrustgridClient
-from .contract import AccessPolicyProperties, NatProperties, VirtualNetworkProperties, VpnRouteProperties
+from .api import ApiError, NotFound, TrustgridClient
+from .contract import AccessPolicyProperties, NatProperties, VirtualNetworkProperties, VpnRouteProperties, cidr_inside
 from .log import JsonLogger
-from .network import MARK
-
-#: The description this resource gives what it makes in the network (a route, a policy), so that people see whose.
-MANAGED = MARK
+from .network import MARK, is_owned
 
 
 class NetworkRefused(RuntimeError):
-    """The network cannot be changed as asked (it does not exist, or others' changes are staged)."""
+    """The network cannot be changed as asked (it does not exist, others' changes are staged, an edge CIDR that
+    cannot route through it)."""
 
 
-@dataclass(frozen=True)
-class Made:
-    """What this resource made (and so removes on delete): the attachment, the interface."""
-
-    attachment: bool
-    interface: bool
-
-    def physical_id(self, spec: VirtualNetworkProperties) -> str:
-        flags = ("a" if self.attachment else "") + ("i" if self.interface else "")
-        return f"{spec.cluster_fqdn}/{spec.network_name}/{flags or '-'}"
-
-    @classmethod
-    def of(cls, physical_id: str) -> Made:
-        flags = physical_id.rsplit("/", 1)[-1] if physical_id.count("/") >= 2 else ""
-        return cls("a" in flags, "i" in flags)
+def physical_id(spec: VirtualNetworkProperties) -> str:
+    return f"{spec.cluster_fqdn}/{spec.network_name}"
 
 
-def same_target(physical_id: str, spec: VirtualNetworkProperties) -> bool:
-    """Whether an update keeps the cluster and the network of ``physical_id`` (else it is a replacement)."""
-    return physical_id.rsplit("/", 1)[0] == f"{spec.cluster_fqdn}/{spec.network_name}"
+def marked(description: str) -> str:
+    """A description that says whose the entry is."""
+    return f"{description} ({MARK})" if description and MARK not in description else description or MARK
 
 
 # -- the bodies, in Trustgrid's field names ------------------------------------------------------------------
 
 
 def nat_body(nat: NatProperties, *, outside: bool) -> dict[str, Any]:
-    body: dict[str, Any] = {"networkCidr": nat.network_cidr, "localCidr": nat.local_cidr}
-    if nat.description:
-        body["description"] = nat.description
+    body: dict[str, Any] = {
+        "networkCidr": nat.network_cidr,
+        "localCidr": nat.local_cidr,
+        "description": marked(nat.description),
+    }
     if outside:
         body["proxyArp"] = nat.proxy_arp
     return body
 
 
-def _key(nat: Mapping[str, Any]) -> tuple[str, str]:
-    return str(nat.get("networkCidr")), str(nat.get("localCidr"))
+def _nats(nats: Sequence[NatProperties], outside: bool) -> list[dict[str, Any]]:
+    return [nat_body(n, outside=outside) for n in nats]
 
 
-def merged_nats(
-    current: Iterable[Mapping[str, Any]], old: Sequence[dict[str, Any]], new: Sequence[dict[str, Any]]
-) -> list[dict[str, Any]]:
-    """People's NATs (neither in the old nor in the new spec) kept, then ours."""
-    ours = {_key(n) for n in (*old, *new)}
-    return [dict(n) for n in current if _key(n) not in ours] + list(new)
+def theirs(entries: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The entries somebody else made (not marked as this project's)."""
+    return [dict(e) for e in entries if not is_owned(e)]
 
 
-def interface_body(
-    spec: VirtualNetworkProperties, nic: str, current: Mapping[str, Any] | None, old: VirtualNetworkProperties | None
-) -> dict[str, Any]:
-    """The interface as it should be: its name, our NATs merged into what is there, our default-route flags."""
+def interface_body(spec: VirtualNetworkProperties, nic: str, current: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The interface as it should be: people's NATs kept, ours as the spec says, our default-route flags."""
     present = current or {}
-
-    def nats(field: str, wire: str, outside: bool) -> list[dict[str, Any]]:
-        new = [nat_body(n, outside=outside) for n in getattr(spec, field)]
-        previous = [nat_body(n, outside=outside) for n in getattr(old, field)] if old is not None else []
-        return merged_nats(present.get(wire) or [], previous, new)
-
     return {
         "interfaceName": nic,
-        "insideNats": nats("inside_nats", "insideNats", False),
-        "outsideNats": nats("outside_nats", "outsideNats", True),
+        "insideNats": theirs(present.get("insideNats") or []) + _nats(spec.inside_nats, False),
+        "outsideNats": theirs(present.get("outsideNats") or []) + _nats(spec.outside_nats, True),
         "inDefaultRoute": spec.in_default_route,
         "outDefaultRoute": spec.out_default_route,
     }
 
 
-def interface_differs(current: Mapping[str, Any], desired: Mapping[str, Any]) -> bool:
-    def nats(body: Mapping[str, Any], field: str) -> set[tuple[str, str]]:
-        return {_key(n) for n in body.get(field) or []}
+def _nat_view(nat: Mapping[str, Any]) -> tuple[Any, ...]:
+    return tuple(nat.get(k) for k in ("networkCidr", "localCidr", "description", "proxyArp"))
 
-    return (
-        any(nats(current, f) != nats(desired, f) for f in ("insideNats", "outsideNats"))
-        or bool(current.get("inDefaultRoute")) != desired["inDefaultRoute"]
-        or bool(current.get("outDefaultRoute")) != desired["outDefaultRoute"]
-    )
+
+def interface_differs(current: Mapping[str, Any], desired: Mapping[str, Any]) -> bool:
+    """Whether writing ``desired`` would change anything (every field of every NAT counts)."""
+    return any(
+        sorted(map(_nat_view, current.get(f) or []), key=repr) != sorted(map(_nat_view, desired.get(f) or []), key=repr)
+        for f in ("insideNats", "outsideNats")
+    ) or any(bool(current.get(f)) != bool(desired.get(f)) for f in ("inDefaultRoute", "outDefaultRoute"))
 
 
 def route_body(route: VpnRouteProperties) -> dict[str, Any]:
-    body: dict[str, Any] = {"networkCidr": route.network_cidr, "metric": route.metric}
-    body["description"] = route.description or MANAGED
+    body: dict[str, Any] = {
+        "networkCidr": route.network_cidr,
+        "metric": route.metric,
+        "description": marked(route.description),
+    }
     if route.node:
         body["node"] = route.node
     return body
 
 
-def _route_key(route: Mapping[str, Any]) -> tuple[str, str, int]:
-    return str(route.get("networkCidr")), str(route.get("node") or ""), int(route.get("metric") or 0)
+def _view(entry: Mapping[str, Any], keys: Sequence[str]) -> tuple[str, ...]:
+    return tuple(str(entry.get(k) if entry.get(k) is not None else "") for k in keys)
+
+
+ROUTE_KEYS = ("networkCidr", "node", "metric", "description")
+POLICY_KEYS = ("action", "protocol", "source", "dest", "ports", "lineNumber", "description")
+NETWORK_ROUTE_KEYS = ("nodeName", "networkCidr", "metric", "description")
+#: Staged changes that are never this project's.
+OTHER_STAGED = ("dnsConfig", "dnsRecords", "dnsZones", "networkGroups", "networkObjects")
 
 
 def policy_body(policy: AccessPolicyProperties) -> dict[str, Any]:
@@ -128,254 +117,269 @@ def policy_body(policy: AccessPolicyProperties) -> dict[str, Any]:
         "source": policy.source,
         "dest": policy.dest,
         "lineNumber": policy.line_number,
-        "description": policy.description or MANAGED,
+        "description": marked(policy.description),
     }
     if policy.ports:
         body["ports"] = policy.ports
     return body
 
 
-def _policy_key(policy: Mapping[str, Any]) -> tuple[str, ...]:
-    return tuple(str(policy.get(k) or "") for k in ("action", "protocol", "source", "dest", "ports"))
+def network_route_body(spec: VirtualNetworkProperties) -> dict[str, Any]:
+    return {
+        "nodeName": spec.cluster_name,
+        "networkCidr": spec.route,
+        "metric": spec.network_route_metric,
+        "description": marked(f"cluster {spec.cluster_name}"),
+    }
+
+
+def edge_problems(spec: VirtualNetworkProperties, network: Mapping[str, Any]) -> list[str]:
+    """Edge CIDRs that cannot route through a NAT network: VPC hosts send to the network's virtual space, or to an
+    outside NAT's local side; an edge site's own LAN space is not reachable there."""
+    virtual = str(network.get("networkCidr") or "")
+    if network.get("noNat") or not virtual:
+        return []
+    locals_ = [n.local_cidr for n in spec.outside_nats]
+    return [
+        f"edge CIDR {cidr} lies neither in the network's virtual space {virtual} nor on the local side of an "
+        "outside NAT; with a NAT network, give the remote virtual space (or an outside NAT's localCidr)"
+        for cidr in spec.edge_cidrs
+        if not cidr_inside(cidr, virtual) and not any(cidr_inside(cidr, local) for local in locals_)
+    ]
 
 
 # -- the reconciler ------------------------------------------------------------------------------------------
 
 
 class VirtualNetworkReconciler:
-    """Converges one attachment; ``client`` is the Trustgrid API."""
+    """Converges one attachment; ``client`` is the Trustgrid API. In a rollback it never fails on the network's
+    staged changes: it leaves its own unpublished instead."""
 
-    def __init__(self, client: TrustgridClient, log: JsonLogger) -> None:
+    def __init__(self, client: TrustgridClient, log: JsonLogger, *, rolling_back: bool = False) -> None:
         self._client = client
         self._log = log
-        self._made = Made(False, False)
+        self._rolling_back = rolling_back
 
-    def converge(self, spec: VirtualNetworkProperties, old: VirtualNetworkProperties | None, made: Made | None) -> Made:
-        """Make it so; ``made`` None for a create. Returns what this resource made (its physical id). A create that
-        fails part-way removes what it made before it raises: the Provider framework sends no Delete for it."""
+    def converge(self, spec: VirtualNetworkProperties, old: VirtualNetworkProperties | None) -> None:
+        """Make it so; ``old`` None for a create. A create that fails part-way removes what it made before it
+        raises (the Provider framework sends no Delete for it)."""
         log = self._log.bind(cluster=spec.cluster_fqdn, network=spec.network_name)
-        if spec.publish:
-            self._refuse_others_staged(spec, old)
-        attachment = self._client.find_vpn_attachment(spec.cluster_fqdn, spec.network_name)
-        self._made = Made(
-            made.attachment if made is not None else attachment is None, made is not None and made.interface
-        )
         try:
-            self._converge(spec, old, made, attachment, log)
+            self._converge(spec, old, log)
         except Exception:
-            if made is None:
-                log.warning("vpn.create_failed_undo", attachment=self._made.attachment, interface=self._made.interface)
-                self.delete(spec, self._made)
+            if old is None:
+                log.warning("vpn.create_failed_undo")
+                self.delete(spec)
             raise
-        return self._made
 
-    def _converge(
-        self, spec: VirtualNetworkProperties, old: VirtualNetworkProperties | None, made: Made | None,
-        attachment: Mapping[str, Any] | None, log: JsonLogger,
-    ) -> None:  # fmt: skip
-        """The steps in order; ``self._made`` says what was made so far."""
+    def _converge(self, spec: VirtualNetworkProperties, old: VirtualNetworkProperties | None, log: JsonLogger) -> None:
         fqdn, network = spec.cluster_fqdn, spec.network_name
+        found = self._network(network)
+        problems = edge_problems(spec, found)
+        if problems:
+            raise NetworkRefused("Refused before anything changed: " + "; ".join(problems) + ".")
+        attachment = self._attachment(fqdn, network)
         if attachment is None:
-            self._require_network(network)
             log.info("vpn.attach", route=spec.route)
             self._client.attach_vpn(fqdn, network, spec.route)
         elif attachment.get("route") != spec.route:
             log.info("vpn.update_route", route=spec.route, was=attachment.get("route"))
             self._client.update_vpn_attachment(fqdn, network, spec.route)
-        self._made = Made(self._made.attachment, self._interface(spec, old, made, log))
-        self._static_routes(spec, old, log)
+        self._interface(spec, log)
+        self._static_routes(spec, spec.routes, log)
         if spec.publish or (old is not None and old.publish):
-            self._domain(spec, old, log)
+            self._domain(spec, spec if spec.publish else None, log)
 
-    def delete(self, spec: VirtualNetworkProperties, made: Made) -> None:
-        """Remove what this resource made, in reverse order: the domain objects, the static routes, our NATs (or the
-        interface it made), the attachment it made."""
+    def delete(self, spec: VirtualNetworkProperties) -> None:
+        """Remove what is this resource's, in reverse order: the domain objects, the static routes, our NATs (the
+        interface when nothing of anyone else's is left on it), the attachment (when nothing else hangs on it)."""
         log = self._log.bind(cluster=spec.cluster_fqdn, network=spec.network_name)
         fqdn, network = spec.cluster_fqdn, spec.network_name
-        if self._client.find_vpn_attachment(fqdn, network) is None:
-            log.info("vpn.already_detached")
-            if spec.publish:
-                self._domain(None, spec, log)
-            return
         if spec.publish:
-            self._domain(None, spec, log)
-        self._static_routes(None, spec, log)
-        nic = self._lan_nic(fqdn)
-        current = self._find_interface(fqdn, network, nic)
-        if current is not None and made.interface:
-            log.info("vpn.detach_interface", interface=nic)
-            self._client.delete_vpn_interface(fqdn, network, nic)
-        elif current is not None:
-            kept = {
-                "interfaceName": nic,
-                "insideNats": merged_nats(current.get("insideNats") or [], _nats(spec.inside_nats, False), []),
-                "outsideNats": merged_nats(current.get("outsideNats") or [], _nats(spec.outside_nats, True), []),
-                "inDefaultRoute": bool(current.get("inDefaultRoute")),
-                "outDefaultRoute": bool(current.get("outDefaultRoute")),
-            }
-            if interface_differs(current, kept):
-                log.info("vpn.remove_nats", interface=nic)
-                self._client.update_vpn_interface(fqdn, network, nic, kept)
-        if made.attachment:
-            log.info("vpn.detach")
-            self._client.detach_vpn(fqdn, network)
+            self._domain(spec, None, log)
+        if self._attachment(fqdn, network) is None:
+            log.info("vpn.already_detached")
+            return
+        self._static_routes(spec, (), log)
+        left = self._release_interface(spec, log)
+        routes_left = self._client.list_vpn_routes(fqdn, network)
+        attachment = self._attachment(fqdn, network) or {}
+        if left or routes_left or attachment.get("route") != spec.route:
+            log.info("vpn.attachment_kept", reason="others' entries are on it, or its route is not ours")
+            return
+        log.info("vpn.detach")
+        self._client.detach_vpn(fqdn, network)
 
     # -- the steps ---------------------------------------------------------------------------------------
 
-    def _require_network(self, network: str) -> None:
-        names = [str(n.get("name")) for n in self._client.list_networks()]
-        if network not in names:
+    def _network(self, network: str) -> dict[str, Any]:
+        networks = self._client.list_networks()
+        found = [n for n in networks if n.get("name") == network]
+        if not found:
+            names = ", ".join(sorted(str(n.get("name")) for n in networks)) or "none"
             raise NetworkRefused(
-                f"Trustgrid has no virtual network named {network!r} (it has: {', '.join(sorted(names)) or 'none'}). "
-                "Create it in the portal (or give the name of an existing one) and deploy again."
+                f"Trustgrid has no virtual network named {network!r} (it has: {names}). Create it in the portal (or "
+                "give the name of an existing one) and deploy again."
             )
+        return dict(found[0])
 
-    def _lan_nic(self, fqdn: str) -> str:
-        """The LAN interface's name: the one the cluster's network configuration uses (the cluster resource wrote
-        it from what the nodes report)."""
-        interfaces = (self._client.get_cluster(fqdn).get("config") or {}).get("network", {}).get("interfaces") or []
-        nics = [str(i["nic"]) for i in interfaces if i.get("nic")]
-        if not nics:
-            raise NetworkRefused(f"The cluster {fqdn} has no LAN interface configured yet; deploy the cluster first.")
-        return nics[0]
+    def _attachment(self, fqdn: str, network: str) -> dict[str, Any] | None:
+        """The attachment, from the documented list of the cluster's attachments."""
+        for attachment in self._client.list_vpn_attachments(fqdn):
+            if network in (attachment.get("networkName"), attachment.get("name")):
+                return dict(attachment)
+        return None
+
+    def _lan_nic(self, spec: VirtualNetworkProperties) -> str:
+        """The LAN interface: the one the cluster resource configured (it carries this project's marked entries,
+        named as the nodes report it), else the construct's name for it."""
+        interfaces = (self._client.get_cluster(spec.cluster_fqdn).get("config") or {}).get("network", {})
+        interfaces = interfaces.get("interfaces") or []
+        for interface in interfaces:
+            entries = [*(interface.get("routes") or []), *(interface.get("cloudRoutes") or [])]
+            if interface.get("nic") and any(is_owned(e) for e in entries):
+                return str(interface["nic"])
+        if spec.lan_interface_name:
+            return spec.lan_interface_name
+        raise NetworkRefused(f"The cluster {spec.cluster_fqdn} has no LAN interface configured yet.")
 
     def _find_interface(self, fqdn: str, network: str, nic: str) -> dict[str, Any] | None:
         found = [i for i in self._client.list_vpn_interfaces(fqdn, network) if i.get("interfaceName") == nic]
         return dict(found[0]) if found else None
 
-    def _interface(
-        self, spec: VirtualNetworkProperties, old: VirtualNetworkProperties | None, made: Made | None, log: JsonLogger
-    ) -> bool:
+    def _interface(self, spec: VirtualNetworkProperties, log: JsonLogger) -> None:
         fqdn, network = spec.cluster_fqdn, spec.network_name
-        nic = self._lan_nic(fqdn)
+        nic = self._lan_nic(spec)
         current = self._find_interface(fqdn, network, nic)
-        desired = interface_body(spec, nic, current, old)
+        desired = interface_body(spec, nic, current)
         if current is None:
             log.info("vpn.attach_interface", interface=nic)
             self._client.add_vpn_interface(fqdn, network, desired)
-            return made.interface if made is not None else True
-        if interface_differs(current, desired):
+        elif interface_differs(current, desired):
             log.info("vpn.update_interface", interface=nic)
             self._client.update_vpn_interface(fqdn, network, nic, desired)
-        return made.interface if made is not None else False
+
+    def _release_interface(self, spec: VirtualNetworkProperties, log: JsonLogger) -> list[dict[str, Any]]:
+        """Our NATs off the LAN interface (the interface itself when nothing of anyone else's is left); what is
+        left on it."""
+        fqdn, network = spec.cluster_fqdn, spec.network_name
+        nic = self._lan_nic(spec)
+        current = self._find_interface(fqdn, network, nic)
+        others = [i for i in self._client.list_vpn_interfaces(fqdn, network) if i.get("interfaceName") != nic]
+        if current is None:
+            return others
+        left = theirs(current.get("insideNats") or []) + theirs(current.get("outsideNats") or [])
+        if not left:
+            log.info("vpn.detach_interface", interface=nic)
+            self._client.delete_vpn_interface(fqdn, network, nic)
+            return others
+        kept = {**interface_body(replace_nats(spec), nic, current), "inDefaultRoute": False, "outDefaultRoute": False}
+        if interface_differs(current, kept):
+            log.info("vpn.remove_nats", interface=nic)
+            self._client.update_vpn_interface(fqdn, network, nic, kept)
+        return [*others, current]
 
     def _static_routes(
-        self, spec: VirtualNetworkProperties | None, old: VirtualNetworkProperties | None, log: JsonLogger
+        self, spec: VirtualNetworkProperties, wanted: Sequence[VpnRouteProperties], log: JsonLogger
     ) -> None:
-        target = spec or old
-        assert target is not None
-        fqdn, network = target.cluster_fqdn, target.network_name
-        wanted = {_route_key(route_body(r)): route_body(r) for r in (spec.routes if spec else ())}
-        previous = {_route_key(route_body(r)) for r in (old.routes if old else ())}
+        fqdn, network = spec.cluster_fqdn, spec.network_name
+        bodies = {_view(route_body(r), ROUTE_KEYS): route_body(r) for r in wanted}
         current = self._client.list_vpn_routes(fqdn, network)
-        present = {_route_key(r) for r in current}
         for route in current:
-            if _route_key(route) in previous and _route_key(route) not in wanted:
+            if is_owned(route) and _view(route, ROUTE_KEYS) not in bodies:
                 log.info("vpn.delete_route", cidr=route.get("networkCidr"))
                 self._client.delete_vpn_route(fqdn, network, str(route.get("uid")))
-        for key, body in wanted.items():
+        present = {_view(r, ROUTE_KEYS) for r in current}
+        for key, body in bodies.items():
             if key not in present:
                 log.info("vpn.add_route", cidr=body["networkCidr"])
                 self._client.add_vpn_route(fqdn, network, body)
 
-    def _network_route(self, spec: VirtualNetworkProperties) -> dict[str, Any]:
-        return {
-            "nodeName": spec.cluster_name,
-            "networkCidr": spec.route,
-            "metric": spec.network_route_metric,
-            "description": MANAGED,
-        }
-
-    def _domain(
-        self, spec: VirtualNetworkProperties | None, old: VirtualNetworkProperties | None, log: JsonLogger
-    ) -> None:
-        """The network route of the cluster's subnet and the access policies, then one validate-and-commit."""
-        target = spec or old
-        assert target is not None
-        network = target.network_name
-        changed = self._domain_routes(network, spec, old, log) | self._policies(network, spec, old, log)
-        if changed:
-            log.info("vpn.publish")
-            self._client.publish_changes(network)
+    def _domain(self, spec: VirtualNetworkProperties, wanted: VirtualNetworkProperties | None, log: JsonLogger) -> None:
+        """The network route of the cluster's subnet and the access policies as ``wanted`` says (None: none of
+        ours), then one validate-and-commit when anything of ours is staged. A network deleted in the portal has
+        nothing of ours left."""
+        network = spec.network_name
+        try:
+            self._domain_routes(spec, wanted, log)
+            self._policies(network, wanted, log)
+            ours, _ = self._staged(network)
+        except NotFound:
+            log.info("vpn.network_gone")
+            return
+        except ApiError as exc:
+            if "Unable to find" not in str(exc):
+                raise
+            log.info("vpn.network_gone")
+            return
+        if ours:
+            self._publish(network, log)
 
     def _domain_routes(
-        self, network: str, spec: VirtualNetworkProperties | None, old: VirtualNetworkProperties | None,
-        log: JsonLogger,
-    ) -> bool:  # fmt: skip
-        def key(route: Mapping[str, Any]) -> tuple[str, str, int]:
-            return str(route.get("nodeName")), str(route.get("networkCidr")), int(route.get("metric") or 0)
-
-        wanted = self._network_route(spec) if spec is not None and spec.publish else None
-        ours = {key(self._network_route(s)) for s in (spec, old) if s is not None and s.publish}
-        changed = False
+        self, spec: VirtualNetworkProperties, wanted: VirtualNetworkProperties | None, log: JsonLogger
+    ) -> None:
+        network = spec.network_name
+        body = network_route_body(wanted) if wanted is not None else None
         current = self._client.list_network_routes(network)
         for route in current:
-            if key(route) in ours and (wanted is None or key(route) != key(wanted)):
+            mine = is_owned(route) and route.get("nodeName") == spec.cluster_name
+            if mine and (body is None or _view(route, NETWORK_ROUTE_KEYS) != _view(body, NETWORK_ROUTE_KEYS)):
                 log.info("vpn.delete_network_route", cidr=route.get("networkCidr"))
                 self._client.delete_network_route(network, str(route.get("uid")))
-                changed = True
-        if wanted is not None and key(wanted) not in {key(r) for r in current}:
-            log.info("vpn.add_network_route", cidr=wanted["networkCidr"], metric=wanted["metric"])
-            self._client.add_network_route(network, wanted)
-            changed = True
-        return changed
+        if body is not None and _view(body, NETWORK_ROUTE_KEYS) not in {_view(r, NETWORK_ROUTE_KEYS) for r in current}:
+            log.info("vpn.add_network_route", cidr=body["networkCidr"], metric=body["metric"])
+            self._client.add_network_route(network, body)
 
-    def _policies(
-        self, network: str, spec: VirtualNetworkProperties | None, old: VirtualNetworkProperties | None,
-        log: JsonLogger,
-    ) -> bool:  # fmt: skip
-        wanted = {_policy_key(policy_body(p)): policy_body(p) for p in (spec.access_policies if spec else ())}
-        previous = {_policy_key(policy_body(p)) for p in (old.access_policies if old else ())}
-        changed = False
+    def _policies(self, network: str, wanted: VirtualNetworkProperties | None, log: JsonLogger) -> None:
+        bodies = {
+            _view(policy_body(p), POLICY_KEYS): policy_body(p) for p in (wanted.access_policies if wanted else ())
+        }
         current = self._client.list_access_policies(network)
         for policy in current:
-            if _policy_key(policy) in previous and _policy_key(policy) not in wanted:
+            if is_owned(policy) and _view(policy, POLICY_KEYS) not in bodies:
                 self._client.delete_access_policy(network, str(policy.get("uid")))
-                changed = True
-        present = {_policy_key(p) for p in current}
-        for key, body in wanted.items():
+        present = {_view(p, POLICY_KEYS) for p in current}
+        for key, body in bodies.items():
             if key not in present:
                 log.info("vpn.add_access_policy", source=body["source"], dest=body["dest"])
                 self._client.add_access_policy(network, body)
-                changed = True
-        return changed
 
-    def _refuse_others_staged(self, spec: VirtualNetworkProperties, old: VirtualNetworkProperties | None) -> None:
-        """A commit publishes every staged change of the network: refuse while changes are staged that are not
-        this resource's own (a route to this cluster, or one of its policies, left by an earlier failed commit)."""
-        specs = [s for s in (spec, old) if s is not None]
-        ours_routes = {(spec.cluster_name, s.route) for s in specs}
-        ours_policies = {_policy_key(policy_body(p)) for s in specs for p in s.access_policies}
-        foreign = [
-            text
-            for change in self._client.staged_changes(spec.network_name)
-            for text in _foreign_changes(change, ours_routes, ours_policies)
-        ]
+    def _staged(self, network: str) -> tuple[list[str], list[str]]:
+        """(our staged changes, others' staged changes), as words."""
+        ours: list[str] = []
+        foreign: list[str] = []
+        for change in self._client.staged_changes(network):
+            for kind, items in (("route", change.get("routes")), ("access policy", change.get("accessPolicies"))):
+                for item in items or []:
+                    words = f"{kind} {item.get('networkCidr') or item.get('source')} -> " + str(
+                        item.get("nodeName") or item.get("dest")
+                    )
+                    (ours if is_owned(item) else foreign).append(words)
+            foreign += [
+                k for k in ("dnsConfig", "dnsRecords", "dnsZones", "networkGroups", "networkObjects") if change.get(k)
+            ]
+        return ours, foreign
+
+    def _publish(self, network: str, log: JsonLogger) -> None:
+        """Validate, then commit that digest only if every change it covers is ours (a change staged by someone
+        after the validation changes the digest, and the commit is refused)."""
+        digest = self._client.validate_changes(network)
+        _, foreign = self._staged(network)
         if foreign:
-            raise NetworkRefused(
-                f"The virtual network {spec.network_name!r} holds staged changes this stack did not make "
-                f"({'; '.join(sorted(set(foreign)))}). A commit would publish them too: commit or revert them in the "
-                "portal first, or leave the network's routes and policies to the network team (turn publishing off)."
+            message = (
+                f"The virtual network {network!r} holds staged changes this stack did not make "
+                f"({'; '.join(sorted(set(foreign)))}). A commit would publish them too: commit or revert them in "
+                "the portal, then deploy again; or leave the network's routes and policies to the network team "
+                "(publish off)."
             )
+            if self._rolling_back:  # a rollback never fails: ours stay staged, unpublished
+                log.warning("vpn.publish_skipped", reason=message)
+                return
+            raise NetworkRefused(message)
+        log.info("vpn.publish")
+        self._client.commit_changes(network, digest)
 
 
-def _nats(nats: Sequence[NatProperties], outside: bool) -> list[dict[str, Any]]:
-    return [nat_body(n, outside=outside) for n in nats]
-
-
-def _foreign_changes(
-    change: Mapping[str, Any], routes: set[tuple[str, str]], policies: set[tuple[str, ...]]
-) -> list[str]:
-    """What of one staged change is not this resource's, as words."""
-    found = [
-        f"route {r.get('networkCidr')} to {r.get('nodeName')}"
-        for r in change.get("routes") or []
-        if (r.get("nodeName"), r.get("networkCidr")) not in routes
-    ]
-    found += [
-        f"access policy {p.get('source')} -> {p.get('dest')}"
-        for p in change.get("accessPolicies") or []
-        if _policy_key(p) not in policies
-    ]
-    return found + [kind for kind in ("dnsConfig", "dnsRecords", "dnsZones", "networkGroups", "networkObjects")
-                    if change.get(kind)]  # fmt: skip
+def replace_nats(spec: VirtualNetworkProperties) -> VirtualNetworkProperties:
+    """``spec`` without NATs of its own (what is left of the interface once ours are removed)."""
+    return replace(spec, inside_nats=(), outside_nats=())

@@ -69,7 +69,7 @@ def test_the_guard_refuses_a_change_that_would_replace_or_rename_before_anything
         handle_event(event, world.runtime())
     message = str(failure.value)
     assert message.startswith("Refused before anything changed: ") and words in message
-    assert "add a second cluster next to this one" in message  # the procedure to follow
+    assert "succeeds: '<this cluster>'" in message and "cutOver: true" in message  # the path that works
     assert len(message) < 4000
 
 

@@ -19,7 +19,8 @@ from trustgrid_ha_runtime.contract import (
     VpnRouteProperties,
 )
 from trustgrid_ha_runtime.handler import handle_event
-from trustgrid_ha_runtime.vpn import MANAGED, NetworkRefused
+from trustgrid_ha_runtime.network import MARK
+from trustgrid_ha_runtime.vpn import NetworkRefused
 
 NET = "corp-vnet"
 
@@ -30,6 +31,7 @@ def spec(deployed: Deployed, **changes: Any) -> VirtualNetworkProperties:
         "prod-gw",
         NET,
         "100.64.10.0/24",
+        edge_cidrs=("100.64.20.0/24",),  # the remote virtual space, inside the network's 100.64.0.0/16
         inside_nats=(NatProperties("100.64.10.0/24", "10.0.0.0/24", "vpc"),),
         routes=(VpnRouteProperties("100.64.30.0/24", "", 5),),
     )
@@ -78,13 +80,12 @@ def test_a_create_attaches_the_network_the_lan_interface_with_its_nats_and_the_s
     assert attachment["route"] == "100.64.10.0/24"
     interface = attachment["interfaces"]["ens6"]  # the LAN interface the nodes reported
     assert interface["insideNats"] == [
-        {"networkCidr": "100.64.10.0/24", "localCidr": "10.0.0.0/24", "description": "vpc"}
+        {"networkCidr": "100.64.10.0/24", "localCidr": "10.0.0.0/24", "description": f"vpc ({MARK})"}
     ]
     assert [(r["networkCidr"], r["metric"], r["description"]) for r in attachment["routes"].values()] == [
-        ("100.64.30.0/24", 5, MANAGED)
+        ("100.64.30.0/24", 5, MARK)
     ]
-    assert physical == f"{deployed.fqdn}/{NET}/ai"  # it made the attachment and the interface
-    assert world.stub.schema_violations == []
+    assert physical == f"{deployed.fqdn}/{NET}"
     assert world.stub.commits == {}  # nothing domain-level without the second opt-in
 
 
@@ -142,36 +143,126 @@ def test_what_people_configured_in_the_portal_is_kept_on_update_and_on_delete(
     assert [n["networkCidr"] for n in attachment["interfaces"]["ens6"]["insideNats"]] == ["100.64.99.0/24",
                                                                                           "100.64.12.0/24"]  # fmt: skip
     send(world, "Delete", updated, physical=physical)
-    assert NET not in world.stub.attachments[deployed.fqdn]  # it made the attachment: it removes it
+    # theirs stays, and with it the interface and the attachment it hangs on
+    assert attachment["interfaces"]["ens6"]["insideNats"] == [theirs]
+    assert list(attachment["routes"]) == ["theirs"]
 
 
-def test_a_delete_removes_exactly_what_it_made_in_reverse_order_and_leaves_an_attachment_it_found(
+def test_a_delete_removes_what_is_its_own_in_reverse_order_and_leaves_an_attachment_others_use(
     world: World, deployed: Deployed
 ) -> None:
     world.stub.add_network(NET)
-    world.stub.attachments[deployed.fqdn] = {NET: {"route": "100.64.10.0/24", "interfaces": {}, "routes": {}}}
+    portal_route = {"uid": "theirs", "networkCidr": "100.64.98.0/24", "metric": 9, "description": "portal"}
+    world.stub.attachments[deployed.fqdn] = {
+        NET: {"route": "100.64.10.0/24", "interfaces": {}, "routes": {"theirs": portal_route}}
+    }
     created = spec(deployed)
     physical = send(world, "Create", created)["PhysicalResourceId"]
-    assert physical.endswith("/i")  # the attachment was there before: only the interface is its own
     start = len(world.stub.requests)
     send(world, "Delete", created, physical=physical)
-    assert [m for m, _ in writes(world, start)] == ["DELETE", "DELETE"]  # the route, then the interface
+    assert [m for m, _ in writes(world, start)] == ["DELETE", "DELETE"]  # our static route, then the interface
     assert writes(world, start)[-1][1].endswith("/interface/ens6")
-    assert world.stub.attachments[deployed.fqdn][NET] == {"route": "100.64.10.0/24", "interfaces": {}, "routes": {}}
+    assert world.stub.attachments[deployed.fqdn][NET]["routes"] == {"theirs": portal_route}
     # a second delivery, and the delete of an attachment someone already removed, succeed
     send(world, "Delete", created, physical=physical)
     del world.stub.attachments[deployed.fqdn][NET]
     send(world, "Delete", created, physical=physical)
 
 
-def test_a_network_detached_in_the_portal_is_attached_again_by_the_next_update(
+def test_a_static_route_or_nat_like_ours_but_made_in_the_portal_is_never_removed(
     world: World, deployed: Deployed, attached: tuple[VirtualNetworkProperties, str]
 ) -> None:
     created, physical = attached
+    attachment = world.stub.attachments[deployed.fqdn][NET]
+    attachment["routes"]["twin"] = {"uid": "twin", "networkCidr": "100.64.30.0/24", "metric": 5}
+    twin_nat = {"networkCidr": "100.64.10.0/24", "localCidr": "10.0.0.0/24"}
+    attachment["interfaces"]["ens6"]["insideNats"].append(twin_nat)
+    send(world, "Delete", created, physical=physical)
+    assert list(attachment["routes"]) == ["twin"] and attachment["interfaces"]["ens6"]["insideNats"] == [twin_nat]
+
+
+def test_a_duplicate_create_converges_and_a_cancelled_creates_delete_with_a_made_up_id_cleans_up(
+    world: World, deployed: Deployed, attached: tuple[VirtualNetworkProperties, str]
+) -> None:
+    created, physical = attached
+    assert send(world, "Create", created)["PhysicalResourceId"] == physical  # delivered again
+    assert len(world.stub.attachments[deployed.fqdn][NET]["routes"]) == 1
+    send(world, "Delete", created, physical="gateways-VirtualNetwork-1A2B3C4D5E6F")  # CloudFormation's own id
+    assert NET not in world.stub.attachments[deployed.fqdn]
+    world.cluster("Delete", deployed.props, physical=deployed.fqdn)  # and the cluster can go
+    assert deployed.fqdn not in world.stub.clusters
+
+
+def test_the_lan_interface_is_the_one_the_cluster_configured_not_the_first_listed(
+    world: World, deployed: Deployed
+) -> None:
+    world.stub.add_network(NET)
+    network = world.stub.clusters[deployed.fqdn]["config"]["network"]
+    network["interfaces"].insert(0, {"nic": "ens5", "routes": [], "cloudRoutes": [], "clusterRouteTables": []})
+    send(world, "Create", spec(deployed))
+    assert list(world.stub.attachments[deployed.fqdn][NET]["interfaces"]) == ["ens6"]
+
+
+def test_an_edge_cidr_outside_a_nat_networks_virtual_space_is_refused_before_anything_changes(
+    world: World, deployed: Deployed
+) -> None:
+    world.stub.add_network(NET, "100.64.0.0/16")
+    start = len(world.stub.requests)
+    with pytest.raises(NetworkRefused, match=r"edge CIDR 172.16.0.0/16 lies neither in the network's virtual space"):
+        send(world, "Create", spec(deployed, edge_cidrs=("172.16.0.0/16",)))
+    assert writes(world, start) == []
+    # the local side of an outside NAT is fine, and so is anything on a network without NAT
+    outside = (NatProperties("100.64.40.0/24", "172.16.0.0/24", proxy_arp=True),)
+    send(world, "Create", spec(deployed, edge_cidrs=("172.16.0.0/24",), outside_nats=outside))
+    world.stub.add_network("flat", "100.65.0.0/16", no_nat=True)
+    send(world, "Create", spec(deployed, network_name="flat", edge_cidrs=("172.16.0.0/16",)))
+
+
+def test_a_network_detached_in_the_portal_is_attached_again_by_the_next_deploy_that_updates_it(
+    world: World, deployed: Deployed, attached: tuple[VirtualNetworkProperties, str]
+) -> None:
+    """CloudFormation sends an update only when the properties change: the scheduled check alarms meanwhile."""
+    created, physical = attached
     del world.stub.attachments[deployed.fqdn][NET]
-    send(world, "Update", replace(created, routes=()), created, physical)
+    assert send(world, "Update", created, created, physical)["PhysicalResourceId"] == physical
     attachment = world.stub.attachments[deployed.fqdn][NET]
     assert attachment["route"] == created.route and "ens6" in attachment["interfaces"]
+    send(world, "Delete", created, physical=physical)  # and it is removed as its own
+    assert NET not in world.stub.attachments[deployed.fqdn]
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"outside_nats": (NatProperties("100.64.40.0/24", "172.16.0.0/24", proxy_arp=False),)},
+        {"inside_nats": (NatProperties("100.64.10.0/24", "10.0.0.0/24", "renamed"),)},
+        {"routes": (VpnRouteProperties("100.64.30.0/24", "", 5, "renamed"),)},
+        {"routes": (VpnRouteProperties("100.64.30.0/24", "prod-gw-a", 5),)},
+    ],
+)
+def test_a_change_of_any_field_is_written(
+    world: World, deployed: Deployed, attached: tuple[VirtualNetworkProperties, str], change: dict[str, Any]
+) -> None:
+    created, physical = attached
+    base = replace(created, outside_nats=(NatProperties("100.64.40.0/24", "172.16.0.0/24", proxy_arp=True),))
+    send(world, "Update", base, created, physical)
+    start = len(world.stub.requests)
+    send(world, "Update", replace(base, **change), base, physical)
+    assert writes(world, start), change
+
+
+def test_a_rollback_across_two_networks_applies_no_old_properties_of_the_other_network(
+    world: World, deployed: Deployed, attached: tuple[VirtualNetworkProperties, str]
+) -> None:
+    created, physical = attached
+    world.stub.add_network("other-vnet")
+    other = replace(created, network_name="other-vnet")
+    moved = send(world, "Update", other, created, physical)["PhysicalResourceId"]
+    assert moved == f"{deployed.fqdn}/other-vnet"  # a replacement: CloudFormation deletes the old one in cleanup
+    portal = {"uid": "theirs", "networkCidr": "100.64.97.0/24", "metric": 3}
+    world.stub.attachments[deployed.fqdn][NET]["routes"]["theirs"] = portal
+    send(world, "Update", created, other, moved)  # the rollback: new and old swapped, the new physical id
+    assert world.stub.attachments[deployed.fqdn][NET]["routes"]["theirs"] == portal
 
 
 def test_a_network_that_does_not_exist_is_refused_naming_what_exists(world: World, deployed: Deployed) -> None:
@@ -233,57 +324,54 @@ def test_publishing_routes_the_clusters_subnet_to_it_adds_the_policies_and_commi
     assert world.stub.commits == {NET: 2}
 
 
-def test_publishing_is_refused_while_others_changes_are_staged_naming_them_before_any_write(
+def test_publishing_never_commits_others_staged_changes_on_create_update_delete_or_undo(
     world: World, deployed: Deployed
 ) -> None:
     world.stub.add_network(NET)
+    physical = send(world, "Create", published(deployed))["PhysicalResourceId"]
     world.stub.stage_foreign_route(NET, "100.64.50.0/24", "branch-7")
-    start = len(world.stub.requests)
-    with pytest.raises(NetworkRefused, match=r"staged changes this stack did not make \(route 100.64.50.0/24 to "):
+    # an update that writes nothing domain-level is not held up by others' staged changes
+    send(world, "Update", replace(published(deployed), routes=()), published(deployed), physical)
+    for request, new, old in (
+        ("Update", replace(published(deployed), network_route_metric=30), published(deployed)),
+        ("Update", spec(deployed), published(deployed)),  # publish turned off: its objects go, a commit is needed
+        ("Delete", published(deployed), None),
+    ):
+        with pytest.raises(NetworkRefused, match=r"staged changes this stack did not make \(route 100.64.50.0/24"):
+            send(world, request, new, old, physical)
+        assert world.stub.commits == {NET: 1}, request  # never committed
+
+
+def test_a_change_staged_by_someone_between_validation_and_commit_is_never_published(
+    world: World, deployed: Deployed
+) -> None:
+    world.stub.add_network(NET)
+    world.stub.on_validate = lambda: world.stub.stage_foreign_route(NET, "100.64.51.0/24", "branch-8")
+    with pytest.raises(NetworkRefused, match=r"100\.64\.51\.0/24"):
         send(world, "Create", published(deployed))
-    assert writes(world, start) == []
-    assert len(world.stub.staged[NET]) == 1  # theirs, untouched
+    assert world.stub.commits.get(NET, 0) == 0
 
 
-def test_a_commit_that_failed_is_published_by_the_retry(world: World, deployed: Deployed) -> None:
+def test_a_commit_that_failed_is_published_by_the_retry_and_its_own_leftovers_too(
+    world: World, deployed: Deployed
+) -> None:
     world.stub.add_network(NET)
     world.stub.inject("network_commit", error(422))
     with pytest.raises(Exception, match="422"):
         send(world, "Create", published(deployed))
-    # the failed create removed what it made; its staged route and policy were withdrawn and published
-    assert NET not in world.stub.attachments.get(deployed.fqdn, {})
+    assert NET not in world.stub.attachments.get(deployed.fqdn, {})  # the failed create removed what it made
     physical = send(world, "Create", published(deployed))["PhysicalResourceId"]
     assert len(world.stub.published_routes(NET)) == 1 and world.stub.staged[NET] == []
-    assert physical.endswith("/ai")
+    # a leftover of ours, staged and not committed, is published by the next run that finds it
+    world.stub.network_add_route_staged(NET, {**world.stub.published_routes(NET)[0], "uid": "leftover",
+                                              "networkCidr": "100.64.10.0/24", "metric": 99})  # fmt: skip
+    send(world, "Update", replace(published(deployed), routes=()), published(deployed), physical)
+    assert world.stub.staged[NET] == []
 
 
-def test_the_scheduled_check_alarms_when_the_network_is_detached_and_status_shows_it(
-    world: World, deployed: Deployed, attached: tuple[VirtualNetworkProperties, str]
-) -> None:
-    import io
-
-    import boto3
-
-    from tests.lambda_.conftest import REGION
-    from trustgrid_ha_runtime import monitor
-    from trustgrid_ha_tools import status
-
-    cloudwatch = boto3.client("cloudwatch", region_name=REGION)
-    watched = [{"name": "prod-gw", "fqdn": deployed.fqdn, "network": NET}]
-    rt = world.runtime()
-    assert monitor.check(watched, rt.api(), world.ec2, cloudwatch, rt.log)["prod-gw"]["VirtualNetworkAttached"] == 1
-    out = io.StringIO()
-    status.main(["--secret-id", world.api_secret_arn, "--api-url", world.stub.url, "--cluster", deployed.fqdn],
-                secrets=world.secrets, ec2=world.ec2, out=out)  # fmt: skip
-    assert f"network {NET}  route 100.64.10.0/24  interfaces ens6 (inside 100.64.10.0/24=10.0.0.0/24)" in out.getvalue()
-    assert "public" in out.getvalue()  # each member's gateway type
-    world.stub.attachments[deployed.fqdn][NET]["interfaces"].clear()  # someone detached the LAN interface
-    values = monitor.check(watched, rt.api(), world.ec2, cloudwatch, rt.log)["prod-gw"]
-    assert values["VirtualNetworkAttached"] == 0 and values["ClusterHealthy"] == 1
-    # a cluster without a network publishes no such metric
-    assert (
-        "VirtualNetworkAttached"
-        not in monitor.check([{"name": "prod-gw", "fqdn": deployed.fqdn}], rt.api(), world.ec2, cloudwatch, rt.log)[
-            "prod-gw"
-        ]
-    )
+def test_a_network_deleted_in_the_portal_does_not_hold_up_the_delete(world: World, deployed: Deployed) -> None:
+    world.stub.add_network(NET)
+    physical = send(world, "Create", published(deployed))["PhysicalResourceId"]
+    del world.stub.networks[NET]
+    world.stub.attachments[deployed.fqdn].pop(NET)
+    send(world, "Delete", published(deployed), physical=physical)

@@ -20,11 +20,13 @@ import ipaddress
 import json
 import re
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 #: Request models: endpoint -> (field -> type, required fields). ``networkName`` on attach is what the vendor's
 #: provider sends (the description names the field ``name``); ``description`` on an interface likewise.
-NAT_FIELDS = {"networkCidr": str, "localCidr": str, "description": str, "proxyArp": bool, "networkGroup": str}
+INSIDE_NAT_FIELDS = {"networkCidr": str, "localCidr": str, "description": str}
+OUTSIDE_NAT_FIELDS = {**INSIDE_NAT_FIELDS, "proxyArp": bool, "networkGroup": str}
 BODIES: dict[str, tuple[dict[str, type | tuple[type, ...]], frozenset[str]]] = {
     "vpn_attach": ({"ip": str, "name": str, "route": str, "networkName": str}, frozenset()),
     "vpn_update": ({"ip": str, "name": str, "route": str, "networkName": str}, frozenset()),
@@ -126,6 +128,8 @@ class VirtualNetworks:
         #: requests whose body a published model does not describe (field, type)
         self.schema_violations: list[str] = []
         self.commits: dict[str, int] = {}
+        #: called after each validation (a test stages someone's change between validation and commit)
+        self.on_validate: Any = None
 
     # -- test controls ------------------------------------------------------------------------------------------
 
@@ -140,6 +144,10 @@ class VirtualNetworks:
                                                        "nodeName": node, "metric": 5}}
         )  # fmt: skip
 
+    def network_add_route_staged(self, network: str, route: dict[str, Any]) -> None:
+        """A route staged and never committed (a commit that failed)."""
+        self.staged[network].append({"op": "add", "kind": "routes", "object": route})
+
     def published_routes(self, network: str) -> list[dict[str, Any]]:
         return list(self.networks[network]["routes"].values())
 
@@ -151,19 +159,20 @@ class VirtualNetworks:
         fields, required = BODIES[endpoint]
         if not isinstance(body, dict):
             raise Refused(422, ["the request body must be a JSON object"])
-        for key, value in body.items():
-            if key not in fields:
-                self.schema_violations.append(f"{endpoint}: unknown field {key!r}")
-            elif not isinstance(value, fields[key]) or (fields[key] is int and isinstance(value, bool)):
-                self.schema_violations.append(f"{endpoint}: {key} is {type(value).__name__}")
-        for nats in ("insideNats", "outsideNats"):
+        self._check_fields(endpoint, body, fields)
+        for nats, model in (("insideNats", INSIDE_NAT_FIELDS), ("outsideNats", OUTSIDE_NAT_FIELDS)):
             for nat in body.get(nats) or []:
-                unknown = set(nat) - set(NAT_FIELDS)
-                if unknown:
-                    self.schema_violations.append(f"{endpoint}: unknown NAT fields {sorted(unknown)}")
+                self._check_fields(f"{endpoint} {nats}", nat, model)
         missing = sorted(required - set(body))
         if missing:
             raise Refused(422, [f"{key} is required" for key in missing])
+
+    def _check_fields(self, where: str, body: dict[str, Any], model: Mapping[str, Any]) -> None:
+        for key, value in body.items():
+            if key not in model:
+                self.schema_violations.append(f"{where}: unknown field {key!r}")
+            elif not isinstance(value, model[key]) or (model[key] is int and isinstance(value, bool)):
+                self.schema_violations.append(f"{where}: {key} is {type(value).__name__}")
 
     def _attached(self, fqdn: str, net: str) -> dict[str, Any]:
         found = self.attachments.get(fqdn, {}).get(net)
@@ -371,7 +380,10 @@ class VirtualNetworks:
 
     def _network_validate(self, body: Any, query: Any, domain: str, net: str) -> tuple[int, Any]:
         self._domain_network(domain, net)
-        return 200, {"digest": self._digest(net)}
+        digest = self._digest(net)
+        if self.on_validate is not None:
+            self.on_validate()
+        return 200, {"digest": digest}
 
     def _network_commit(self, body: Any, query: Any, domain: str, net: str) -> tuple[int, Any]:
         self._domain_network(domain, net)
