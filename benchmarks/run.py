@@ -230,6 +230,12 @@ def bench_custom_resource(repeats: int) -> dict[str, Any]:
             deployed = worlds.Deployed([m["Uid"] for m in members], members, props, fqdn)
             lifecycle["rollout"] = rolling.rolling_instance_type_change(world, deployed, restart_polls=3)
             lifecycle["tunnel"] = rolling.rolling_tunnel_port_change(world, deployed)
+        with worlds.make_world() as world:
+            members = worlds.mint_and_register(world)
+            props = world.cluster_props(members)
+            fqdn = world.cluster("Create", props)["PhysicalResourceId"]
+            deployed = worlds.Deployed([m["Uid"] for m in members], members, props, fqdn)
+            lifecycle["cut_over"] = rolling.successor_cut_over(world, deployed)
     return {"calls": calls, "timings": timings, "lifecycle": lifecycle}
 
 
@@ -485,6 +491,7 @@ def report(runs: int, synth_r: dict[str, list[Sample]], growth: dict, split: dic
     noop_writes = cr["calls"]["update: no-op"][1]
     rollout, after_online = cr["lifecycle"]["rollout"], cr["lifecycle"]["after_online"]
     tunnel, latency = cr["lifecycle"]["tunnel"], alarm_latency()
+    cut = cr["lifecycle"]["cut_over"]
     lines += [
         "",
         f"No-op update writes: {noop_writes}. Goal zero: {verdict(noop_writes == 0)}.",
@@ -502,6 +509,9 @@ def report(runs: int, synth_r: dict[str, list[Sample]], growth: dict, split: dic
         f"{verdict(tunnel.most_down_at_once == 1)}); role moves: **{tunnel.graceful_moves} graceful, "
         f"{tunnel.ungraceful_failovers} ungraceful** (goal 0 ungraceful: {verdict(tunnel.ungraceful_failovers == 0)}); "
         f"{tunnel.polls} poll intervals.",
+        f"- Cut-over to a successor cluster: {cut.replaced} route(s) replaced for {cut.tables} managed table(s), "
+        f"{cut.deleted} deleted; moments a table was without the route: **{len(cut.windows)}** (goal 0: "
+        f"{verdict(not cut.windows and cut.replaced == cut.tables)}). Traffic moves once per table, in one step.",
         f"- Alarm latency (computed from the configuration, not measured in AWS): a member that goes offline raises "
         f"MembersOnline within **{latency['worst']} s** at worst (check every {latency['period']} s, "
         f"{latency['evaluation_periods']} breaching data points, CloudWatch evaluating once a minute). Goal 180 s: "

@@ -13,13 +13,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from tests.lambda_.conftest import Deployed, World
+from tests.lambda_.conftest import Deployed, World, register
 from trustgrid_ha_runtime.contract import (
     GATE_TYPE,
     GUARD_TYPE,
+    ClusterProperties,
     GateProperties,
     GuardedGateway,
     GuardProperties,
+    MemberProperties,
 )
 from trustgrid_ha_runtime.handler import handle_event, handle_is_complete
 
@@ -112,3 +114,103 @@ def rolling_tunnel_port_change(world: World, deployed: Deployed) -> Rollout:
     new = {**deployed.props, "TunnelPort": "9443"}
     polls = apply(world, "Custom::TrustgridCluster", new, deployed.props, deployed.fqdn)
     return _rollout(world, polls, 0)
+
+
+# -- the cut-over to a successor cluster ---------------------------------------------------------------------
+
+EDGE = "172.16.0.0/16"
+SUCCESSOR = "prod-gw2"
+
+
+class Watched:
+    """EC2 as the handler and the members use it, checking after every route write that every managed table still
+    has a route for the edge CIDR (a window would be a gap in traffic)."""
+
+    def __init__(self, ec2: Any, tables: list[str]) -> None:
+        self.real, self._tables = ec2, tables
+        self.windows: list[str] = []
+        self.route_writes: list[str] = []
+
+    def __getattr__(self, name: str) -> Any:
+        call = getattr(self.real, name)
+        if name not in ("create_route", "replace_route", "delete_route"):
+            return call
+
+        def watched(**kwargs: Any) -> Any:
+            answer = call(**kwargs)
+            self.route_writes.append(name)
+            for table in self._tables:
+                routes = self.real.describe_route_tables(RouteTableIds=[table])["RouteTables"][0]["Routes"]
+                if not any(r.get("DestinationCidrBlock") == EDGE for r in routes):
+                    self.windows.append(f"{name} left {table} without {EDGE}")
+            return answer
+
+        return watched
+
+
+def new_members(world: World) -> list[dict[str, str]]:
+    """Two new gateways (their own LAN interfaces and instances) in the same subnets, registered and online."""
+    members = []
+    for index, name in enumerate((f"{SUCCESSOR}-a", f"{SUCCESSOR}-b")):
+        subnet = world.subnets[index]
+        eni = world.ec2.create_network_interface(SubnetId=subnet)["NetworkInterface"]
+        instance = world.ec2.run_instances(ImageId="ami-12c6146b", MinCount=1, MaxCount=1, SubnetId=subnet)
+        instance_id = instance["Instances"][0]["InstanceId"]
+        world.ec2.attach_network_interface(
+            NetworkInterfaceId=eni["NetworkInterfaceId"], InstanceId=instance_id, DeviceIndex=1
+        )
+        world.instances[eni["NetworkInterfaceId"]] = instance_id
+        uid = world.license("Create", name, index)["PhysicalResourceId"]
+        member = MemberProperties(
+            uid, name, eni["NetworkInterfaceId"], eni["PrivateIpAddress"], f"10.0.{110 + index}.10",
+            f"198.51.100.{20 + index}", subnet,
+        ).to_properties()  # fmt: skip
+        register(world, member)
+        members.append(member)
+    return members
+
+
+def successor(world: World, members: list[dict[str, str]], *, owns_routes: bool) -> dict[str, Any]:
+    return ClusterProperties(
+        name=SUCCESSOR,
+        members=tuple(MemberProperties.parse(m) for m in members),
+        edge_cidrs=(EDGE,),
+        route_table_ids=tuple(world.route_tables),
+        lan_interface_name="ens6",
+        wait_timeout_seconds=600,
+        owns_routes=owns_routes,
+        predecessor="prod-gw",
+    ).to_properties()
+
+
+@dataclass
+class CutOverRun:
+    """What a cut-over did to the routes: how many tables, how many route writes of each kind, and every moment a
+    managed table was without the route."""
+
+    tables: int
+    replaced: int
+    deleted: int
+    windows: list[str]
+
+
+def successor_cut_over(world: World, deployed: Deployed) -> CutOverRun:
+    """Build a successor next to the deployed cluster, verify it, cut over, and let both clusters' members act."""
+    members = new_members(world)
+    props = successor(world, members, owns_routes=False)
+    fqdn = world.cluster("Create", props, logical_id="SuccessorCluster")["PhysicalResourceId"]
+    watched = Watched(world.ec2, world.route_tables)
+    world.ec2 = watched
+    try:
+        world.cluster("Update", successor(world, members, owns_routes=True), old=props, physical=fqdn,
+                      logical_id="SuccessorCluster")  # fmt: skip
+        for _ in range(3):
+            world.between_polls()
+    finally:
+        world.ec2 = watched.real
+    return CutOverRun(
+        len(world.route_tables),
+        watched.route_writes.count("replace_route"),
+        watched.route_writes.count("delete_route"),
+        watched.windows,
+    )

@@ -8,73 +8,10 @@ from typing import Any
 
 import pytest
 
-from tests.lambda_.conftest import Deployed, World, register
-from trustgrid_ha_runtime.contract import ClusterProperties, MemberProperties
+from tests.lambda_.conftest import Deployed, World
+from tests.lambda_.rolling import EDGE, SUCCESSOR, Watched, new_members, successor
+from trustgrid_ha_runtime.contract import ClusterProperties
 from trustgrid_ha_runtime.cutover import CutOverRefused
-
-EDGE = "172.16.0.0/16"
-SUCCESSOR = "prod-gw2"
-
-
-class Watched:
-    """EC2 as the handler and the members use it, checking after every route write that every managed table still
-    has a route for the edge CIDR (a window would be a gap in traffic)."""
-
-    def __init__(self, ec2: Any, tables: list[str]) -> None:
-        self._ec2, self._tables = ec2, tables
-        self.windows: list[str] = []
-        self.route_writes: list[str] = []
-
-    def __getattr__(self, name: str) -> Any:
-        call = getattr(self._ec2, name)
-        if name not in ("create_route", "replace_route", "delete_route"):
-            return call
-
-        def watched(**kwargs: Any) -> Any:
-            answer = call(**kwargs)
-            self.route_writes.append(name)
-            for table in self._tables:
-                routes = self._ec2.describe_route_tables(RouteTableIds=[table])["RouteTables"][0]["Routes"]
-                if not any(r.get("DestinationCidrBlock") == EDGE for r in routes):
-                    self.windows.append(f"{name} left {table} without {EDGE}")
-            return answer
-
-        return watched
-
-
-def new_members(world: World) -> list[dict[str, str]]:
-    """Two new gateways (their own LAN interfaces and instances) in the same subnets, registered and online."""
-    members = []
-    for index, name in enumerate((f"{SUCCESSOR}-a", f"{SUCCESSOR}-b")):
-        subnet = world.subnets[index]
-        eni = world.ec2.create_network_interface(SubnetId=subnet)["NetworkInterface"]
-        instance = world.ec2.run_instances(ImageId="ami-12c6146b", MinCount=1, MaxCount=1, SubnetId=subnet)
-        instance_id = instance["Instances"][0]["InstanceId"]
-        world.ec2.attach_network_interface(
-            NetworkInterfaceId=eni["NetworkInterfaceId"], InstanceId=instance_id, DeviceIndex=1
-        )
-        world.instances[eni["NetworkInterfaceId"]] = instance_id
-        uid = world.license("Create", name, index)["PhysicalResourceId"]
-        member = MemberProperties(
-            uid, name, eni["NetworkInterfaceId"], eni["PrivateIpAddress"], f"10.0.{110 + index}.10",
-            f"198.51.100.{20 + index}", subnet,
-        ).to_properties()  # fmt: skip
-        register(world, member)
-        members.append(member)
-    return members
-
-
-def successor(world: World, members: list[dict[str, str]], *, owns_routes: bool) -> dict[str, Any]:
-    return ClusterProperties(
-        name=SUCCESSOR,
-        members=tuple(MemberProperties.parse(m) for m in members),
-        edge_cidrs=(EDGE,),
-        route_table_ids=tuple(world.route_tables),
-        lan_interface_name="ens6",
-        wait_timeout_seconds=600,
-        owns_routes=owns_routes,
-        predecessor="prod-gw",
-    ).to_properties()
 
 
 def targets(world: World) -> set[str | None]:
@@ -116,7 +53,7 @@ def test_the_cut_over_moves_each_route_in_one_step_and_the_predecessor_lets_go(
         for _ in range(3):  # the members of both clusters keep acting afterwards
             world.between_polls()
     finally:
-        world.ec2 = watched._ec2
+        world.ec2 = watched.real
     active = next(m for m in members if world.stub.clusters[fqdn]["active"] == m["Uid"])
     assert targets(world) == {active["LanEniId"]}
     assert watched.windows == []  # no managed table was ever without the route
