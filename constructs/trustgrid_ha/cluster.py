@@ -289,13 +289,14 @@ class TrustgridHaCluster(Construct):
 
     def _take_over(self) -> None:
         """A successor that cuts over marks its predecessor in the same stack as superseded: the predecessor stops
-        writing the routes, after the cut-over (its cluster resource waits for this one's)."""
-        if not (self.config.succeeds and self.config.cut_over):
-            return
+        writing the routes, after the cut-over (its cluster resource waits for this one's). Whichever of the two is
+        declared first."""
         siblings: list[TrustgridHaCluster] = Stack.of(self).__dict__.get("_trustgrid_ha_clusters", [])
         for other in siblings:
-            if other.config.cluster_name == self.config.succeeds and other.config.owns_routes:
+            if self.config.cut_over and other.config.cluster_name == self.config.succeeds and other.config.owns_routes:
                 other.release_routes(after=self.cluster)
+            if other.config.cut_over and other.config.succeeds == self.config.cluster_name and self.config.owns_routes:
+                self.release_routes(after=other.cluster)
 
     def release_routes(self, after: Construct) -> None:
         """The cluster's routes went to its successor: it no longer writes them (its cluster resource updates
@@ -495,10 +496,10 @@ class TrustgridHaCluster(Construct):
             GuardProperties(
                 config.cluster_name,
                 gateways,
-                # a successor does not own the routes when it is built, and its cut-over checks them itself
-                () if config.succeeds else tuple(config.edge_cidrs),
-                () if config.succeeds else tuple(self.route_table_ids),
+                tuple(config.edge_cidrs),
+                tuple(self.route_table_ids),
                 restart=self._restart_fingerprint(),
+                predecessor=config.succeeds or "",  # routes to its members are the cut-over's, not a conflict
             ),
         )
 

@@ -24,7 +24,7 @@ from typing import Any, Protocol
 
 from .api import ApiError, NotFound, TrustgridClient
 from .contract import ClusterProperties, MemberProperties
-from .cutover import CutOver
+from .cutover import SUCCESSOR_TAG, CutOver, CutOverRefused, managed_pairs
 from .handover import hand_over, pair_problems, refuse_degraded
 from .log import JsonLogger
 from .network import (
@@ -270,6 +270,13 @@ class ClusterReconciler:
         if not self._ours_to_delete(fqdn, cluster, spec):
             log.warning("cluster.not_ours", reason="not made by this resource: left alone")
             return False
+        successor = (cluster.get("tags") or {}).get(SUCCESSOR_TAG)
+        if successor and managed_pairs((cluster.get("config") or {}).get("network") or {}):
+            raise CutOverRefused(
+                f"Refused: {successor} is declared as this cluster's successor and has not taken the routes over; "
+                f"deleting {fqdn} now would leave them to nobody. Cut over first (cutOver: true on {successor}), or "
+                f"remove {successor}'s succeeds, then delete this cluster."
+            )
         for member in spec.members:
             if member.uid:
                 self._release_member(fqdn, member.uid, log)
@@ -279,6 +286,12 @@ class ClusterReconciler:
         except NotFound:
             log.info("cluster.already_gone")
         return True
+
+    def give_back_routes(self, spec: ClusterProperties) -> bool:
+        """A successor that took the routes, deleted: they go back to its predecessor when it is there."""
+        if not spec.cuts_over:
+            return False
+        return CutOver(self._client, self._ec2, self._log).back(spec)
 
     def remove_own_routes(self, spec: ClusterProperties) -> None:
         """After a delete: the edge-CIDR routes in the managed tables that still point at this cluster's own LAN
@@ -520,11 +533,26 @@ class ClusterReconciler:
         self, spec: ClusterProperties, cluster: Mapping[str, Any], nodes: Nodes, previous: ClusterProperties | None,
         log: JsonLogger,
     ) -> ClusterProperties:  # fmt: skip
-        """A successor taking the routes over: moved now (an update on a pair that is not whole is refused), or, on
-        a create whose pair is not whole yet, once it is (until then the network is written without the routes)."""
-        if not spec.cuts_over or (previous is not None and previous.owns_routes):
+        """A successor's routes: taken over now (an update on a pair that is not whole is refused), or, on a create
+        whose pair is not whole yet, once it is (until then the network is written without them); given back to
+        the predecessor in a rollback (never otherwise: turning the cut-over off is refused)."""
+        if not spec.predecessor:
             return spec
         cut_over = CutOver(self._client, self._ec2, log)
+        took = previous is not None and previous.owns_routes and bool(previous.predecessor)
+        if not spec.owns_routes:
+            if not took:
+                cut_over.tag_predecessor(spec)
+                return spec
+            if not self._rolling_back:
+                raise CutOverRefused(
+                    "Refused before anything changed: this cluster has taken the routes over from "
+                    f"{spec.predecessor}, and turning the cut-over off would leave them to nobody. To move back, make "
+                    f"{spec.predecessor} the successor of this cluster and cut over to it."
+                )
+            return spec if cut_over.back(spec) else replace(spec, owns_routes=True)  # a rollback never fails
+        if took:
+            return spec
         if previous is None and cut_over.not_ready(spec, cluster.get("health"), nodes):
             log.info("cluster.cut_over_waits", reason="the new pair is not whole yet")
             return replace(spec, owns_routes=False)

@@ -680,6 +680,8 @@ class GuardProperties(Struct):
     #: What stops and starts both gateways in place (their instance type, their user data): when it changes, the
     #: pair must be whole, and the role is handed away from the primary before CloudFormation stops it.
     restart: Mapping[str, Any] = prop("Restart", EMPTY)
+    #: The cluster this one succeeds: routes to its members are not a conflict (the cut-over moves them).
+    predecessor: str = prop("Predecessor", "")
     version: int | None = version_prop()
 
     def restarts(self, old: GuardProperties) -> bool:

@@ -446,9 +446,11 @@ def _delete_cluster(event: dict[str, Any], rt: Runtime, deadline: float) -> Resp
         if protected:
             raise refuse_delete_of_protected(fqdn, protected)
         reconciler = _reconciler(event, rt)
+        # a successor that took the routes gives them back to its predecessor while its own members still run
+        gave_back = spec.version is not None and reconciler.give_back_routes(spec)
         # done once a poll finds nothing of ours left: a cancelled Create's last poll may still be under way
         deleted = reconciler.delete(fqdn, spec)
-        if spec.version is not None:
+        if spec.version is not None and not gave_back:
             reconciler.remove_own_routes(spec)
         return not deleted
 

@@ -20,6 +20,7 @@ from typing import Any
 
 from .api import TrustgridClient
 from .contract import GateProperties, GuardedGateway, GuardProperties
+from .cutover import lan_interfaces
 from .handover import hand_over, pair_problems, refuse_degraded
 from .log import JsonLogger
 from .nodes import NODE_ADVICE, NodeState, holds_role, node_state
@@ -79,7 +80,9 @@ def _gateway_changes(old: GuardedGateway, new: GuardedGateway) -> list[str]:
     return found
 
 
-def route_conflicts(ec2: Any, new: GuardProperties, old: GuardProperties | None) -> list[str]:
+def route_conflicts(
+    ec2: Any, new: GuardProperties, old: GuardProperties | None, allowed: frozenset[str] = frozenset()
+) -> list[str]:
     """Routes in the managed tables that the cluster's edge CIDRs would fight over, one sentence each: a route for
     an edge CIDR (or a part of one) whose target is not one of this cluster's own LAN interfaces. An AWS route
     table holds one route per destination, and the more specific route wins. Only what ``new`` adds to ``old``
@@ -102,7 +105,7 @@ def route_conflicts(ec2: Any, new: GuardProperties, old: GuardProperties | None)
         for route in tables.get(table, {}).get("Routes", []):
             if _inside(route.get("DestinationCidrBlock"), cidr):
                 found.append((table, cidr, route))
-    own = _own_lan_interfaces(ec2, new, [r.get("NetworkInterfaceId") for _, _, r in found])
+    own = _own_lan_interfaces(ec2, new, [r.get("NetworkInterfaceId") for _, _, r in found]) | allowed
     return [
         f"route table {table} already sends {route['DestinationCidrBlock']} (edge CIDR {cidr}) to {_target(route)}"
         + (" (a blackhole: its target is gone)" if route.get("State") == "blackhole" else "")
@@ -320,11 +323,23 @@ def needs_checks(old: GuardProperties | None, new: GuardProperties) -> bool:
     return bool(refused_changes(old, new) or added or new.restarts(old))
 
 
+def _predecessors_interfaces(client: Callable[[], TrustgridClient], ec2: Any, new: GuardProperties) -> frozenset[str]:
+    """The LAN interfaces of the cluster this one succeeds: its routes are the cut-over's to move, no conflict."""
+    if not new.predecessor:
+        return frozenset()
+    api = client()
+    fqdn = f"{new.predecessor}.{api.org_domain()}"
+    if api.find_cluster(fqdn) is None:
+        return frozenset()
+    names = [str(n.get("name")) for n in api.list_cluster_nodes(fqdn)]
+    return frozenset(lan_interfaces(ec2, names, new.route_table_ids))
+
+
 def guard_decision(client: Callable[[], TrustgridClient], ec2: Any, old: GuardProperties | None,
                    new: GuardProperties, log: JsonLogger) -> str | None:  # fmt: skip
     """A request that is not a rollback: refuse it (route conflicts, a replacement, a restart of a pair that is not
     whole), or name the member the role must go to before CloudFormation stops the primary (None: nobody)."""
-    refuse_conflicts(route_conflicts(ec2, new, old), log)
+    refuse_conflicts(route_conflicts(ec2, new, old, _predecessors_interfaces(client, ec2, new)), log)
     if old is None:
         return None
     guard_update(old, new, log)

@@ -36,9 +36,15 @@ def physical_id(spec: VirtualNetworkProperties) -> str:
     return f"{spec.cluster_fqdn}/{spec.network_name}"
 
 
-def marked(description: str) -> str:
-    """A description that says whose the entry is."""
-    return f"{description} ({MARK})" if description and MARK not in description else description or MARK
+def marked(description: str, cluster: str = "") -> str:
+    """A description that says whose the entry is (for an object of the whole network: which cluster's)."""
+    mark = f"{MARK}: {cluster}" if cluster else MARK
+    return f"{description} ({mark})" if description and mark not in description else description or mark
+
+
+def owned_by(entry: Mapping[str, Any], cluster: str) -> bool:
+    """Whether a network-wide object (a network route, a policy) is this cluster's."""
+    return f"{MARK}: {cluster}" in str(entry.get("description") or "")
 
 
 # -- the bodies, in Trustgrid's field names ------------------------------------------------------------------
@@ -106,18 +112,16 @@ def _view(entry: Mapping[str, Any], keys: Sequence[str]) -> tuple[str, ...]:
 ROUTE_KEYS = ("networkCidr", "node", "metric", "description")
 POLICY_KEYS = ("action", "protocol", "source", "dest", "ports", "lineNumber", "description")
 NETWORK_ROUTE_KEYS = ("nodeName", "networkCidr", "metric", "description")
-#: Staged changes that are never this project's.
-OTHER_STAGED = ("dnsConfig", "dnsRecords", "dnsZones", "networkGroups", "networkObjects")
 
 
-def policy_body(policy: AccessPolicyProperties) -> dict[str, Any]:
+def policy_body(policy: AccessPolicyProperties, cluster: str) -> dict[str, Any]:
     body: dict[str, Any] = {
         "action": policy.action,
         "protocol": policy.protocol,
         "source": policy.source,
         "dest": policy.dest,
         "lineNumber": policy.line_number,
-        "description": marked(policy.description),
+        "description": marked(policy.description, cluster),
     }
     if policy.ports:
         body["ports"] = policy.ports
@@ -129,7 +133,7 @@ def network_route_body(spec: VirtualNetworkProperties) -> dict[str, Any]:
         "nodeName": spec.cluster_name,
         "networkCidr": spec.route,
         "metric": spec.network_route_metric,
-        "description": marked(f"cluster {spec.cluster_name}"),
+        "description": marked("", spec.cluster_name),
     }
 
 
@@ -197,7 +201,11 @@ class VirtualNetworkReconciler:
         fqdn, network = spec.cluster_fqdn, spec.network_name
         if spec.publish:
             self._domain(spec, None, log)
-        if self._attachment(fqdn, network) is None:
+        try:
+            attached = self._attachment(fqdn, network)
+        except NotFound:  # the cluster itself is gone
+            attached = None
+        if attached is None:
             log.info("vpn.already_detached")
             return
         self._static_routes(spec, (), log)
@@ -269,11 +277,19 @@ class VirtualNetworkReconciler:
         if current is None:
             return others
         left = theirs(current.get("insideNats") or []) + theirs(current.get("outsideNats") or [])
-        if not left:
+        flags_ours = (bool(current.get("inDefaultRoute")), bool(current.get("outDefaultRoute"))) == (
+            spec.in_default_route,
+            spec.out_default_route,
+        )
+        if not left and flags_ours:
             log.info("vpn.detach_interface", interface=nic)
             self._client.delete_vpn_interface(fqdn, network, nic)
             return others
-        kept = {**interface_body(replace_nats(spec), nic, current), "inDefaultRoute": False, "outDefaultRoute": False}
+        kept = {  # people's NATs, and the flags as they are (whose they are, Trustgrid does not say)
+            **interface_body(replace_nats(spec), nic, current),
+            "inDefaultRoute": bool(current.get("inDefaultRoute")),
+            "outDefaultRoute": bool(current.get("outDefaultRoute")),
+        }
         if interface_differs(current, kept):
             log.info("vpn.remove_nats", interface=nic)
             self._client.update_vpn_interface(fqdn, network, nic, kept)
@@ -302,8 +318,8 @@ class VirtualNetworkReconciler:
         network = spec.network_name
         try:
             self._domain_routes(spec, wanted, log)
-            self._policies(network, wanted, log)
-            ours, _ = self._staged(network)
+            self._policies(spec, wanted, log)
+            ours, _ = self._staged(network, spec.cluster_name)
         except NotFound:
             log.info("vpn.network_gone")
             return
@@ -313,7 +329,7 @@ class VirtualNetworkReconciler:
             log.info("vpn.network_gone")
             return
         if ours:
-            self._publish(network, log)
+            self._publish(network, spec.cluster_name, log)
 
     def _domain_routes(
         self, spec: VirtualNetworkProperties, wanted: VirtualNetworkProperties | None, log: JsonLogger
@@ -322,7 +338,7 @@ class VirtualNetworkReconciler:
         body = network_route_body(wanted) if wanted is not None else None
         current = self._client.list_network_routes(network)
         for route in current:
-            mine = is_owned(route) and route.get("nodeName") == spec.cluster_name
+            mine = owned_by(route, spec.cluster_name) and route.get("nodeName") == spec.cluster_name
             if mine and (body is None or _view(route, NETWORK_ROUTE_KEYS) != _view(body, NETWORK_ROUTE_KEYS)):
                 log.info("vpn.delete_network_route", cidr=route.get("networkCidr"))
                 self._client.delete_network_route(network, str(route.get("uid")))
@@ -330,13 +346,15 @@ class VirtualNetworkReconciler:
             log.info("vpn.add_network_route", cidr=body["networkCidr"], metric=body["metric"])
             self._client.add_network_route(network, body)
 
-    def _policies(self, network: str, wanted: VirtualNetworkProperties | None, log: JsonLogger) -> None:
-        bodies = {
-            _view(policy_body(p), POLICY_KEYS): policy_body(p) for p in (wanted.access_policies if wanted else ())
-        }
+    def _policies(
+        self, spec: VirtualNetworkProperties, wanted: VirtualNetworkProperties | None, log: JsonLogger
+    ) -> None:
+        network, cluster = spec.network_name, spec.cluster_name
+        policies = wanted.access_policies if wanted else ()
+        bodies = {_view(policy_body(p, cluster), POLICY_KEYS): policy_body(p, cluster) for p in policies}
         current = self._client.list_access_policies(network)
         for policy in current:
-            if is_owned(policy) and _view(policy, POLICY_KEYS) not in bodies:
+            if owned_by(policy, cluster) and _view(policy, POLICY_KEYS) not in bodies:
                 self._client.delete_access_policy(network, str(policy.get("uid")))
         present = {_view(p, POLICY_KEYS) for p in current}
         for key, body in bodies.items():
@@ -344,27 +362,23 @@ class VirtualNetworkReconciler:
                 log.info("vpn.add_access_policy", source=body["source"], dest=body["dest"])
                 self._client.add_access_policy(network, body)
 
-    def _staged(self, network: str) -> tuple[list[str], list[str]]:
-        """(our staged changes, others' staged changes), as words."""
+    def _staged(self, network: str, cluster: str) -> tuple[list[str], list[str]]:
+        """(this cluster's staged changes, everybody else's), as words; a kind of change this project never makes
+        is somebody else's."""
         ours: list[str] = []
         foreign: list[str] = []
         for change in self._client.staged_changes(network):
-            for kind, items in (("route", change.get("routes")), ("access policy", change.get("accessPolicies"))):
-                for item in items or []:
-                    words = f"{kind} {item.get('networkCidr') or item.get('source')} -> " + str(
-                        item.get("nodeName") or item.get("dest")
-                    )
-                    (ours if is_owned(item) else foreign).append(words)
-            foreign += [
-                k for k in ("dnsConfig", "dnsRecords", "dnsZones", "networkGroups", "networkObjects") if change.get(k)
-            ]
+            for kind, items in change.items():
+                for item in items if isinstance(items, list) else [items] if items else []:
+                    mine = kind in ("routes", "accessPolicies") and isinstance(item, dict) and owned_by(item, cluster)
+                    (ours if mine else foreign).append(_staged_words(kind, item))
         return ours, foreign
 
-    def _publish(self, network: str, log: JsonLogger) -> None:
+    def _publish(self, network: str, cluster: str, log: JsonLogger) -> None:
         """Validate, then commit that digest only if every change it covers is ours (a change staged by someone
         after the validation changes the digest, and the commit is refused)."""
         digest = self._client.validate_changes(network)
-        _, foreign = self._staged(network)
+        _, foreign = self._staged(network, cluster)
         if foreign:
             message = (
                 f"The virtual network {network!r} holds staged changes this stack did not make "
@@ -383,3 +397,13 @@ class VirtualNetworkReconciler:
 def replace_nats(spec: VirtualNetworkProperties) -> VirtualNetworkProperties:
     """``spec`` without NATs of its own (what is left of the interface once ours are removed)."""
     return replace(spec, inside_nats=(), outside_nats=())
+
+
+def _staged_words(kind: str, item: Any) -> str:
+    if not isinstance(item, dict):
+        return kind
+    if kind == "routes":
+        return f"route {item.get('networkCidr')} to {item.get('nodeName')}"
+    if kind == "accessPolicies":
+        return f"access policy {item.get('source')} -> {item.get('dest')}"
+    return kind

@@ -42,7 +42,8 @@ def test_a_successor_shares_the_edge_cidrs_and_is_built_without_the_routes(built
     assert (new["Properties"]["OwnsRoutes"], new["Properties"]["Predecessor"]) == ("false", "prod-gw")
     assert new["Properties"]["EdgeCidrs"] == ["172.16.0.0/16"]
     _, guard = resource(built, "Custom::TrustgridChangeGuard", "New")
-    assert guard["Properties"]["EdgeCidrs"] == []  # nothing of its own to check before the cut-over
+    # its guard checks the routes too; those of its predecessor's members are the cut-over's to move
+    assert (guard["Properties"]["EdgeCidrs"], guard["Properties"]["Predecessor"]) == (["172.16.0.0/16"], "prod-gw")
     _, old = resource(built, "Custom::TrustgridCluster", "Old")
     assert old["Properties"]["OwnsRoutes"] == "true"
     statements = [
@@ -95,3 +96,15 @@ def test_with_a_stack_per_cluster_the_predecessor_is_superseded_and_deploys_afte
     assert new in old.dependencies
     _, cluster = resource(Template.from_stack(old).to_json(), "Custom::TrustgridCluster", "Cluster")
     assert cluster["Properties"]["OwnsRoutes"] == "false"
+
+
+def test_a_successor_declared_before_its_predecessor_marks_it_too() -> None:
+    stack = Stack(App(), "S")
+    api = secretsmanager.Secret.from_secret_name_v2(stack, "Api", "trustgrid/api")
+    common = {"api_secret": api, "edge_cidrs": ["172.16.0.0/16"]}
+    new = TrustgridHaCluster(stack, "New", cluster_name="prod-gw2", succeeds="prod-gw", cut_over=True, **common)
+    TrustgridHaCluster(stack, "Old", cluster_name="prod-gw", vpc=new.vpc, **common)
+    template = Template.from_stack(stack).to_json()
+    new_id, _ = resource(template, "Custom::TrustgridCluster", "New")
+    _, old = resource(template, "Custom::TrustgridCluster", "Old")
+    assert old["Properties"]["OwnsRoutes"] == "false" and new_id in old["DependsOn"]

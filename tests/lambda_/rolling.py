@@ -130,6 +130,7 @@ class Watched:
         self.real, self._tables = ec2, tables
         self.windows: list[str] = []
         self.route_writes: list[str] = []
+        self.log: list[tuple[str, Any, Any]] = []
 
     def __getattr__(self, name: str) -> Any:
         call = getattr(self.real, name)
@@ -139,6 +140,7 @@ class Watched:
         def watched(**kwargs: Any) -> Any:
             answer = call(**kwargs)
             self.route_writes.append(name)
+            self.log.append((name, kwargs.get("RouteTableId"), kwargs.get("NetworkInterfaceId")))
             for table in self._tables:
                 routes = self.real.describe_route_tables(RouteTableIds=[table])["RouteTables"][0]["Routes"]
                 if not any(r.get("DestinationCidrBlock") == EDGE for r in routes):

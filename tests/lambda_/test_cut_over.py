@@ -119,3 +119,75 @@ def test_the_successors_plan_and_verification_follow_the_routes_it_owns() -> Non
     base = ClusterProperties("prod-gw2", (), ("172.16.0.0/16",), (), "ens6", owns_routes=False, predecessor="prod-gw")
     assert plan_update(base, replace(base, owns_routes=True)).network
     assert not plan_update(base, base).network
+
+
+def cut_over(world: World, members: list[dict[str, str]], props: dict[str, Any], fqdn: str) -> dict[str, Any]:
+    cut = successor(world, members, owns_routes=True)
+    world.cluster("Update", cut, old=props, physical=fqdn, logical_id="SuccessorCluster")
+    world.between_polls()
+    return cut
+
+
+def test_a_rolled_back_cut_over_gives_the_routes_back_in_one_step_and_turning_it_off_is_refused(
+    world: World, deployed: Deployed, built: tuple[list[dict[str, str]], dict[str, Any], str]
+) -> None:
+    members, props, fqdn = built
+    predecessor_enis = {m["LanEniId"] for m in deployed.members}
+    cut = cut_over(world, members, props, fqdn)
+    with pytest.raises(CutOverRefused, match="turning the cut-over off would leave them to nobody"):
+        world.cluster("Update", props, old=cut, physical=fqdn, logical_id="SuccessorCluster")
+    watched = Watched(world.ec2, world.route_tables)
+    world.ec2 = watched
+    try:
+        world.set_stack_status("UPDATE_ROLLBACK_IN_PROGRESS")
+        world.cluster("Update", props, old=cut, physical=fqdn, logical_id="SuccessorCluster")
+        for _ in range(3):
+            world.between_polls()
+    finally:
+        world.ec2 = watched.real
+        world.set_stack_status("UPDATE_COMPLETE")
+    assert targets(world) <= predecessor_enis and watched.windows == []
+    assert cloud_routes(world, deployed.fqdn) and cloud_routes(world, fqdn) == []  # the predecessor manages them
+
+
+def test_a_deleted_successor_gives_the_routes_back_and_a_predecessor_is_not_deleted_before_its_cut_over(
+    world: World, deployed: Deployed, built: tuple[list[dict[str, str]], dict[str, Any], str]
+) -> None:
+    members, props, fqdn = built
+    with pytest.raises(CutOverRefused, match="has not taken the routes over"):
+        world.cluster("Delete", deployed.props, physical=deployed.fqdn)
+    assert deployed.fqdn in world.stub.clusters and targets(world) <= {m["LanEniId"] for m in deployed.members}
+    cut = cut_over(world, members, props, fqdn)
+    world.cluster("Delete", cut, physical=fqdn, logical_id="SuccessorCluster")
+    world.between_polls()
+    assert targets(world) <= {m["LanEniId"] for m in deployed.members} and None not in targets(world)
+    assert cloud_routes(world, deployed.fqdn)
+
+
+def test_a_successor_that_would_leave_a_route_of_its_predecessor_to_nobody_is_refused(
+    world: World, deployed: Deployed
+) -> None:
+    members = new_members(world)
+    narrow = {**successor(world, members, owns_routes=False), "RouteTableIds": [world.route_tables[0]]}
+    fqdn = world.cluster("Create", narrow, logical_id="SuccessorCluster")["PhysicalResourceId"]
+    with pytest.raises(CutOverRefused, match=f"also manages {EDGE} in {world.route_tables[1]}"):
+        world.cluster("Update", {**narrow, "OwnsRoutes": "true"}, old=narrow, physical=fqdn,
+                      logical_id="SuccessorCluster")  # fmt: skip
+
+
+def test_the_successors_guard_allows_its_predecessors_routes_and_refuses_anyone_elses(
+    world: World, deployed: Deployed
+) -> None:
+    from trustgrid_ha_runtime.contract import GUARD_TYPE, GuardProperties
+    from trustgrid_ha_runtime.handler import handle_event
+    from trustgrid_ha_runtime.lifecycle import ChangeRefused
+
+    def create(predecessor: str) -> None:
+        props = GuardProperties(SUCCESSOR, (), (EDGE,), tuple(world.route_tables), predecessor=predecessor)
+        event = {"RequestType": "Create", "ResourceType": GUARD_TYPE, "ResourceProperties": props.to_properties(),
+                 "StackId": world.stack_id, "LogicalResourceId": "SuccessorGuard"}  # fmt: skip
+        handle_event(event, world.runtime())
+
+    create("prod-gw")  # the predecessor's routes: the cut-over's to move
+    with pytest.raises(ChangeRefused, match=r"already sends 172\.16\.0\.0/16"):
+        create("")  # a plain new cluster on the same routes

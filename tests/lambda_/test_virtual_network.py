@@ -375,3 +375,20 @@ def test_a_network_deleted_in_the_portal_does_not_hold_up_the_delete(world: Worl
     del world.stub.networks[NET]
     world.stub.attachments[deployed.fqdn].pop(NET)
     send(world, "Delete", published(deployed), physical=physical)
+
+
+def test_another_clusters_policies_and_a_portal_interfaces_flags_are_left_alone(
+    world: World, deployed: Deployed
+) -> None:
+    world.stub.add_network(NET)
+    physical = send(world, "Create", published(deployed))["PhysicalResourceId"]
+    other = {"uid": "other", "action": "allow", "protocol": "any", "source": "100.64.60.0/24", "dest": "100.64.61.0/24",
+             "lineNumber": 50, "description": f"{MARK}: other-gw"}  # fmt: skip
+    world.stub.networks[NET]["policies"]["other"] = other  # a neighbouring cluster's, marked for it
+    send(world, "Delete", published(deployed), physical=physical)
+    assert world.stub.networks[NET]["policies"] == {"other": other}
+    world.stub.attachments[deployed.fqdn] = {NET: {"route": "100.64.10.0/24", "routes": {}, "interfaces": {
+        "ens6": {"interfaceName": "ens6", "insideNats": [], "outsideNats": [], "inDefaultRoute": True,
+                 "outDefaultRoute": False}}}}  # fmt: skip
+    send(world, "Delete", spec(deployed), physical=physical)  # its flags are not ours: interface and attachment stay
+    assert world.stub.attachments[deployed.fqdn][NET]["interfaces"]["ens6"]["inDefaultRoute"] is True
