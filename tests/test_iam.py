@@ -90,7 +90,7 @@ class Recorder:
             )  # fmt: skip
         if action == "ec2:ModifyInstanceAttribute":
             return "instance"
-        if action == "ec2:DeleteRoute":
+        if action in ("ec2:DeleteRoute", "ec2:CreateRoute", "ec2:ReplaceRoute"):
             return "route-table"
         if action == "cloudformation:DescribeStacks":
             return "stack"
@@ -329,3 +329,37 @@ def mint_and_register_one(world: World, member: dict[str, str]) -> None:
     from tests.lambda_.conftest import register
 
     register(world, member)
+
+
+def test_a_successors_cut_over_and_give_back_make_only_calls_its_role_allows(
+    recorded: tuple[World, Recorder], tmp_path: Any
+) -> None:
+    """A stack with a cluster and its successor: the cut-over and the give-back (a rollback) through the real entry
+    points, every call checked against the provider role of that stack."""
+    from tests.lambda_.rolling import new_members, successor
+
+    context = {"clusters": [
+        {"name": "prod-gw", "edgeCidrs": ["172.16.0.0/16"]},
+        {"name": "prod-gw2", "edgeCidrs": ["172.16.0.0/16"], "succeeds": "prod-gw", "cutOver": True},
+    ]}  # fmt: skip
+    app = App(outdir=str(tmp_path), context=cdk_json_context(trustgrid=context))
+    build_app(app, nag=False).synth()
+    template = json.loads((tmp_path / "TrustgridGatewayCluster.template.json").read_text())
+    world, recorder = recorded
+    members = mint_and_register(world)
+    world.cluster("Create", world.cluster_props(members))
+    new = new_members(world)
+    before, after = successor(world, new, owns_routes=False), successor(world, new, owns_routes=True)
+    recorder.calls.clear()
+    cluster = run(world, CLUSTER_TYPE, "Create", before)
+    run(world, CLUSTER_TYPE, "Update", after, OldResourceProperties=before,
+        PhysicalResourceId=cluster["PhysicalResourceId"])  # fmt: skip
+    world.set_stack_status("UPDATE_ROLLBACK_IN_PROGRESS")
+    run(world, CLUSTER_TYPE, "Update", before, OldResourceProperties=after,
+        PhysicalResourceId=cluster["PhysicalResourceId"])  # fmt: skip
+    world.set_stack_status("UPDATE_COMPLETE")
+    assert {"ec2:ReplaceRoute"} <= {c.action for c in recorder.calls}
+    role = role_of(template, "trustgrid_ha_runtime.handler.on_event")
+    granted = [g for g in grants(template, role) if g[1] != "log-group"]
+    missing = sorted({(c.action, c.kind) for c in recorder.calls if not any(allows(g, c) for g in granted)})
+    assert missing == [], f"calls the provider role is not allowed to make: {missing}"
