@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Sequence
+from dataclasses import fields
 from typing import Any, Protocol, cast
 
 import jsii
@@ -19,7 +22,9 @@ from trustgrid_ha_runtime.contract import (
     GATE_TYPE,
     GUARD_TYPE,
     IMAGE_TYPE,
+    MEMBER_TYPE,
     PROTECTION_TYPE,
+    SEAT_TYPE,
     VIRTUAL_NETWORK_TYPE,
     ClusterProperties,
     FailbackMode,
@@ -31,6 +36,8 @@ from trustgrid_ha_runtime.contract import (
     ImageProperties,
     MemberProperties,
     ProtectionProperties,
+    SeatProperties,
+    SwapProperties,
     cidrs_overlap,
 )
 
@@ -39,6 +46,7 @@ from .errors import Problem, TrustgridConfigError, is_unresolved
 from .gateway import TrustgridGateway
 from .instance_types import IMAGE_NAME_PATTERNS, INTERFACE_NAMES, TRUSTGRID_AMI_OWNER, InterfaceNames, generation_of
 from .monitoring import TrustgridClusterMonitoring
+from .nag import acknowledge
 from .provider import SERVICE_TIMEOUT, TrustgridProvider
 from .regions import image_problem, region_problem
 from .security import heartbeat_security_group, lan_security_group, wan_security_group
@@ -55,6 +63,9 @@ from .vpc import (
 )
 
 __all__ = ["DEFAULT_API_URL", "FailbackMode", "GatewayType", "HeartbeatInterface", "TrustgridHaCluster"]
+
+#: The two positions of a pair, primary first: construct IDs, and the order a member swap goes in.
+POSITIONS = ("Primary", "Secondary")
 
 
 def _refuse_region(scope: Construct, machine_image_id: str | None) -> None:
@@ -153,6 +164,7 @@ class TrustgridHaCluster(Construct):
         succeeds: str | None = None,
         cut_over: bool | None = None,
         superseded: bool | None = None,
+        member_swap: bool | None = None,
     ) -> None:
         """
         :param cluster_name: Trustgrid cluster name: lowercase letters, digits and dashes. Its FQDN is
@@ -254,6 +266,14 @@ class TrustgridHaCluster(Construct):
         :param superseded: The cluster's routes went to its successor (set on a predecessor that lives in another
             stack; the app and a successor in the same stack set it themselves): it no longer writes them.
             @default - false.
+        :param member_swap: A change that needs a new node (``machine_image_id``, ``image_refresh_token``,
+            ``root_volume_size_gib``, the subnets, ``gateway_names``) swaps the members one at a time: a new gateway
+            is built beside the old one, takes its place in the cluster (the role handed away from it first) and
+            the position's Elastic IP, and the cluster is healthy again before the other position starts; the old
+            gateway and its node record are removed at the end. Each node name ends in a revision ('-' and six hex
+            digits of what makes it a new node). For new clusters: turning it on for a running one changes every
+            resource name of its gateways, so move a running cluster through a successor (``succeeds``) that has it.
+            @default - false.
         """
         super().__init__(scope, construct_id)
         self.config = config = ClusterConfig.from_keywords(locals())
@@ -272,13 +292,17 @@ class TrustgridHaCluster(Construct):
         self.route_table_ids = managed_route_tables(
             self.vpc, placements, config.route_table_ids, config.extra_route_table_ids
         )
+        self.node_names = self._node_names(placements)
         self.guard = self._guard(placements)
         self.image_id_resource: CustomResource | None = None
         self.image_id = config.machine_image_id or self._image(config.image_refresh_token)
+        self.addresses: list[ec2.CfnEIP] = []
+        self.seats: list[CustomResource] = []
         self.gateways = self._gateways(placements)
         self.primary, self.secondary = self.gateways
         self.roles = [g.role for g in self.gateways]
         self.gate = self._gate()
+        self.members: list[CustomResource] = []
         self.cluster = self._cluster()
         self.cluster_fqdn = self.cluster.get_att_string("ClusterFqdn")
         self.virtual_network = self._virtual_network()
@@ -301,9 +325,10 @@ class TrustgridHaCluster(Construct):
     def release_routes(self, after: Construct) -> None:
         """The cluster's routes went to its successor: it no longer writes them (its cluster resource updates
         after ``after``, the successor's), and its health check no longer expects them."""
-        cfn = self.cluster.node.default_child
-        assert isinstance(cfn, CfnResource)
-        cfn.add_property_override("OwnsRoutes", "false")
+        for resource in (self.cluster, *self.members, *self.seats):
+            cfn = resource.node.default_child
+            assert isinstance(cfn, CfnResource)
+            cfn.add_property_override("OwnsRoutes", "false")
         self.cluster.node.add_dependency(after)
         if self.monitoring is not None:
             self.monitoring.expect_no_routes()
@@ -398,10 +423,21 @@ class TrustgridHaCluster(Construct):
             self.provider.role.add_to_policy(
                 iam.PolicyStatement(actions=["ec2:CreateRoute", "ec2:ReplaceRoute"], resources=route_table_arns)
             )
-        return [
-            TrustgridGateway(
-                self,
-                construct_name,
+        gateways = []
+        for index, (position, node_name, placement) in enumerate(
+            zip(POSITIONS, self.node_names, placements, strict=True)
+        ):
+            scope: Construct = self
+            construct_id = position
+            address = None
+            if self.config.member_swap:  # the position keeps its address; its gateway is named by its revision
+                scope = Construct(self, position)
+                construct_id = f"Gateway{node_name.rsplit('-', 1)[1]}"
+                address = ec2.CfnEIP(scope, "WanAddress", domain="vpc")
+                self.addresses.append(address)
+            gateway = TrustgridGateway(
+                scope,
+                construct_id,
                 node_name=node_name,
                 instance_type=self.config.instance_type,
                 image_id=self.image_id,
@@ -415,11 +451,99 @@ class TrustgridHaCluster(Construct):
                 node_removal_policy=self.config.node_removal_policy,
                 root_volume_size_gib=self.config.root_volume_size_gib,
                 enroll_endpoint=self.config.enroll_endpoint,
+                elastic_ip=address,
             )
-            for index, (construct_name, node_name, placement) in enumerate(
-                zip(("Primary", "Secondary"), self.config.node_names, placements, strict=True)
-            )
+            if address is not None:
+                self.seats.append(self._seat(scope, address, gateway))
+            gateways.append(gateway)
+        if self.addresses:
+            self._grant_addresses()
+        return gateways
+
+    def _node_names(self, placements: list[Placement]) -> tuple[str, str]:
+        """The gateways' node names: with member_swap, each ends in a revision of what makes it a new node (its
+        name, image, root volume and subnets), so that a change of any of them gives the position a new gateway."""
+        names = self.config.node_names
+        if not self.config.member_swap:
+            return names
+        stack = Stack.of(self)
+        revisions = [
+            hashlib.sha256(
+                json.dumps(
+                    stack.resolve(
+                        {
+                            "name": name,
+                            "image": self._image_spec(),
+                            "rootVolumeGib": self.config.root_volume_size_gib,
+                            "wanSubnet": placement.wan.subnet_id,
+                            "lanSubnet": placement.lan.subnet_id,
+                        }
+                    ),
+                    sort_keys=True,
+                ).encode()
+            ).hexdigest()[:6]
+            for name, placement in zip(names, placements, strict=True)
         ]
+        return f"{names[0]}-{revisions[0]}", f"{names[1]}-{revisions[1]}"
+
+    def _image_spec(self) -> str:
+        """The image the gateways are built from: machine_image_id, or the newest vendor image of the generation
+        as of the refresh token."""
+        resolved = f"resolved:{IMAGE_NAME_PATTERNS[self.generation]}:{self.config.image_refresh_token or ''}"
+        return self.config.machine_image_id or resolved
+
+    def _seat(self, scope: Construct, address: ec2.CfnEIP, gateway: TrustgridGateway) -> CustomResource:
+        """The position's address on its gateway: before the gateway's instance boots (it needs the address), and
+        in a swap only once the role has left the gateway it replaces."""
+        config = self.config
+        seat = self._lifecycle_resource(
+            "Seat",
+            SEAT_TYPE,
+            SeatProperties(
+                cluster_name=config.cluster_name,
+                node_name=gateway.node_name,
+                allocation_id=address.attr_allocation_id,
+                wan_eni_id=gateway.wan_interface.ref,
+                edge_cidrs=tuple(config.edge_cidrs),
+                route_table_ids=tuple(self.route_table_ids),
+                owns_routes=config.owns_routes,
+                wait_timeout_seconds=_cfn_number(config.wait_timeout_seconds),
+            ),
+            scope=scope,
+        )
+        gateway.instance.node.add_dependency(seat)
+        return seat
+
+    def _grant_addresses(self) -> None:
+        """The seats move the positions' addresses between the gateways of their position (a rollback moves one
+        back to a gateway the new template no longer names)."""
+        stack = Stack.of(self)
+        addresses = [
+            stack.format_arn(service="ec2", resource="elastic-ip", resource_name=a.attr_allocation_id)
+            for a in self.addresses
+        ]
+        interfaces = stack.format_arn(service="ec2", resource="network-interface", resource_name="*")
+        policy = iam.Policy(
+            self,
+            "AddressPolicy",
+            roles=[self.provider.role],
+            statements=[
+                iam.PolicyStatement(sid="ReadAddresses", actions=["ec2:DescribeAddresses"], resources=["*"]),
+                iam.PolicyStatement(
+                    sid="MoveAddresses", actions=["ec2:AssociateAddress"], resources=[*addresses, interfaces]
+                ),
+                iam.PolicyStatement(sid="ReleaseAddresses", actions=["ec2:DisassociateAddress"], resources=addresses),
+            ],
+        )
+        acknowledge(
+            policy,
+            "ec2:DescribeAddresses supports no resource-level permissions; an address moves between the gateways of "
+            "its position, whose interfaces each swap replaces (a rollback moves it back to the previous one).",
+            "AwsSolutions-IAM5[Resource::*]",
+            "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ec2:<AWS::Region>:<AWS::AccountId>:network-interface/*]",
+        )
+        for seat in self.seats:
+            seat.node.add_dependency(policy)
 
     def _cluster(self) -> CustomResource:
         """The cluster in Trustgrid, configured once both gateway instances exist."""
@@ -468,7 +592,25 @@ class TrustgridHaCluster(Construct):
         )
         for gateway in self.gateways:
             cluster.node.add_dependency(gateway.instance)
+        if self.seats:
+            self._swap_members(properties)
+            cluster.node.add_dependency(*self.members)
         return cluster
+
+    def _swap_members(self, properties: ClusterProperties) -> None:
+        """Each position's member, after its gateway's instance; the secondary's seat waits for the primary's
+        member, so that a deploy swaps the positions strictly one after the other."""
+        shared = {f.name: getattr(properties, f.name) for f in fields(ClusterProperties)}
+        for position, gateway in enumerate(self.gateways):
+            member = self._lifecycle_resource(
+                "Member",
+                MEMBER_TYPE,
+                SwapProperties(**shared, position=position),
+                scope=cast(Construct, self.seats[position].node.scope),
+            )
+            member.node.add_dependency(gateway.instance)
+            self.members.append(member)
+        self.seats[1].node.add_dependency(self.members[0])
 
     # -- the lifecycle: one gateway at a time, nothing replaced in place, protection once verified ---------
 
@@ -476,19 +618,17 @@ class TrustgridHaCluster(Construct):
         """Sees every update first (the cluster's other resources depend on it) and refuses one that would
         replace a running gateway or rename something, before anything changes."""
         config = self.config
-        resolved = f"resolved:{IMAGE_NAME_PATTERNS[self.generation]}:{config.image_refresh_token or ''}"
-        image = config.machine_image_id or resolved
         gateways = tuple(
             GuardedGateway(
                 slot=slot,
                 node_name=name,
                 generation=self.generation.value,
-                image=image,
+                image=self._image_spec(),
                 root_volume_gib=_cfn_number(config.root_volume_size_gib),
                 wan_subnet_id=placement.wan.subnet_id,
                 lan_subnet_id=placement.lan.subnet_id,
             )
-            for slot, name, placement in zip(("Primary", "Secondary"), config.node_names, placements, strict=True)
+            for slot, name, placement in zip(POSITIONS, self.node_names, placements, strict=True)
         )
         return self._lifecycle_resource(
             "ChangeGuard",
@@ -500,6 +640,7 @@ class TrustgridHaCluster(Construct):
                 tuple(self.route_table_ids),
                 restart=self._restart_fingerprint(),
                 predecessor=config.succeeds or "",  # routes to its members are the cut-over's, not a conflict
+                member_swap=config.member_swap,
             ),
         )
 
@@ -603,9 +744,11 @@ class TrustgridHaCluster(Construct):
             after=self.virtual_network or self.cluster,
         )
 
-    def _lifecycle_resource(self, construct_id: str, resource_type: str, properties: _Properties) -> CustomResource:
+    def _lifecycle_resource(
+        self, construct_id: str, resource_type: str, properties: _Properties, scope: Construct | None = None
+    ) -> CustomResource:
         return CustomResource(
-            self,
+            scope or self,
             construct_id,
             service_token=self.provider.service_token,
             resource_type=resource_type,
@@ -631,10 +774,11 @@ class TrustgridHaCluster(Construct):
                 gateway.wan_interface,
                 gateway.lan_interface,
                 gateway.elastic_ip,
-                gateway.elastic_ip_association,
+                *filter(None, [gateway.elastic_ip_association]),
                 gateway.license,
                 gateway.instance,
             ]
+        guarded += [*self.seats, *self.members]
         for construct in guarded:
             construct.node.add_dependency(self.guard)
         self.protection.node.add_dependency(*(child for child in self.node.children if child is not self.protection))
@@ -647,8 +791,8 @@ class TrustgridHaCluster(Construct):
         where = scope or self
         label = self.cluster_name
         values: list[tuple[str, str, str]] = [("ClusterFqdn", self.cluster_fqdn, f"{label}: Trustgrid FQDN")]
-        for gateway in self.gateways:
-            prefix, name = gateway.node.id, f"{label} {gateway.node_name}"
+        for prefix, gateway in zip(POSITIONS, self.gateways, strict=True):
+            name = f"{label} {gateway.node_name}"
             values += [
                 (f"{prefix}InstanceId", gateway.instance_id, f"{name}: instance ID"),
                 (f"{prefix}WanPublicIp", gateway.wan_public_ip, f"{name}: WAN Elastic IP (edge sites connect here)"),

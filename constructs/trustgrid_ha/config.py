@@ -192,6 +192,7 @@ class ClusterConfig:
     succeeds: str | None = setting(STR, rule=contract.name_problem)
     cut_over: bool = setting(BOOL, False)
     superseded: bool = setting(BOOL, False)
+    member_swap: bool = setting(BOOL, False)
 
     @classmethod
     def from_keywords(cls, keywords: Mapping[str, Any]) -> ClusterConfig:
@@ -262,6 +263,10 @@ class ClusterConfig:
         if self.virtual_network is not None:
             found += self.virtual_network.problems(self.cluster_name, self.edge_cidrs)
         found += self._succession()
+        if self.member_swap and self.license_secrets:
+            found.append(Problem("license_secrets", "(two secrets)", "a member swap gives each new gateway a new node "
+                                 "with a license of its own, minted through the API: leave license_secrets unset with "
+                                 "member_swap."))  # fmt: skip
         if is_unresolved(self.enroll_endpoint):  # nothing could check it before the gateway's root shell runs it
             found.append(
                 Problem(
@@ -349,15 +354,18 @@ class ClusterConfig:
 
     def _names(self, found: list[Problem]) -> None:
         name = self.cluster_name
+        revision = SWAP_SUFFIX if self.member_swap else 0  # '-' and six hex digits: each gateway's own
+        longest = MAX_NAME - revision
+        suffix = f", each with{SWAPPED}" if revision else ""
         if self.gateway_names is None:
-            if isinstance(name, str) and not is_unresolved(name) and len(name) > MAX_NAME - 2:
+            if isinstance(name, str) and not is_unresolved(name) and len(name) > longest - 2:
                 found.append(
                     Problem(
                         "cluster_name",
                         name,
-                        f"the gateways' default node names ('{name}-a', '{name}-b') would be {len(name) + 2} "
-                        f"characters, over Trustgrid's {MAX_NAME}; shorten the name to {MAX_NAME - 2} characters or "
-                        "give gateway_names.",
+                        f"the gateways' default node names ('{name}-a', '{name}-b'{suffix}) "
+                        f"would be {len(name) + 2 + revision} characters, over Trustgrid's {MAX_NAME}; shorten the "
+                        f"name to {longest - 2} characters or give gateway_names.",
                     )
                 )
             return
@@ -367,6 +375,9 @@ class ClusterConfig:
             return
         for index, node in enumerate(names):
             _rule(found, f"gateway_names[{index}]", node, contract.name_problem(node))
+            if revision and isinstance(node, str) and not is_unresolved(node) and len(node) > longest:
+                fix = f"with member_swap each gateway's node name ends in{SWAPPED}: give at most {longest} characters."
+                found.append(Problem(f"gateway_names[{index}]", node, fix))
             if node == name and not is_unresolved(node):
                 found.append(
                     Problem(
@@ -457,6 +468,9 @@ def _seconds(duration: Duration) -> float | None:
 
 #: Trustgrid names (clusters, nodes): at most this many characters.
 MAX_NAME = 63
+#: With member_swap, each gateway's node name ends in '-' and six hex digits of what makes it a new node.
+SWAP_SUFFIX = 7
+SWAPPED = " a revision ('-' and six hex digits of what makes it a new node)"
 
 
 def _base(setting: str) -> str:

@@ -47,6 +47,7 @@ class TrustgridGateway(Construct):
         node_removal_policy: RemovalPolicy,
         root_volume_size_gib: int,
         enroll_endpoint: str,
+        elastic_ip: ec2.CfnEIP | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.node_name = node_name
@@ -73,13 +74,16 @@ class TrustgridGateway(Construct):
             source_dest_check=False,
             description=f"Trustgrid {node_name} LAN",
         )
-        self.elastic_ip = ec2.CfnEIP(self, "WanAddress", domain="vpc")
-        self.elastic_ip_association = ec2.CfnEIPAssociation(
-            self,
-            "WanAddressAssociation",
-            allocation_id=self.elastic_ip.attr_allocation_id,
-            network_interface_id=self.wan_interface.ref,
-        )
+        # With a position's address (a cluster that swaps members), the position's seat puts it on this gateway.
+        self.elastic_ip = elastic_ip or ec2.CfnEIP(self, "WanAddress", domain="vpc")
+        self.elastic_ip_association: ec2.CfnEIPAssociation | None = None
+        if elastic_ip is None:
+            self.elastic_ip_association = ec2.CfnEIPAssociation(
+                self,
+                "WanAddressAssociation",
+                allocation_id=self.elastic_ip.attr_allocation_id,
+                network_interface_id=self.wan_interface.ref,
+            )
 
         supplied = license_secret is not None
         self.license_secret: secretsmanager.ISecret = license_secret or secretsmanager.Secret(
@@ -107,6 +111,7 @@ class TrustgridGateway(Construct):
                 license_secret_arn=self.license_secret.secret_arn,
                 source=LicenseSource.SECRET if supplied else LicenseSource.MINT,
                 remove_node_on_delete=node_removal_policy == RemovalPolicy.DESTROY,
+                remove_node_when_replaced=elastic_ip is not None,
             ).to_properties(),
         )
         self.node_uid = self.license.get_att_string("NodeUid")
@@ -147,7 +152,7 @@ class TrustgridGateway(Construct):
         )
         # The license must be in its secret before the instance first boots, and, as in the vendor's module,
         # the Elastic IP must be on the WAN interface so that first boot has internet through the WAN.
-        self.instance.node.add_dependency(self.license, self.elastic_ip_association)
+        self.instance.node.add_dependency(self.license, *filter(None, [self.elastic_ip_association]))
         # Its permissions exist before it runs (a failover right after an update can move routes), and on a delete
         # outlive it, as does the WAN subnet's route to the internet: a gateway that still runs (a protected one
         # whose stack delete was refused) keeps its failover permissions and its way to the control plane.

@@ -251,10 +251,12 @@ class ClusterReconciler:
             log.info("cluster.set_mode", mode=spec.failback_mode.value)
             self._client.update_cluster(fqdn, {"mode": spec.failback_mode.value})
             wrote = True
-        if plan.create and not any(configured_active(nodes[m.uid]) for m in spec.members):
-            # Set once, on the configured flag: after a failover the other member may rightly hold the role.
-            log.info("cluster.set_active", node=spec.primary.name, uid=spec.primary.uid)
-            self._client.set_active_member(fqdn, spec.primary.uid)
+        if (plan.create or plan.members) and not any(configured_active(nodes[m.uid]) for m in spec.members):
+            # Set once, on the configured flag: after a failover the other member may rightly hold the role. When a
+            # swap took the configured member out, the member that holds the role now is configured: nothing moves.
+            chosen = next((m for m in spec.members if holds_role(nodes[m.uid])), spec.primary)
+            log.info("cluster.set_active", node=chosen.name, uid=chosen.uid)
+            self._client.set_active_member(fqdn, chosen.uid)
             wrote = True
         return wrote
 
@@ -334,6 +336,33 @@ class ClusterReconciler:
 
     # -- step 1: the nodes ------------------------------------------------------------------
 
+    def rejoin(
+        self, fqdn: str, spec: ClusterProperties, plan: Plan, previous: ClusterProperties, deadline: float
+    ) -> bool:
+        """A rollback of a member swap: the member that left comes back (membership, heartbeat, LAN routes, the
+        configured active member) without waiting for it to be online: its address comes back after this. A
+        member that leaves again and holds the role hands it to the one that stays first, while that one is online
+        and the (short) deadline allows. True when written."""
+        log = self._log.bind(cluster=fqdn)
+        nodes = self._read_nodes(spec)
+        staying = [m for m in spec.members if m.uid in {p.uid for p in previous.members}]
+        for uid in plan.removed:
+            record = self._client.find_node(uid)
+            if not (holds_role(record) and staying and (record or {}).get("cluster") == fqdn):
+                continue
+            partner = staying[0]
+            if node_state(nodes[partner.uid]) is NodeState.ONLINE and self._now() < deadline:
+                routed = not self._route_problems(spec, [partner.lan_eni_id])
+                if not hand_over(self._client, fqdn, (partner.uid, partner.name), nodes[partner.uid], routed, log):
+                    return False
+        self._members(fqdn, spec, nodes, plan, log)
+        self._heartbeats(spec, nodes, log)
+        cluster = self._client.get_cluster(fqdn)
+        self._network(fqdn, spec, nodes, cluster, previous, log)
+        self._mode_and_active(fqdn, spec, plan, nodes, cluster, log)
+        log.info("cluster.member_restored", members=[m.name for m in spec.members])
+        return True
+
     def _read_nodes(self, spec: ClusterProperties) -> dict[str, dict[str, Any] | None]:
         return {m.uid: self._client.find_node(m.uid) for m in spec.members}
 
@@ -381,7 +410,8 @@ class ClusterReconciler:
         todo = [m for m in spec.members if not matches(_config(nodes, m, "gateway"), gateway_config(spec, m))]
         if not todo:
             return False, False
-        if plan.create:
+        if plan.create or all((nodes[m.uid] or {}).get("cluster") != fqdn for m in todo):
+            # a new pair, or a new gateway that is not a member yet (a swap): it carries no traffic
             self._set_gateways(spec, nodes, todo, log)
             return True, False
         health = (cluster or {}).get("health")

@@ -36,6 +36,8 @@ GUARD_TYPE = "Custom::TrustgridChangeGuard"
 GATE_TYPE = "Custom::TrustgridMemberReady"
 PROTECTION_TYPE = "Custom::TrustgridProtection"
 VIRTUAL_NETWORK_TYPE = "Custom::TrustgridVirtualNetwork"
+SEAT_TYPE = "Custom::TrustgridSeat"
+MEMBER_TYPE = "Custom::TrustgridMember"
 
 DEFAULT_API_URL = "https://api.trustgrid.io"
 DEFAULT_ENROLL_ENDPOINT = "https://keymaster.trustgrid.io/v2/enroll"
@@ -636,6 +638,9 @@ class LicenseProperties(Struct):
     license_secret_arn: str = prop("LicenseSecretArn")
     source: LicenseSource = prop("Source", LicenseSource.MINT)
     remove_node_on_delete: bool = prop("RemoveNodeOnDelete", False)
+    #: A gateway of a cluster that swaps members: when an update replaced it (its Delete arrives in the update's
+    #: cleanup), its node record goes too, unless the node is still in a cluster.
+    remove_node_when_replaced: bool = prop("RemoveNodeWhenReplaced", False)
     version: int | None = version_prop()
 
 
@@ -682,6 +687,9 @@ class GuardProperties(Struct):
     restart: Mapping[str, Any] = prop("Restart", EMPTY)
     #: The cluster this one succeeds: routes to its members are not a conflict (the cut-over moves them).
     predecessor: str = prop("Predecessor", "")
+    #: The cluster swaps a member for a new gateway when one of the properties that need a new node changes (its
+    #: node name then changes too): such an update is let through, from a whole pair.
+    member_swap: bool = prop("MemberSwap", False)
     version: int | None = version_prop()
 
     def restarts(self, old: GuardProperties) -> bool:
@@ -722,6 +730,34 @@ class ProtectionProperties(Struct):
     instance_ids: tuple[str, ...] = prop("InstanceIds", ())
     enabled: bool = prop("Enabled", True)
     version: int | None = version_prop()
+
+
+@dataclass(frozen=True)
+class SeatProperties(Struct):
+    """One position of a cluster that swaps members (``member_swap``): its Elastic IP, which stays with the
+    position, and the gateway that holds it now. The new gateway's instance depends on it: before the address
+    moves to the new gateway's WAN interface, the role leaves the member it replaces (from a whole pair)."""
+
+    cluster_name: str = prop("ClusterName", rule=name_problem)
+    node_name: str = prop("NodeName", rule=name_problem)
+    allocation_id: str = prop("AllocationId")
+    wan_eni_id: str = prop("WanEniId")
+    #: The routes the role owns: a hand-over is done when every one points at the other member.
+    edge_cidrs: tuple[str, ...] = prop("EdgeCidrs", ())
+    route_table_ids: tuple[str, ...] = prop("RouteTableIds", ())
+    owns_routes: bool = prop("OwnsRoutes", True)
+    wait_timeout_seconds: int = prop("WaitTimeoutSeconds", DEFAULT_WAIT_SECONDS, rule=wait_problem)
+    version: int | None = version_prop()
+
+
+@dataclass(frozen=True)
+class SwapProperties(ClusterProperties):
+    """The member of one position of a cluster that swaps members (``member_swap``), with the cluster's properties
+    as the cluster resource has them. On an update that gives the position a new node, the new node takes the old
+    one's place in the cluster (old out, new in, heartbeat, LAN routes) and the cluster is healthy again before the
+    next position starts; a rollback puts the old one back."""
+
+    position: int = prop("Position", 0, rule=lambda v: None if v in (0, 1) else "give 0 (primary) or 1 (secondary).")
 
 
 def _nat_fits(values: Mapping[str, Any]) -> Iterator[Finding]:
@@ -814,6 +850,8 @@ PROPERTY_STRUCTS: dict[str, type[Struct]] = {
     GATE_TYPE: GateProperties,
     PROTECTION_TYPE: ProtectionProperties,
     VIRTUAL_NETWORK_TYPE: VirtualNetworkProperties,
+    SEAT_TYPE: SeatProperties,
+    MEMBER_TYPE: SwapProperties,
 }
 
 

@@ -29,7 +29,9 @@ from .contract import (
     GUARD_TYPE,
     IMAGE_TYPE,
     LICENSE_TYPE,
+    MEMBER_TYPE,
     PROTECTION_TYPE,
+    SEAT_TYPE,
     VIRTUAL_NETWORK_TYPE,
     ClusterProperties,
     GateProperties,
@@ -37,6 +39,8 @@ from .contract import (
     ImageProperties,
     LicenseProperties,
     ProtectionProperties,
+    SeatProperties,
+    SwapProperties,
     VirtualNetworkProperties,
 )
 from .image import keeps_image, resolve_image
@@ -57,7 +61,8 @@ from .lifecycle import (
     superseded,
 )
 from .log import JsonLogger
-from .stack import ROLLBACK_CLEANUP, ROLLBACK_STATUSES, stack_status
+from .stack import ROLLBACK_CLEANUP, ROLLBACK_STATUSES, UPDATE_CLEANUP, stack_status
+from .swap import SeatSwap, attach, detach, step_specs, swaps, swaps_member
 from .vpn import VirtualNetworkReconciler, physical_id
 
 Response = dict[str, Any]
@@ -75,6 +80,8 @@ HANDOVER_SECONDS = 900
 #: A rollback Update waits this long at most (for the first gateway at the gate, for the cluster to converge back),
 #: then lets the rollback go on: it never fails a rollback (UPDATE_ROLLBACK_FAILED can only be freed by hand).
 ROLLBACK_WAIT_SECONDS = 600
+#: The resource types whose requests the waiter polls.
+POLLED = frozenset({CLUSTER_TYPE, GATE_TYPE, GUARD_TYPE, SEAT_TYPE, MEMBER_TYPE})
 
 
 @dataclass
@@ -188,6 +195,8 @@ def handle_event(event: dict[str, Any], rt: Runtime) -> Response:
         GATE_TYPE: gate_event,
         PROTECTION_TYPE: protection_event,
         VIRTUAL_NETWORK_TYPE: virtual_network_event,
+        SEAT_TYPE: seat_event,
+        MEMBER_TYPE: member_event,
     }
     if kind not in handlers:
         raise ValueError(f"This provider does not handle resource type {kind!r}")
@@ -274,6 +283,11 @@ def gate_event(event: dict[str, Any], rt: Runtime) -> Response:
     if event["RequestType"] == "Delete":
         return {"PhysicalResourceId": physical}
     spec = GateProperties.parse(event["ResourceProperties"])
+    if event["RequestType"] == "Update" and swapped_first(event, spec):
+        # the first gateway is a new node that this update swapped in (its member resource waited for the cluster)
+        # and nothing restarts in place: the second gateway has nothing to wait for here
+        rt.log.info("gate.new_first_gateway", node=spec.node_name)
+        return {"PhysicalResourceId": physical}
     data = _waiting(event, rt, int(spec.wait_timeout_seconds))
     if data["Phase"] in ROLLBACK_STATUSES:
         # A rollback waits for the first gateway only when it restarts the second one too (its live type is not the
@@ -283,6 +297,49 @@ def gate_event(event: dict[str, Any], rt: Runtime) -> Response:
         else:
             data["Pass"] = "true"
     return {"PhysicalResourceId": physical, "Data": data}
+
+
+def swapped_first(event: dict[str, Any], spec: GateProperties) -> bool:
+    """Whether an update gave the first position a new node, with nothing that restarts the gateways in place."""
+    old = GateProperties.parse(event["OldResourceProperties"], strict=False)
+    restart = {k: v for k, v in spec.fingerprint.items() if k != "LicenseSecretArn"}
+    return (
+        old.node_uid != spec.node_uid
+        and {k: v for k, v in old.fingerprint.items() if k != "LicenseSecretArn"} == restart
+    )
+
+
+def seat_event(event: dict[str, Any], rt: Runtime) -> Response:
+    """A position's Elastic IP on its gateway's WAN interface. An update that brings a new gateway is done by the
+    polls (the role leaves the old member, then the address moves); a delete takes the address off its own
+    interface only (a cancelled create's made-up id included)."""
+    request = event["RequestType"]
+    physical = event.get("PhysicalResourceId") or f"seat-{owner_of(event)}"
+    spec = SeatProperties.parse(event["ResourceProperties"], strict=request == "Create")
+    if request == "Delete":
+        detach(rt.ec2, spec, rt.log)
+        return {"PhysicalResourceId": physical}
+    old = SeatProperties.parse(event["OldResourceProperties"], strict=False) if request == "Update" else None
+    if old is None or not swaps(old, spec):
+        attach(rt.ec2, spec, rt.log)
+        return {"PhysicalResourceId": physical}
+    phase = _phase(event, rt)
+    if phase not in ROLLBACK_STATUSES:
+        SeatSwap(rt.api(), rt.ec2, rt.log, rt.now).check(old, spec)
+    return {"PhysicalResourceId": physical, "Data": _waiting(event, rt, HANDOVER_SECONDS, phase)}
+
+
+def member_event(event: dict[str, Any], rt: Runtime) -> Response:
+    """A position's member in the cluster: only an update that gives the position a new node does something, in
+    the polls. Create and delete belong to the cluster resource."""
+    physical = event.get("PhysicalResourceId") or f"member-{owner_of(event)}"
+    if event["RequestType"] != "Update":
+        return {"PhysicalResourceId": physical}
+    phase = _phase(event, rt)
+    new = SwapProperties.parse(event["ResourceProperties"], strict=phase not in ROLLBACK_STATUSES)
+    if not swaps_member(SwapProperties.parse(event["OldResourceProperties"], strict=False), new):
+        return {"PhysicalResourceId": physical}
+    return {"PhysicalResourceId": physical, "Data": _waiting(event, rt, int(new.wait_timeout_seconds), phase)}
 
 
 def virtual_network_event(event: dict[str, Any], rt: Runtime) -> Response:
@@ -315,8 +372,11 @@ def protection_event(event: dict[str, Any], rt: Runtime) -> Response:
             rt.log.info("protection.kept", reason="rollback cleanup: the instances stay as the template has them")
             return {"PhysicalResourceId": physical}
         protection_delete(rt.ec2, spec.instance_ids, bool(spec.enabled), status in ROLLBACK_STATUSES, rt.log)
-    else:
-        set_protection(rt.ec2, spec.instance_ids, bool(spec.enabled), rt.log)
+        return {"PhysicalResourceId": physical}
+    set_protection(rt.ec2, spec.instance_ids, bool(spec.enabled), rt.log)
+    if request == "Update":  # instances no longer listed (swapped out, or a failed swap's): CloudFormation removes them
+        old = ProtectionProperties.parse(event.get("OldResourceProperties") or {}, strict=False)
+        set_protection(rt.ec2, tuple(i for i in old.instance_ids if i not in spec.instance_ids), False, rt.log)
     return {"PhysicalResourceId": physical}
 
 
@@ -325,11 +385,13 @@ def license_event(event: dict[str, Any], rt: Runtime) -> Response:
     spec = LicenseProperties.parse(event["ResourceProperties"], strict=request != "Delete")
     manager = LicenseManager(rt.api, rt.secrets, rt.log, rt.sleep)  # the API (and its secret) only when a call needs it
     if request == "Delete":
-        rolling_back = not spec.remove_node_on_delete and (
-            stack_status(rt.cloudformation, event.get("StackId"), rt.log, attempts=STATUS_ATTEMPTS, sleep=rt.sleep)
-            in ROLLBACK_STATUSES
+        status = None if spec.remove_node_on_delete else _phase(event, rt)
+        manager.remove(
+            spec,
+            event["PhysicalResourceId"],
+            rolling_back=status in ROLLBACK_STATUSES,
+            replaced=spec.remove_node_when_replaced and status == UPDATE_CLEANUP,
         )
-        manager.remove(spec, event["PhysicalResourceId"], rolling_back=rolling_back)
         return {"PhysicalResourceId": event["PhysicalResourceId"]}
     old = LicenseProperties.parse(event["OldResourceProperties"], strict=False) if request == "Update" else None
     if old is not None and not needs_new_license(old, spec):
@@ -358,11 +420,9 @@ def image_event(event: dict[str, Any], rt: Runtime) -> Response:
 
 def handle_is_complete(event: dict[str, Any], rt: Runtime) -> Response:
     kind, request = event["ResourceType"], event["RequestType"]
-    if kind not in (CLUSTER_TYPE, GATE_TYPE, GUARD_TYPE) or (kind != CLUSTER_TYPE and request == "Delete"):
-        return {"IsComplete": True}
-    if kind == GUARD_TYPE and not {"HandOverTo", "Decide"} & set(event.get("Data") or {}):
-        return {"IsComplete": True}
     data = event.get("Data") or {}
+    if not _polled(kind, request, data):
+        return {"IsComplete": True}
     current = stack_status(rt.cloudformation, event.get("StackId"), rt.log)
     if superseded(data.get("Phase"), current):
         rt.log.warning("request.superseded", recorded=data.get("Phase"), current=current)
@@ -371,13 +431,21 @@ def handle_is_complete(event: dict[str, Any], rt: Runtime) -> Response:
             f"is now {current}): stopped without writing."
         )
     deadline = float(data["WaitDeadline"])
+    if kind == CLUSTER_TYPE:
+        return (_delete_cluster if request == "Delete" else _converge_cluster)(event, rt, deadline)
+    return POLLS[kind](event, rt, deadline)
+
+
+def _polled(kind: str, request: str, data: dict[str, Any]) -> bool:
+    """Whether the waiter has anything to do: a cluster's every request; another resource's create or update that
+    left a deadline to wait within (the guard: a hand-over to do, or a decision to make)."""
+    if kind == CLUSTER_TYPE:
+        return True
+    if kind not in POLLED or request == "Delete":
+        return False
     if kind == GUARD_TYPE:
-        return _guard_poll(event, rt, deadline)
-    if kind == GATE_TYPE:
-        return _gate_poll(event, rt, deadline)
-    if request == "Delete":
-        return _delete_cluster(event, rt, deadline)
-    return _converge_cluster(event, rt, deadline)
+        return bool({"HandOverTo", "Decide"} & set(data))
+    return "WaitDeadline" in data
 
 
 def _guard_poll(event: dict[str, Any], rt: Runtime, deadline: float) -> Response:
@@ -417,6 +485,44 @@ def _gate_poll(event: dict[str, Any], rt: Runtime, deadline: float) -> Response:
         return {"IsComplete": True}
     first = event["RequestType"] == "Create"
     return _retrying(rt, deadline, lambda: gate_wait(rt.api(), rt.ec2, spec, deadline, rt.now, rt.log, create=first))
+
+
+def _seat_poll(event: dict[str, Any], rt: Runtime, deadline: float) -> Response:
+    new = SeatProperties.parse(event["ResourceProperties"], strict=False)
+    swap = SeatSwap(rt.api(), rt.ec2, rt.log, rt.now)
+    if (event.get("Data") or {}).get("Phase") in ROLLBACK_STATUSES:
+        return {"IsComplete": swap.back(new, deadline)}
+    old = SeatProperties.parse(event["OldResourceProperties"], strict=False)
+    return _retrying(rt, deadline, lambda: swap.step(old, new, deadline))
+
+
+def _member_poll(event: dict[str, Any], rt: Runtime, deadline: float) -> Response:
+    """One poll of a swap at one position (the reconciler of the cluster resource, on the cluster as it is before
+    and after this step), or of its rollback, which never fails."""
+    rolling_back = (event.get("Data") or {}).get("Phase") in ROLLBACK_STATUSES
+    new = SwapProperties.parse(event["ResourceProperties"], strict=not rolling_back)
+    old = SwapProperties.parse(event["OldResourceProperties"], strict=False)
+    before, after = step_specs(old, new, rolling_back=rolling_back)
+    plan = plan_update(before, after)
+    reconciler = _reconciler(event, rt, rolling_back=rolling_back)
+    if not rolling_back:
+        fqdn = f"{after.name}.{rt.api().org_domain()}"
+        return _retrying(rt, deadline, lambda: reconciler.converge(fqdn, after, plan, before, deadline).complete)
+    try:
+        fqdn = f"{after.name}.{rt.api().org_domain()}"
+        done = reconciler.rejoin(fqdn, after, plan, before, deadline)
+    except Exception as exc:  # nothing may fail a rollback
+        rt.log.error("member.rollback_left_unfinished", error=type(exc).__name__, message=str(exc))
+        done = True
+    return {"IsComplete": done}
+
+
+POLLS: dict[str, Callable[[dict[str, Any], Runtime, float], Response]] = {
+    GUARD_TYPE: _guard_poll,
+    GATE_TYPE: _gate_poll,
+    SEAT_TYPE: _seat_poll,
+    MEMBER_TYPE: _member_poll,
+}
 
 
 def _retrying(

@@ -199,7 +199,7 @@ class LicenseManager:
         """The attributes of a license that stays as it is."""
         return attributes(spec, uid, self._client.org_domain())
 
-    def remove(self, spec: LicenseProperties, uid: str, *, rolling_back: bool) -> None:
+    def remove(self, spec: LicenseProperties, uid: str, *, rolling_back: bool, replaced: bool = False) -> None:
         """Delete the node record when asked to, or when a failed deployment is undoing its own license.
 
         A license deleted by a rollback was minted by that failed deployment and never served a running
@@ -212,6 +212,14 @@ class LicenseManager:
                 return
             uid = stored
         log = self._log.bind(node=spec.node_name, uid=uid)
+        if replaced:  # a member swap's old gateway, once out of the cluster: its record goes with it
+            node = self._client.find_node(uid)
+            if node is not None and node.get("cluster"):
+                log.warning("license.node_record_kept", reason="the replaced node is still in a cluster")
+                return
+            log.info("license.forget", reason="replaced by a member swap")
+            self._forget(uid, log)
+            return
         if spec.remove_node_on_delete or rolling_back:
             log.info("license.forget", reason="RemoveNodeOnDelete" if spec.remove_node_on_delete else "rollback")
             self._forget(uid, log)

@@ -55,12 +55,27 @@ def refused_changes(old: GuardProperties, new: GuardProperties) -> list[str]:
     for gateway in new.gateways:
         previous = before.get(gateway.slot)
         if previous is not None:
-            problems += _gateway_changes(previous, gateway)
+            problems += _gateway_changes(previous, gateway, swap=new.member_swap)
     return problems
 
 
-def _gateway_changes(old: GuardedGateway, new: GuardedGateway) -> list[str]:
+def swapped(old: GuardProperties, new: GuardProperties) -> list[str]:
+    """The positions an update gives a new gateway (a cluster with ``member_swap``: its node name changes)."""
+    if not new.member_swap:
+        return []
+    before = {g.slot: g.node_name for g in old.gateways}
+    return [g.slot for g in new.gateways if before.get(g.slot, g.node_name) != g.node_name]
+
+
+def _gateway_changes(old: GuardedGateway, new: GuardedGateway, *, swap: bool = False) -> list[str]:
     label = f"{old.slot.lower()} gateway {old.node_name!r}"
+    if swap and old.node_name != new.node_name:  # a new gateway takes its place: only its model must stay
+        if old.generation == new.generation:
+            return []
+        return [
+            f"swapping the {label} for a gateway of another instance generation ({old.generation} to "
+            f"{new.generation}): the members of a cluster must be the same appliance model"
+        ]
     found = []
     if old.node_name != new.node_name:
         found.append(
@@ -320,7 +335,7 @@ def needs_checks(old: GuardProperties | None, new: GuardProperties) -> bool:
     if old is None:
         return bool(new.edge_cidrs and new.route_table_ids)
     added = set(new.edge_cidrs) - set(old.edge_cidrs) or set(new.route_table_ids) - set(old.route_table_ids)
-    return bool(refused_changes(old, new) or added or new.restarts(old))
+    return bool(refused_changes(old, new) or added or new.restarts(old) or swapped(old, new))
 
 
 def _predecessors_interfaces(client: Callable[[], TrustgridClient], ec2: Any, new: GuardProperties) -> frozenset[str]:
@@ -343,7 +358,28 @@ def guard_decision(client: Callable[[], TrustgridClient], ec2: Any, old: GuardPr
     if old is None:
         return None
     guard_update(old, new, log)
+    if swapped(old, new):
+        swap_plan(client(), old, new, log)
+        return None
     return restart_plan(client(), new, log) if new.restarts(old) else None
+
+
+def swap_plan(client: TrustgridClient, old: GuardProperties, new: GuardProperties, log: JsonLogger) -> None:
+    """Before a member swap: refuse it on a pair that is not whole, or together with a change that restarts the
+    gateways (one kind of change a deploy: each keeps one member working)."""
+    if new.restarts(old):
+        raise ChangeRefused(
+            "Refused before anything changed: this update swaps a gateway for a new one and also changes what "
+            "restarts the gateways in place (instance type or user data). Deploy one of the two changes, then the "
+            "other: each keeps one member working on its own."
+        )
+    pair = read_pair(client, old.cluster_name, [g.node_name for g in old.gateways])
+    if not pair.exists:  # no cluster yet (a first create that failed): nothing runs that could be interrupted
+        return
+    problems = pair_problems(pair.health, pair.records)
+    if problems:
+        log.error("guard.degraded_pair", problems=problems)
+        raise refuse_degraded("swapping a gateway for a new one", problems)
 
 
 def rollback_hand_over(client: TrustgridClient, ec2: Any, new: GuardProperties, log: JsonLogger) -> str | None:

@@ -23,6 +23,8 @@ ROLLBACK_STATUSES = frozenset(
 #: The cleanup after a failed update was rolled back: what is deleted now, the failed update made; what stays is as
 #: the rolled-back template says.
 ROLLBACK_CLEANUP = "UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS"
+#: The cleanup after an update succeeded: what is deleted now, the update replaced or removed.
+UPDATE_CLEANUP = "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS"
 
 
 def stack_status(

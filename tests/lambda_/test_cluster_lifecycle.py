@@ -185,6 +185,7 @@ def test_update_replaced_gateway_swaps_the_member_and_never_moves_the_active_rol
         ("PUT", f"/node/{a}"),
         ("PUT", f"/node/{c}"),
         ("PUT", f"/node/{c}/config/cluster"),
+        ("PUT", f"/cluster/{FQDN}/active/{b}"),  # the configured member left: the one holding the role is configured
     ]
     state = world.stub.snapshot()
     assert state["nodes"][a]["cluster"] is None
