@@ -13,7 +13,7 @@ control plane (its node goes offline), and gets back online a poll after its add
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from typing import Any
 
 from tests.lambda_.conftest import Deployed, World, register
