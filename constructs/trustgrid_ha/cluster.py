@@ -192,9 +192,9 @@ class TrustgridHaCluster(Construct):
         :param machine_image_id: An explicit AMI ID. @default - the newest Trustgrid image for the instance
             generation (name pattern and ``InterfaceNaming`` tag), resolved once on create and kept on later deploys.
         :param image_refresh_token: A token that names an image refresh: the newest Trustgrid image is resolved again
-            when it changes. New gateways are built from it: on a new cluster, or a successor (``succeeds``) that
-            replaces a running one; a running cluster refuses the change (its gateways would be replaced in place,
-            which is not built yet). @default - no token.
+            when it changes, and new gateways are built from it. With ``member_swap`` a change swaps both members
+            for gateways of the newest image, one at a time; without it a running cluster refuses the change (it would
+            replace its gateways in place) and the new image goes to a successor (``succeeds``). @default - no token.
         :param heartbeat_port: TCP port of the members' heartbeat. @default - 9000.
         :param heartbeat_interface: Interface that carries the heartbeat. @default - LAN.
         :param tunnel_port: TCP (and UDP) port of each gateway's tunnel service, where edge nodes connect.

@@ -30,8 +30,10 @@ REPLACE_PROCEDURE = (
     "To get there without an outage, build a successor: add a new cluster (its own name and gateway names) with "
     "the new setting that declares succeeds: '<this cluster>' and the same edge CIDRs and route tables; deploy (it "
     "is built and verified while this one keeps the routes); set cut_over (cdk.json cutOver: true) and deploy (each "
-    "route moves to it in one step); then remove this cluster and deploy. Running gateways take Trustgrid software "
-    "upgrades in place (portal: node upgrade), so a new image matters only for new gateways."
+    "route moves to it in one step); then remove this cluster and deploy. A cluster with member_swap (cdk.json "
+    "memberSwap: true) swaps its members one at a time for such a change (another generation excepted): give the "
+    "successor member_swap to make later changes that way. Running gateways take Trustgrid software upgrades in "
+    "place (portal: node upgrade)."
 )
 
 
@@ -51,6 +53,13 @@ def refused_changes(old: GuardProperties, new: GuardProperties) -> list[str]:
             f"renaming the cluster {old.cluster_name!r} to {new.cluster_name!r} would create a second Trustgrid "
             "cluster that manages the same route tables and edge CIDRs while the first still does"
         )
+    if old.member_swap != new.member_swap:
+        problems.append(
+            f"turning member_swap {'on' if new.member_swap else 'off'} for a running cluster would rebuild both "
+            "gateways in another shape at once (the Elastic IPs' associations change hands in CloudFormation's "
+            "cleanup, which no running gateway should depend on); a cluster gets member_swap when it is created"
+        )
+        return problems
     before = {g.slot: g for g in old.gateways}
     for gateway in new.gateways:
         previous = before.get(gateway.slot)

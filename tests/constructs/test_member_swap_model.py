@@ -11,10 +11,12 @@ route at a current member's LAN interface.
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import pytest
 from aws_cdk import App
+from aws_cdk.assertions import Template
 
 from tests.cfn_model import Change, plan
 from tests.constructs.test_lifecycle_model import BASE, build, guard_of, logical
@@ -37,12 +39,14 @@ STILL_REFUSED = {
 @pytest.fixture(scope="module")
 def templates() -> dict[str, dict[str, Any]]:
     app = App()
-    stacks = {"base": build(app, "Base", SWAP), "in place": build(app, "InPlace", {**SWAP, "instance_type": "c6i.xlarge"})}
+    stacks = {
+        "base": build(app, "Base", SWAP),
+        "in place": build(app, "InPlace", {**SWAP, "instance_type": "c6i.xlarge"}),
+    }
     for index, (kind, (change, _)) in enumerate(SWAPS.items()):
         stacks[kind] = build(app, f"Swap{index}", {**SWAP, **change})
     for index, (kind, change) in enumerate(STILL_REFUSED.items()):
         stacks[kind] = build(app, f"Refused{index}", {**SWAP, **change})
-    from aws_cdk.assertions import Template
 
     return {kind: Template.from_stack(stack).to_json() for kind, stack in stacks.items()}
 
@@ -60,7 +64,7 @@ def gateway_resources(template: dict[str, Any], position: str) -> set[str]:
 
 
 def order(change: Change, *logical_ids: str) -> None:
-    for first, then in zip(logical_ids, logical_ids[1:], strict=False):
+    for first, then in itertools.pairwise(logical_ids):
         assert change.before_(first, then), f"{first} must be done before {then} starts"
 
 
@@ -120,3 +124,14 @@ def test_a_generation_change_and_a_cluster_rename_are_still_refused(templates, k
     assert problems, f"{kind} must go through a successor"
     if kind == "instance generation":
         assert all("same appliance model" in p for p in problems)
+
+
+def test_member_swap_is_chosen_when_a_cluster_is_created(templates) -> None:
+    """Turning it on (or off) for a running cluster would rebuild both gateways at once, with their Elastic IP
+    associations changing hands in CloudFormation's cleanup: refused, naming the successor path."""
+    app = App()
+    plain = guard_of(Template.from_stack(build(app, "Plain", BASE)).to_json())
+    swapping = guard_of(templates["base"])
+    for old, new in ((plain, swapping), (swapping, plain)):
+        problems = refused_changes(old, new)
+        assert len(problems) == 1 and "member_swap" in problems[0]
