@@ -31,7 +31,9 @@ from trustgrid_ha_runtime.contract import (
     GUARD_TYPE,
     IMAGE_TYPE,
     LICENSE_TYPE,
+    MEMBER_TYPE,
     PROTECTION_TYPE,
+    SEAT_TYPE,
     ImageProperties,
     LicenseProperties,
     ProtectionProperties,
@@ -75,12 +77,20 @@ class Recorder:
                     prefix = PREFIX.get(real.meta.service_model.endpoint_prefix, real.meta.service_model.signing_name)
                     action = f"{prefix}:{operation}"
                     if not assumed:
-                        recorder.calls.append(Call(action, recorder.kind(action, params), params))
+                        recorder.calls += [Call(action, kind, params) for kind in recorder.kinds(action, params)]
                     return method(**params)
 
                 return call
 
         return Recording()
+
+    def kinds(self, action: str, params: dict[str, Any]) -> list[str]:
+        """The kinds of resource a call needs permission on (an address moves onto an interface: both)."""
+        if action == "ec2:AssociateAddress":
+            return ["elastic-ip", "network-interface"]
+        if action == "ec2:DisassociateAddress":
+            return ["elastic-ip"]
+        return [self.kind(action, params)]
 
     def kind(self, action: str, params: dict[str, Any]) -> str:
         if action.startswith("secretsmanager:"):
@@ -157,12 +167,13 @@ def resource_kind(template: dict[str, Any], resource: Any) -> str:
         return "license-secret"
     if ":secret:" in text:
         return "api-secret"
-    if "AWS::EC2::Instance" in types and ":instance/" in text:
+    if ("AWS::EC2::Instance" in types and ":instance/" in text) or ":instance/*" in text:
         return "instance"
-    if ":route-table/" in text:
-        return "route-table"
-    if "-lookup-role-" in text:
-        return "lookup-role"
+    by_arn = {":route-table/": "route-table", ":elastic-ip/": "elastic-ip", ":network-interface/": "network-interface",
+              "-lookup-role-": "lookup-role"}  # fmt: skip
+    for part, kind in by_arn.items():
+        if part in text:
+            return kind
     if "AWS::Logs::LogGroup" in types:
         return "log-group"
     return f"other {text}"
@@ -363,3 +374,47 @@ def test_a_successors_cut_over_and_give_back_make_only_calls_its_role_allows(
     granted = [g for g in grants(template, role) if g[1] != "log-group"]
     missing = sorted({(c.action, c.kind) for c in recorder.calls if not any(allows(g, c) for g in granted)})
     assert missing == [], f"calls the provider role is not allowed to make: {missing}"
+
+
+def test_a_member_swap_and_its_rollback_make_only_calls_the_role_allows(
+    recorded: tuple[World, Recorder], tmp_path: Any
+) -> None:
+    """A stack whose cluster swaps members: a swap of the primary (seat, member, protection, the old license in the
+    cleanup), a rollback of the seat, and a seat's delete, through the real entry points; every call checked against
+    the provider role, and every permission of the address policy used."""
+    from tests.lambda_.conftest import Deployed
+    from tests.lambda_.swapping import SwapWorld
+
+    context = {"clusters": [{"name": "prod-gw", "edgeCidrs": ["172.16.0.0/16"], "memberSwap": True}]}
+    app = App(outdir=str(tmp_path), context=cdk_json_context(trustgrid=context))
+    build_app(app, nag=False).synth()
+    template = json.loads((tmp_path / "TrustgridGatewayCluster.template.json").read_text())
+    world, recorder = recorded
+    members = mint_and_register(world)
+    props = world.cluster_props(members)
+    fqdn = world.cluster("Create", props)["PhysicalResourceId"]
+    swap = SwapWorld(world, Deployed([m["Uid"] for m in members], members, props, fqdn))
+    old, other = swap.gateways
+    new = swap.new_gateway(0, "prod-gw-a-0")
+    swap.new, swap.gateways = [new, None], [new, other]
+    recorder.calls.clear()
+    run(world, SEAT_TYPE, "Update", swap.seat(new, 0), OldResourceProperties=swap.seat(old, 0), PhysicalResourceId="s")
+    swap.launch(new)
+    run(world, MEMBER_TYPE, "Update", swap.member([new, other], 0), OldResourceProperties=swap.member([old, other], 0),
+        PhysicalResourceId="member")  # fmt: skip
+    world.ec2.create_tags(Resources=[old.instance], Tags=[{"Key": "trustgrid-ha:cluster", "Value": "prod-gw"}])
+    run(world, PROTECTION_TYPE, "Update", ProtectionProperties((new.instance, other.instance)).to_properties(),
+        OldResourceProperties=ProtectionProperties((old.instance, other.instance)).to_properties(),
+        PhysicalResourceId="protection")  # fmt: skip
+    world.set_stack_status("UPDATE_ROLLBACK_IN_PROGRESS")
+    run(world, SEAT_TYPE, "Update", swap.seat(old, 0), OldResourceProperties=swap.seat(new, 0), PhysicalResourceId="s")
+    world.set_stack_status("UPDATE_COMPLETE_CLEANUP_IN_PROGRESS")
+    run(world, LICENSE_TYPE, "Delete", LicenseProperties(old.name, "arn:x", remove_node_when_replaced=True)
+        .to_properties(), PhysicalResourceId=old.uid)  # fmt: skip
+    world.set_stack_status("UPDATE_COMPLETE")
+    run(world, SEAT_TYPE, "Delete", swap.seat(old, 0), PhysicalResourceId="s")
+
+    assert {"ec2:AssociateAddress", "ec2:DisassociateAddress"} <= {c.action for c in recorder.calls}
+    role = role_of(template, "trustgrid_ha_runtime.handler.on_event")
+    check(template, role, recorder.calls, ours={"ReadAddresses", "MoveAddresses", "ReleaseAddresses",
+                                                "ReleaseSwappedInstances"})  # fmt: skip

@@ -66,6 +66,9 @@ __all__ = ["DEFAULT_API_URL", "FailbackMode", "GatewayType", "HeartbeatInterface
 
 #: The two positions of a pair, primary first: construct IDs, and the order a member swap goes in.
 POSITIONS = ("Primary", "Secondary")
+#: The tag of a swapping cluster's instances: the protection resource may release the protection of an instance
+#: that a swap has taken out of the template (and so out of any policy naming instances).
+CLUSTER_TAG = "trustgrid-ha:cluster"
 
 
 def _refuse_region(scope: Construct, machine_image_id: str | None) -> None:
@@ -452,6 +455,7 @@ class TrustgridHaCluster(Construct):
                 root_volume_size_gib=self.config.root_volume_size_gib,
                 enroll_endpoint=self.config.enroll_endpoint,
                 elastic_ip=address,
+                tags={CLUSTER_TAG: self.config.cluster_name} if address is not None else None,
             )
             if address is not None:
                 self.seats.append(self._seat(scope, address, gateway))
@@ -705,6 +709,21 @@ class TrustgridHaCluster(Construct):
                 )
             ],
         )
+        if self.seats:  # the instances a swap replaced, no longer named anywhere, by their cluster tag
+            policy.add_statements(
+                iam.PolicyStatement(
+                    sid="ReleaseSwappedInstances",
+                    actions=["ec2:ModifyInstanceAttribute"],
+                    resources=[stack.format_arn(service="ec2", resource="instance", resource_name="*")],
+                    conditions={"StringEquals": {f"ec2:ResourceTag/{CLUSTER_TAG}": self.config.cluster_name}},
+                )
+            )
+            acknowledge(
+                policy,
+                "A swap releases the termination protection of the instances it replaced, which the template no "
+                "longer names: any instance that carries this cluster's tag.",
+                "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ec2:<AWS::Region>:<AWS::AccountId>:instance/*]",
+            )
         protection.node.add_dependency(policy, self.cluster, self.vpc)
         if self.config.termination_protection is True:
             # The protection resource refuses a stack delete, but the console then offers to delete again while

@@ -48,6 +48,7 @@ class TrustgridGateway(Construct):
         root_volume_size_gib: int,
         enroll_endpoint: str,
         elastic_ip: ec2.CfnEIP | None = None,
+        tags: dict[str, str] | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.node_name = node_name
@@ -148,7 +149,7 @@ class TrustgridGateway(Construct):
             disable_api_termination=False,
             monitoring=True,
             user_data=self._user_data(enroll_endpoint),
-            tags=[{"key": "Name", "value": node_name}],
+            tags=[{"key": "Name", "value": node_name}, *({"key": k, "value": v} for k, v in (tags or {}).items())],
         )
         # The license must be in its secret before the instance first boots, and, as in the vendor's module,
         # the Elastic IP must be on the WAN interface so that first boot has internet through the WAN.

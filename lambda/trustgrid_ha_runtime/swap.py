@@ -124,12 +124,15 @@ class SeatSwap:
         return True
 
     def back(self, target: SeatProperties, deadline: float) -> bool:
-        """One poll of a rollback: the address back on the old gateway, then True once its node is online and the
-        cluster healthy, or at the deadline. Never raises: a rollback must not fail."""
+        """One poll of a rollback: the address back on the old gateway, then True once its node (a member again,
+        the member resource's rollback came first) is online and the cluster healthy, or at the deadline. Never
+        raises: a rollback must not fail."""
         try:
             attach(self.ec2, target, self.log)
             pair = read_cluster(self.client, target.cluster_name)
-            back = node_state(pair.records.get(target.node_name)) is NodeState.ONLINE and pair.health == "healthy"
+            member = target.node_name in pair.uids  # else nothing in the cluster waits for it
+            online = node_state(pair.records.get(target.node_name)) is NodeState.ONLINE
+            back = not member or (online and pair.health == "healthy")
         except Exception as exc:  # nothing may fail a rollback
             self.log.warning("seat.rollback_step_failed", error=type(exc).__name__)
             back = False

@@ -135,3 +135,22 @@ def test_member_swap_is_chosen_when_a_cluster_is_created(templates) -> None:
     for old, new in ((plain, swapping), (swapping, plain)):
         problems = refused_changes(old, new)
         assert len(problems) == 1 and "member_swap" in problems[0]
+
+
+def test_the_protection_may_release_exactly_this_clusters_swapped_out_instances(templates) -> None:
+    """A swapped-out instance leaves the template (and every policy that names instances) before the protection
+    resource releases it: the release is allowed by the cluster tag, which every gateway instance carries."""
+    template = templates["base"]
+    statements = [
+        s
+        for r in template["Resources"].values()
+        if r["Type"] == "AWS::IAM::Policy"
+        for s in r["Properties"]["PolicyDocument"]["Statement"]
+        if s.get("Sid") == "ReleaseSwappedInstances"
+    ]
+    (statement,) = statements
+    ((key, value),) = statement["Condition"]["StringEquals"].items()
+    tag = key.removeprefix("ec2:ResourceTag/")
+    for instance in logical(template, "AWS::EC2::Instance"):
+        tags = {t["Key"]: t["Value"] for t in template["Resources"][instance]["Properties"]["Tags"]}
+        assert tags[tag] == value == "prod-gw"
