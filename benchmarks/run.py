@@ -236,7 +236,30 @@ def bench_custom_resource(repeats: int) -> dict[str, Any]:
             fqdn = world.cluster("Create", props)["PhysicalResourceId"]
             deployed = worlds.Deployed([m["Uid"] for m in members], members, props, fqdn)
             lifecycle["cut_over"] = rolling.successor_cut_over(world, deployed)
+        lifecycle["swaps"] = member_swaps(worlds)
     return {"calls": calls, "timings": timings, "lifecycle": lifecycle}
+
+
+def member_swaps(worlds: Any) -> dict[str, Any]:
+    """Each member-swap change kind (both positions, as a new image swaps them), one position alone (the standby,
+    the member holding the role), and a swap that fails at the second position and rolls back."""
+    from tests.lambda_.swapping import KINDS, SwapWorld
+
+    runs: dict[str, Any] = {}
+    cases = [(kind, (0, 1), None) for kind in KINDS] + [
+        ("subnet of the standby only", (1,), None),
+        ("subnet of the member holding the role only", (0,), None),
+        ("image, failing at the secondary (rolled back)", (0, 1), 1),
+    ]
+    for name, positions, fail_at in cases:
+        with worlds.make_world() as world:
+            members = worlds.mint_and_register(world)
+            props = world.cluster_props(members)
+            fqdn = world.cluster("Create", props)["PhysicalResourceId"]
+            deployed = worlds.Deployed([m["Uid"] for m in members], members, props, fqdn)
+            change = KINDS.get(name.split(" of ")[0].split(",")[0], KINDS["subnet"])
+            runs[name] = SwapWorld(world, deployed).swap(positions, change, fail_at=fail_at)
+    return runs
 
 
 def alarm_latency() -> dict[str, int]:
@@ -491,7 +514,8 @@ def report(runs: int, synth_r: dict[str, list[Sample]], growth: dict, split: dic
     noop_writes = cr["calls"]["update: no-op"][1]
     rollout, after_online = cr["lifecycle"]["rollout"], cr["lifecycle"]["after_online"]
     tunnel, latency = cr["lifecycle"]["tunnel"], alarm_latency()
-    cut = cr["lifecycle"]["cut_over"]
+    cut, swaps = cr["lifecycle"]["cut_over"], cr["lifecycle"]["swaps"]
+    swap_ok = all(r.ungraceful_failovers == 0 and r.most_down_at_once <= 1 for r in swaps.values())
     lines += [
         "",
         f"No-op update writes: {noop_writes}. Goal zero: {verdict(noop_writes == 0)}.",
@@ -512,6 +536,22 @@ def report(runs: int, synth_r: dict[str, list[Sample]], growth: dict, split: dic
         f"- Cut-over to a successor cluster: {cut.replaced} route(s) replaced for {cut.tables} managed table(s), "
         f"{cut.deleted} deleted; moments a table was without the route: **{len(cut.windows)}** (goal 0: "
         f"{verdict(not cut.windows and cut.replaced == cut.tables)}). Traffic moves once per table, in one step.",
+        "- Member swaps (`memberSwap`; each poll interval 30 s; a new node registers 2 intervals after its instance "
+        "starts and is online 1 later; a gateway without its Elastic IP goes offline). The handler takes the same path "
+        "for every kind (a new node at the position); what differs is the CloudFormation shape, proven by the change "
+        "model in tests/constructs/test_member_swap_model.py:",
+        "",
+        "  | change | role moves graceful / ungraceful | most gateways down at once | intervals on one member "
+        "| intervals in all | route writes by the handler |",
+        "  |---|---|---|---|---|---|",
+        *(
+            f"  | {name}{' (failed: ' + run.failure.split(':')[0] + ')' if run.failure else ''} | "
+            f"{run.graceful_moves} / {run.ungraceful_failovers} | {run.most_down_at_once} | "
+            f"{run.polls_on_one_member} | {run.polls} | {run.handler_route_writes} |"
+            for name, run in swaps.items()
+        ),
+        "",
+        f"  Goal 0 ungraceful and at most 1 down in every case: {verdict(swap_ok)}.",
         f"- Alarm latency (computed from the configuration, not measured in AWS): a member that goes offline raises "
         f"MembersOnline within **{latency['worst']} s** at worst (check every {latency['period']} s, "
         f"{latency['evaluation_periods']} breaching data points, CloudWatch evaluating once a minute). Goal 180 s: "

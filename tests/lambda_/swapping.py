@@ -73,6 +73,7 @@ class SwapRun:
     graceful_moves: int = 0
     ungraceful_failovers: int = 0
     most_down_at_once: int = 0
+    #: poll intervals (30 s each) with fewer than two members online, and in all
     polls_on_one_member: int = 0
     polls: int = 0
     #: route writes the members made themselves (a graceful hand-over: the old active deletes its route, the new one
@@ -219,8 +220,7 @@ class SwapWorld:
                 self.new_gateway(p, f"{self.gateways[p].name}-{p}", boots=fail_at != p) if p in positions else None
                 for p in range(2)
             ]
-            self.run.polls += apply(world, GUARD_TYPE, self.guard(self.planned(), positions, change),
-                                    self.guard(before), "ChangeGuard")  # fmt: skip
+            apply(world, GUARD_TYPE, self.guard(self.planned(), positions, change), self.guard(before), "ChangeGuard")
             for position in positions:
                 self._swap_one(position, before)
             self.finish(before)
@@ -245,11 +245,10 @@ class SwapWorld:
         world, old, new = self.world, self.gateways[position], self.new[position]
         assert new is not None
         self.gateways[position] = new
-        self.run.polls += apply(world, SEAT_TYPE, self.seat(new, position), self.seat(old, position),
-                                f"{POSITIONS[position]}Seat")  # fmt: skip
+        apply(world, SEAT_TYPE, self.seat(new, position), self.seat(old, position), f"{POSITIONS[position]}Seat")
         self.launch(new)
-        self.run.polls += apply(world, MEMBER_TYPE, self.member(self.planned(), position),
-                                self.member(before, position), f"{POSITIONS[position]}Member")  # fmt: skip
+        apply(world, MEMBER_TYPE, self.member(self.planned(), position), self.member(before, position),
+              f"{POSITIONS[position]}Member")  # fmt: skip
 
     def finish(self, before: list[Gateway]) -> None:
         """The cluster resource, the protection, then CloudFormation's cleanup of the old gateways."""
