@@ -246,7 +246,7 @@ def member_swaps(worlds: Any) -> dict[str, Any]:
     from tests.lambda_.swapping import KINDS, SwapWorld
 
     runs: dict[str, Any] = {}
-    cases = [(kind, (0, 1), None) for kind in KINDS] + [
+    cases: list[tuple[str, tuple[int, ...], int | None]] = [(kind, (0, 1), None) for kind in KINDS] + [
         ("subnet of the standby only", (1,), None),
         ("subnet of the member holding the role only", (0,), None),
         ("image, failing at the secondary (rolled back)", (0, 1), 1),
@@ -257,7 +257,7 @@ def member_swaps(worlds: Any) -> dict[str, Any]:
             props = world.cluster_props(members)
             fqdn = world.cluster("Create", props)["PhysicalResourceId"]
             deployed = worlds.Deployed([m["Uid"] for m in members], members, props, fqdn)
-            change = KINDS.get(name.split(" of ")[0].split(",")[0], KINDS["subnet"])
+            change: dict[str, Any] = KINDS.get(name.split(" of ")[0].split(",")[0], KINDS["subnet"])
             runs[name] = SwapWorld(world, deployed).swap(positions, change, fail_at=fail_at)
     return runs
 

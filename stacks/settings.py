@@ -404,6 +404,8 @@ class AppSettings:
                 "a cluster). Set stackPerCluster: true to give each cluster a stack of its own "
                 "(TrustgridCluster-<name>); that moves the clusters of an existing stack, so set it before deploying.",
             )
+        _succession_one_way(problems, clusters)
+        _names_apart(problems, clusters)
         if values["stack_per_cluster"]:  # the construct checks its neighbours in its own stack; here in others
             _edges_apart(problems, clusters)
             _nodes_apart(problems, clusters)
@@ -485,6 +487,31 @@ def _superseded(clusters: tuple[ClusterSettings, ...]) -> tuple[ClusterSettings,
         else c
         for c in clusters
     )
+
+
+def _succession_one_way(problems: Problems, clusters: Sequence[ClusterSettings]) -> None:
+    """A cluster cannot succeed the cluster that succeeds it: nobody would own the shared routes (or, with both
+    cutting over, each would wait for the other)."""
+    succeeds = {c.name: c.options.get("succeeds") for c in clusters}
+    for cluster in clusters:
+        other = succeeds.get(cluster.name)
+        if other and other != cluster.name and succeeds.get(str(other)) == cluster.name:
+            problems.add(f"{cluster.where}.succeeds", other, f"the cluster {other!r} succeeds this one: succession "
+                         "goes one way. Remove succeeds from the cluster that is to stay.")  # fmt: skip
+
+
+def _names_apart(problems: Problems, clusters: Sequence[ClusterSettings]) -> None:
+    """A cluster and a node share one namespace in Trustgrid (both are ``<name>.<org domain>``)."""
+    nodes = {}
+    for cluster in clusters:
+        names = cluster.options.get("gateway_names") or (f"{cluster.name}-a", f"{cluster.name}-b")
+        nodes.update({str(n): cluster for n in (names if isinstance(names, (list, tuple)) else [])})
+    for cluster in clusters:
+        owner = nodes.get(cluster.name)
+        if owner is not None and owner is not cluster:
+            fix = (f"a gateway of the cluster {owner.name!r} has that name: both would have the FQDN "
+                   "'<name>.<org domain>'. Give the cluster another name.")  # fmt: skip
+            problems.add(f"{cluster.where}.name", cluster.name, fix)
 
 
 def _nodes_apart(problems: Problems, clusters: Sequence[ClusterSettings]) -> None:

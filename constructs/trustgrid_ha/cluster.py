@@ -838,20 +838,37 @@ def _refuse_conflicts(new: TrustgridHaCluster) -> None:
     stack = Stack.of(new)
     siblings: list[TrustgridHaCluster] = stack.__dict__.setdefault("_trustgrid_ha_clusters", [])
     for other in siblings:
-        if other.config.cluster_name == new.config.cluster_name:
-            problems.append(Problem("cluster_name", new.config.cluster_name, f"{other.node.path} uses it already."))
-        for index, name in enumerate(new.config.node_names):
-            if name in other.config.node_names:
-                fix = f"{other.node.path} has a gateway of that name already; node names are unique in Trustgrid."
-                problems.append(Problem(f"gateway_names[{index}]", name, fix))
+        problems += _names_taken(new.config, other)
         succession = (
             other.config.cluster_name == new.config.succeeds or new.config.cluster_name == other.config.succeeds
         )
+        if new.config.succeeds == other.config.cluster_name and other.config.succeeds == new.config.cluster_name:
+            fix = (f"{other.node.path} succeeds this cluster: succession goes one way. Remove succeeds from the "
+                   "cluster that is to stay.")  # fmt: skip
+            problems.append(Problem("succeeds", new.config.succeeds, fix))
         if other.vpc is new.vpc and not succession:
             problems += _overlaps(new.config.edge_cidrs, other)
     if problems:
         raise TrustgridConfigError.of(problems)
     siblings.append(new)
+
+
+def _names_taken(config: ClusterConfig, other: TrustgridHaCluster) -> list[Problem]:
+    """Cluster and node names share one namespace in a Trustgrid organization (``<name>.<org domain>``)."""
+    problems = []
+    if other.config.cluster_name == config.cluster_name:
+        problems.append(Problem("cluster_name", config.cluster_name, f"{other.node.path} uses it already."))
+    if config.cluster_name in other.config.node_names:
+        fix = f"a gateway of {other.node.path} has that name: both would have the FQDN '<name>.<org domain>'."
+        problems.append(Problem("cluster_name", config.cluster_name, fix))
+    for index, name in enumerate(config.node_names):
+        if name in other.config.node_names:
+            fix = f"{other.node.path} has a gateway of that name already; node names are unique in Trustgrid."
+            problems.append(Problem(f"gateway_names[{index}]", name, fix))
+        if name == other.config.cluster_name:
+            fix = f"it is the name of the cluster {other.node.path}: both would have the FQDN '{name}.<org domain>'."
+            problems.append(Problem(f"gateway_names[{index}]", name, fix))
+    return problems
 
 
 def _overlaps(edge_cidrs: Sequence[str], other: TrustgridHaCluster) -> list[Problem]:

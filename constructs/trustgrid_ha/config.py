@@ -292,6 +292,9 @@ class ClusterConfig:
         if self.cut_over and not self.succeeds:
             found.append(Problem("cut_over", True, "a cut-over moves the routes from the cluster this one succeeds: "
                                  "give succeeds, the predecessor's name."))  # fmt: skip
+        if self.cut_over and self.superseded:
+            found.append(Problem("superseded", True, "a cluster that cuts over takes the routes, and a superseded one "
+                                 "has given them away: set one of cut_over and superseded."))  # fmt: skip
         if self.succeeds is not None and self.succeeds == self.cluster_name:
             found.append(Problem("succeeds", self.succeeds, "a cluster succeeds another one: give the old cluster's "
                                  "name, and this one a new name."))  # fmt: skip

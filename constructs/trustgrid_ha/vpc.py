@@ -171,6 +171,8 @@ def pending_lookup(vpc: ec2.IVpc) -> bool:
 #: IDs of a VPC and a subnet (8 or 17 hexadecimal digits).
 VPC_ID = re.compile(r"^vpc-([0-9a-f]{8}|[0-9a-f]{17})$")
 SUBNET_ID = re.compile(r"^subnet-([0-9a-f]{8}|[0-9a-f]{17})$")
+#: The availability zones CDK gives a stack with an account and region until the CLI has looked them up.
+LOOKUP_PLACEHOLDER = re.compile(r"dummy\d[a-z]")
 #: An availability zone's name, of any region.
 AVAILABILITY_ZONE = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d[a-z]$")
 
@@ -188,7 +190,9 @@ def _refuse_foreign_zones(vpc: ec2.IVpc, subnets: Sequence[ec2.ISubnet]) -> None
     region = Stack.of(vpc).region
     if is_unresolved(region) or pending_lookup(vpc):
         return
-    foreign = sorted({s.availability_zone for s in subnets if not is_unresolved(s.availability_zone)} - {""})
+    known = {s.availability_zone for s in subnets if not is_unresolved(s.availability_zone)} - {""}
+    # the placeholders CDK gives a new VPC until the CLI has looked the stack's zones up (dummy1a, dummy1b, ...)
+    foreign = sorted(z for z in known if not LOOKUP_PLACEHOLDER.fullmatch(z))
     problems = [
         Problem("vpc", name, f"{name} is not an availability zone of the stack's region {region}.")
         for name in foreign

@@ -38,7 +38,7 @@ from trustgrid_ha_runtime.handler import handle_event
 FQDN = "prod-gw.acme.trustgrid.io"
 POSITIONS = ("Primary", "Secondary")
 #: What a swap changes, as the guard sees it (the node name carries the revision of it).
-KINDS = {
+KINDS: dict[str, dict[str, Any]] = {
     "image": {"image": "ami-0new"},
     "image refresh": {"image": "resolved:trustgrid-node-2204-*:2027-01"},
     "root volume": {"root_volume_gib": 40},
