@@ -357,7 +357,7 @@ class TrustgridHaCluster(Construct):
 
         :param port: What may flow. @default - all traffic."""
         port = port or ec2.Port.all_traffic()
-        for cidr in self.config.edge_cidrs:
+        for cidr in self._edge_cidrs_listed("allow_edge_traffic_from"):
             peer.connections.allow_to(ec2.Peer.ipv4(cidr), port, f"to the edge sites through {self.cluster_name}")
         self._connections.allow_from(peer, port, "from an application tier to the edge sites")
 
@@ -367,9 +367,21 @@ class TrustgridHaCluster(Construct):
 
         :param port: What may flow. @default - all traffic."""
         port = port or ec2.Port.all_traffic()
-        for cidr in self.config.edge_cidrs:
+        for cidr in self._edge_cidrs_listed("allow_edge_traffic_to"):
             peer.connections.allow_from(ec2.Peer.ipv4(cidr), port, f"from the edge sites through {self.cluster_name}")
         self._connections.allow_to(peer, port, "from the edge sites to an application tier")
+
+    def _edge_cidrs_listed(self, method: str) -> Sequence[str]:
+        """The edge CIDRs one rule each: a deploy-time list cannot give them."""
+        if is_unresolved(self.config.edge_cidrs):
+            raise TrustgridConfigError(
+                "edge_cidrs",
+                self.config.edge_cidrs,
+                f"{method} makes one security group rule per edge CIDR at synth time, which a deploy-time list (a "
+                "CommaDelimitedList parameter) cannot give: give the list itself (its items may be deploy-time "
+                "values), or open the security groups yourself.",
+            )
+        return self.config.edge_cidrs
 
     # -- what it builds ---------------------------------------------------------------------
 

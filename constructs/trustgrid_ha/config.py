@@ -218,7 +218,9 @@ class ClusterConfig:
                     problems.append(Problem(name, None, REQUIRED_FIX))
                 continue
             kind: Kind = spec.metadata["kind"]
-            if is_unresolved(value) or kind.accepts(value):
+            if kind in STRS and name not in DEPLOY_TIME_LISTS and is_unresolved(value):
+                problems.append(Problem(name, value, DEPLOY_TIME_LIST_FIX))
+            elif is_unresolved(value) or kind.accepts(value):
                 given[name] = tuple(value) if kind in STRS and _literal_list(value) else value
             else:
                 problems.append(Problem(name, shown(value), f"give {kind.words}."))
@@ -263,6 +265,7 @@ class ClusterConfig:
         if self.virtual_network is not None:
             found += self.virtual_network.problems(self.cluster_name, self.edge_cidrs)
         found += self._succession()
+        found += self._licenses_and_interfaces()
         if self.member_swap and self.license_secrets:
             found.append(Problem("license_secrets", "(two secrets)", "a member swap gives each new gateway a new node "
                                  "with a license of its own, minted through the API: leave license_secrets unset with "
@@ -276,6 +279,24 @@ class ClusterConfig:
                     "gateways' first-boot script, which runs as root, so it must be checked before deployment.",
                 )
             )
+        return found
+
+    def _licenses_and_interfaces(self) -> list[Problem]:
+        """Two licenses of their own; interface names the node OS could give (and a shell would not misread)."""
+        found = []
+        secrets = self.license_secrets or ()
+        if len(secrets) == 2 and secrets[0] is secrets[1]:
+            found.append(Problem("license_secrets", shown(list(secrets)), "give two secrets, one license per gateway: "
+                                 "a license registers one node."))  # fmt: skip
+        names = self.interface_names
+        if names is not None:
+            for part in ("wan", "lan"):
+                value = getattr(names, part)
+                if not (isinstance(value, str) and INTERFACE_NAME.fullmatch(value)):
+                    found.append(Problem(f"interface_names.{part}", value, INTERFACE_NAME_FIX))
+            if names.wan == names.lan:
+                found.append(Problem("interface_names", f"{names.wan}/{names.lan}", "give the WAN and the LAN "
+                                     "interface different names."))  # fmt: skip
         return found
 
     def _across(self, found: list[Problem]) -> None:
@@ -338,8 +359,13 @@ class ClusterConfig:
         if seconds is None:
             found.append(Problem("wait_timeout", "(a deploy-time value)", TOKEN_DURATION_FIX))
         elif not is_unresolved(seconds):
-            _rule(found, "wait_timeout", f"{int(seconds)} s", contract.wait_problem(int(seconds)))
+            problem = contract.wait_problem(int(seconds)) if seconds == int(seconds) else "give whole seconds."
+            _rule(found, "wait_timeout", self.wait_timeout.to_human_string(), problem)
         if not self.monitoring:
+            if self.alarm_topic is not None or self.monitoring_interval is not DEFAULT_MONITORING_INTERVAL:
+                setting = "alarm_topic" if self.alarm_topic is not None else "monitoring_interval"
+                fix = "it applies to the health check, which monitoring=False turns off; remove one of the two."
+                found.append(Problem(setting, shown(getattr(self, setting)), fix))
             return
         interval = _seconds(self.monitoring_interval)
         if interval is None or is_unresolved(interval):
@@ -348,10 +374,12 @@ class ClusterConfig:
                 "as Duration.minutes(1)."
             )
             found.append(Problem("monitoring_interval", "(a deploy-time value)", fix))
-        elif interval < 60 or interval % 60:
+        elif interval < 60 or interval % 60 or interval > MAX_MONITORING_SECONDS:
             found.append(
                 Problem(
-                    "monitoring_interval", self.monitoring_interval.to_human_string(), "give whole minutes, 1 or more."
+                    "monitoring_interval",
+                    self.monitoring_interval.to_human_string(),
+                    f"give whole minutes, 1 to {MAX_MONITORING_SECONDS // 60}.",
                 )
             )
 
@@ -464,13 +492,25 @@ def _seconds(duration: Duration) -> float | None:
     """A Duration in seconds (a token for a deploy-time amount given in seconds), or None when CDK cannot convert
     it (a deploy-time amount in another unit)."""
     try:
-        return duration.to_seconds()
+        return duration.to_seconds(integral=False)
     except RuntimeError:  # jsii: "Duration must be specified as 'Duration.seconds()' here since its value comes from
         return None  # a token and cannot be converted"
 
 
+#: A network interface name as Linux gives it (``ens6``, ``enp40s0``): at most 15 characters.
+INTERFACE_NAME = re.compile(r"[a-z][a-z0-9]{0,14}")
+INTERFACE_NAME_FIX = "give a Linux interface name such as 'ens6': a letter, then letters and digits, 15 at most."
+#: The health check's longest interval (the app's monitoringIntervalMinutes has the same limit).
+MAX_MONITORING_SECONDS = 3600
 #: Trustgrid names (clusters, nodes): at most this many characters.
 MAX_NAME = 63
+#: The list settings that may be a deploy-time list (a CommaDelimitedList parameter): the others make one security
+#: group rule, IAM resource or API entry per item, at synth time.
+DEPLOY_TIME_LISTS = frozenset({"edge_cidrs"})
+DEPLOY_TIME_LIST_FIX = (
+    "give the list itself (its items may be deploy-time values): one security group rule, permission or entry is "
+    "made per item at synth time, which a deploy-time list such as a CommaDelimitedList parameter cannot give."
+)
 #: With member_swap, each gateway's node name ends in '-' and six hex digits of what makes it a new node.
 SWAP_SUFFIX = 7
 SWAPPED = " a revision ('-' and six hex digits of what makes it a new node)"

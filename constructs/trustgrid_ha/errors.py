@@ -7,6 +7,7 @@ were tokens at synth time; :mod:`trustgrid_ha.config` applies them at synth time
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -70,8 +71,8 @@ def is_unresolved(value: object) -> bool:
     """
     if isinstance(value, bool):
         return False
-    if isinstance(value, (int, float)):
-        return abs(value) >= _PLAIN_NUMBERS and Token.is_unresolved(value)
+    if isinstance(value, (int, float)):  # infinity and NaN are no token, and JSON (jsii's wire) cannot carry them
+        return math.isfinite(value) and abs(value) >= _PLAIN_NUMBERS and Token.is_unresolved(value)
     if isinstance(value, str):
         return _TOKEN_MARKER in value and Token.is_unresolved(value)
     if isinstance(value, (list, tuple)):

@@ -77,7 +77,9 @@ TWO_SECRETS = Kind("two Secrets Manager secrets, one license per gateway, primar
 VPC = _declares("an ec2.IVpc", "select_subnets", "add_gateway_endpoint")
 SUBNETS = _instance_of("an ec2.SubnetSelection", ec2.SubnetSelection)
 INTERFACE_NAMES = _instance_of("trustgrid_ha.InterfaceNames(wan=..., lan=...)", InterfaceNames)
-REMOVAL_POLICY = _instance_of("RemovalPolicy.RETAIN or RemovalPolicy.DESTROY", RemovalPolicy)
+REMOVAL_POLICY = Kind(
+    "RemovalPolicy.RETAIN or RemovalPolicy.DESTROY", lambda v: v in (RemovalPolicy.RETAIN, RemovalPolicy.DESTROY)
+)
 DURATION = _instance_of("a Duration, such as Duration.minutes(45)", Duration)
 TOPIC = _declares("an SNS topic (sns.ITopic)", "add_subscription", "grant_publish")
 #: True or False for a construct's switch (the words a Python user reads).
@@ -86,7 +88,9 @@ SWITCH = Kind("True or False", lambda v: isinstance(v, bool))
 
 def shown(value: object) -> object:
     """The value as a message shows it: plain data as it is, any other object by its type."""
-    return value if isinstance(value, (str, int, float, list, tuple, dict)) else type(value).__name__
+    if isinstance(value, (list, tuple)):
+        return [shown(item) for item in value]
+    return value if isinstance(value, (str, int, float, dict)) else type(value).__name__
 
 
 SWITCH_REFUSED = Kind("True or False (True is refused: see its documentation)", lambda v: isinstance(v, bool))
