@@ -874,12 +874,18 @@ def _names_taken(config: ClusterConfig, other: TrustgridHaCluster) -> list[Probl
         fix = f"a gateway of {other.node.path} has that name: both would have the FQDN '<name>.<org domain>'."
         problems.append(Problem("cluster_name", config.cluster_name, fix))
     for index, name in enumerate(config.node_names):
+        # a default node name is the cluster name's doing
+        setting, shown = (
+            (f"gateway_names[{index}]", name) if config.gateway_names else ("cluster_name", config.cluster_name)
+        )
+        default = "" if config.gateway_names else f"a gateway's default node name is {name!r}: "
         if name in other.config.node_names:
-            fix = f"{other.node.path} has a gateway of that name already; node names are unique in Trustgrid."
-            problems.append(Problem(f"gateway_names[{index}]", name, fix))
+            fix = f"{default}{other.node.path} has a gateway of that name already; node names are unique in Trustgrid."
+            problems.append(Problem(setting, shown, fix))
         if name == other.config.cluster_name:
-            fix = f"it is the name of the cluster {other.node.path}: both would have the FQDN '{name}.<org domain>'."
-            problems.append(Problem(f"gateway_names[{index}]", name, fix))
+            fix = (f"{default}it is the name of the cluster {other.node.path}: both would have the FQDN "
+                   f"'{name}.<org domain>'. Give the gateways or the cluster another name.")  # fmt: skip
+            problems.append(Problem(setting, shown, fix))
     return problems
 
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from aws_cdk import App, CfnParameter, Duration, Environment, Stack
+from aws_cdk import App, CfnParameter, Duration, Environment, RemovalPolicy, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk.assertions import Template
 
-from trustgrid_ha import TrustgridConfigError, TrustgridHaCluster
+from trustgrid_ha import GatewayType, InterfaceNames, TrustgridConfigError, TrustgridHaCluster
 
 
 def build(vpc_factory=None, **settings: Any) -> TrustgridHaCluster:
@@ -62,6 +62,20 @@ CASES = [
     ({"gateway_names": ["ok", "Not OK"]}, "gateway_names[1]", "lowercase letters"),
     ({"wait_timeout": Duration.hours(2)}, "wait_timeout", "between 1 and 50 minutes"),
     ({"machine_image_id": "img-1"}, "machine_image_id", "AMI ID"),
+    # the wrong settings a broad sample found (issue 19)
+    ({"instance_type": "c7ia.large"}, "instance_type", "EC2 has no instance family 'c7ia'"),
+    ({"root_volume_size_gib": float("inf")}, "root_volume_size_gib", "whole number"),
+    ({"wait_timeout": Duration.millis(1500)}, "wait_timeout", "whole seconds"),
+    ({"monitoring_interval": Duration.millis(60500)}, "monitoring_interval", "whole minutes, 1 to 60"),
+    ({"monitoring_interval": Duration.hours(13)}, "monitoring_interval", "whole minutes, 1 to 60"),
+    ({"monitoring": False, "monitoring_interval": Duration.minutes(5)}, "monitoring_interval", "monitoring=False"),
+    ({"node_removal_policy": RemovalPolicy.SNAPSHOT}, "node_removal_policy", "RETAIN or RemovalPolicy.DESTROY"),
+    ({"interface_names": InterfaceNames("ens5", "ens5")}, "interface_names", "different names"),
+    ({"interface_names": InterfaceNames("", "ens6")}, "interface_names.wan", "Linux interface name"),
+    ({"interface_names": InterfaceNames("ens5", "ens6;reboot")}, "interface_names.lan", "Linux interface name"),
+    ({"succeeds": "old-gw", "cut_over": True, "superseded": True}, "superseded", "set one of cut_over and"),
+    ({"member_swap": True, "cluster_name": "x" * 55}, "cluster_name", "each with a revision"),
+    ({"member_swap": True, "gateway_names": ["a" * 57, "b"]}, "gateway_names[0]", "at most 56 characters"),
 ]
 
 
@@ -378,3 +392,77 @@ def test_the_region_list_is_botocores_for_ec2_in_every_partition() -> None:
     session = botocore.session.get_session()
     known = {r for p in session.get_available_partitions() for r in session.get_available_regions("ec2", p)}
     assert set(REGIONS) == known
+
+
+def test_a_metal_size_with_a_dash_is_an_instance_type() -> None:
+    assert build(instance_type="c7i.metal-24xl").generation.value == "gen3"
+
+
+def test_two_license_secrets_must_be_two() -> None:
+    stack = Stack(App(), "S")
+    license_secret = secretsmanager.Secret.from_secret_name_v2(stack, "L", "license")
+    api = secretsmanager.Secret.from_secret_name_v2(stack, "Api", "trustgrid/api")
+    with pytest.raises(TrustgridConfigError) as failure:
+        TrustgridHaCluster(stack, "Gw", cluster_name="prod-gw", api_secret=api, edge_cidrs=["172.16.0.0/16"],
+                           license_secrets=[license_secret, license_secret])  # fmt: skip
+    assert failure.value.setting == "license_secrets" and "object at 0x" not in str(failure.value)
+    with pytest.raises(TrustgridConfigError) as failure:
+        TrustgridHaCluster(stack, "Gw2", cluster_name="prod-gw2", api_secret=api, edge_cidrs=["172.16.0.0/16"],
+                           license_secrets=[license_secret])  # fmt: skip
+    assert "object at 0x" not in str(failure.value) and "license_secrets=[" in str(failure.value)
+
+
+@pytest.mark.parametrize(
+    "keyword",
+    ["lan_source_cidrs", "edge_source_cidrs", "route_table_ids", "extra_route_table_ids", "control_plane_cidrs",
+     "dns_server_cidrs", "gateway_clients"],
+)  # fmt: skip
+def test_a_deploy_time_list_is_refused_where_each_item_makes_a_rule(keyword: str) -> None:
+    stack = Stack(App(), "S")
+    api = secretsmanager.Secret.from_secret_name_v2(stack, "Api", "trustgrid/api")
+    listed = CfnParameter(stack, "List", type="CommaDelimitedList").value_as_list
+    extra: dict[str, Any] = {"gateway_type": GatewayType.PRIVATE} if keyword == "gateway_clients" else {}
+    with pytest.raises(TrustgridConfigError) as failure:
+        TrustgridHaCluster(stack, "Gw", cluster_name="prod-gw", api_secret=api, edge_cidrs=["172.16.0.0/16"],
+                           **{keyword: listed}, **extra)  # fmt: skip
+    assert failure.value.setting == keyword and "give the list itself" in str(failure.value)
+    assert "Token[" not in str(failure.value)
+
+
+def test_a_deploy_time_edge_list_works_but_cannot_open_security_groups_one_rule_each() -> None:
+    stack = Stack(App(), "S")
+    api = secretsmanager.Secret.from_secret_name_v2(stack, "Api", "trustgrid/api")
+    listed = CfnParameter(stack, "List", type="CommaDelimitedList").value_as_list
+    cluster = TrustgridHaCluster(stack, "Gw", cluster_name="prod-gw", api_secret=api, edge_cidrs=listed)
+    tier = ec2.SecurityGroup(stack, "Tier", vpc=cluster.vpc)
+    with pytest.raises(TrustgridConfigError) as failure:
+        cluster.allow_edge_traffic_from(tier)
+    assert failure.value.setting == "edge_cidrs" and "allow_edge_traffic_from" in str(failure.value)
+
+
+def test_a_stack_with_an_account_and_region_synthesizes_before_its_zones_are_looked_up() -> None:
+    """CDK gives a new VPC placeholder zones (dummy1a, ...) until the CLI has looked the region's zones up."""
+    app = App()
+    stack = Stack(app, "S", env=Environment(account="123456789012", region="us-east-1"))
+    api = secretsmanager.Secret.from_secret_name_v2(stack, "Api", "trustgrid/api")
+    TrustgridHaCluster(stack, "Gw", cluster_name="prod-gw", api_secret=api, edge_cidrs=["172.16.0.0/16"])
+    Template.from_stack(stack).resource_count_is("AWS::EC2::Instance", 2)
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "setting"),
+    [
+        ({"cluster_name": "a-a"}, {"cluster_name": "a"}, "cluster_name"),  # a's default node a-a
+        ({"cluster_name": "a"}, {"cluster_name": "b", "gateway_names": ["a", "b-x"]}, "gateway_names[0]"),
+        ({"cluster_name": "a", "succeeds": "b"}, {"cluster_name": "b", "succeeds": "a"}, "succeeds"),
+    ],
+)
+def test_clusters_of_one_stack_keep_their_names_and_succession_apart(
+    first: dict[str, Any], second: dict[str, Any], setting: str
+) -> None:
+    stack = Stack(App(), "S")
+    api = secretsmanager.Secret.from_secret_name_v2(stack, "Api", "trustgrid/api")
+    TrustgridHaCluster(stack, "First", api_secret=api, edge_cidrs=["172.16.0.0/16"], **first)
+    with pytest.raises(TrustgridConfigError) as failure:
+        TrustgridHaCluster(stack, "Second", api_secret=api, edge_cidrs=["172.17.0.0/16"], **second)
+    assert failure.value.setting == setting
