@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
@@ -15,12 +14,7 @@ from constructs import Construct
 
 from trustgrid_ha import Problem, TrustgridConfigError, TrustgridHaCluster, gateway_vpc
 
-from .settings import AppSettings, ClusterSettings
-
-SECRET_ARN = re.compile(r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:(?P<name>[\w/+=.@-]+)$")
-#: The six random characters Secrets Manager appends to a secret's name in its ARN (mixed case and digits).
-SIX_AFTER_A_HYPHEN = re.compile(r"-[A-Za-z0-9]{6}$")
-RANDOM_SUFFIX = re.compile(r"-(?=[A-Za-z0-9]*[A-Z])(?=[A-Za-z0-9]*[a-z0-9])[A-Za-z0-9]{6}$")
+from .settings import RANDOM_SUFFIX, SECRET_ARN, AppSettings, ClusterSettings
 
 
 class GatewayClusterStack(Stack):
@@ -49,13 +43,12 @@ class GatewayClusterStack(Stack):
                 "Set the 'trustgrid' context in cdk.json before deploying.",
             )
             self._refuse_every_deployment()
-        where = settings.where
         problems: list[Problem] = []
         self.vpc = vpc or self._vpc(settings)
         self.clusters: list[TrustgridHaCluster] = []
         members = settings.clusters if clusters is None else clusters
         for cluster in members:
-            api_secret = self._api_secret(f"{where}.apiSecretName", settings.api_secret_name)
+            api_secret = self._api_secret(settings.api_secret_name)
             topic: sns.ITopic | None = None
             arn = cluster.alarm_topic_arn
             if arn is not None:  # cdk.json gives the topic's ARN
@@ -128,43 +121,18 @@ class GatewayClusterStack(Stack):
         created.add_flow_log("FlowLog")
         return created
 
-    def _api_secret(self, where: str, value: str) -> secretsmanager.ISecret:
-        """The API key secret by name, by complete ARN (with the random suffix) or by partial ARN (once a stack)."""
+    def _api_secret(self, value: str) -> secretsmanager.ISecret:
+        """The API key secret by name, by complete ARN (with the random suffix) or by partial ARN (once a stack; the
+        settings refused what CDK could not import, :func:`stacks.settings.secret_problem`)."""
         imported = self.node.try_find_child("TrustgridApiSecret")
         if imported is not None:
             return imported  # type: ignore[return-value]
         arn = SECRET_ARN.match(value)
-        if arn is not None:
-            if RANDOM_SUFFIX.search(arn["name"]):
-                return secretsmanager.Secret.from_secret_complete_arn(self, "TrustgridApiSecret", value)
-            if SIX_AFTER_A_HYPHEN.search(arn["name"]):
-                raise TrustgridConfigError(
-                    where,
-                    value,
-                    "a partial ARN whose name ends in a hyphen and six characters cannot be told from a complete one "
-                    "(AWS takes them for the random suffix); give the secret's complete ARN, with its suffix.",
-                )
-            return secretsmanager.Secret.from_secret_partial_arn(self, "TrustgridApiSecret", value)
-        if value.startswith("arn:"):
-            raise TrustgridConfigError(
-                where, value, "give a Secrets Manager secret name or ARN (arn:aws:secretsmanager:…)."
-            )
-        if RANDOM_SUFFIX.search(value):
-            raise TrustgridConfigError(
-                where,
-                value,
-                f"this looks like a name with Secrets Manager's random suffix ({value[-7:]}); give the name without "
-                "it, or the secret's full ARN.",
-            )
-        if SIX_AFTER_A_HYPHEN.search(value):
-            raise TrustgridConfigError(
-                where,
-                value,
-                f"a name that ends in a hyphen and six characters ({value[-7:]}) cannot be looked up by name: AWS "
-                "takes the last seven characters for the random suffix of a secret ARN (CDK's from_secret_name_v2 "
-                "documents it). Give the secret's complete ARN instead.",
-            )
-        return secretsmanager.Secret.from_secret_name_v2(self, "TrustgridApiSecret", value)
+        if arn is None:
+            return secretsmanager.Secret.from_secret_name_v2(self, "TrustgridApiSecret", value)
+        if RANDOM_SUFFIX.search(arn["name"]):
+            return secretsmanager.Secret.from_secret_complete_arn(self, "TrustgridApiSecret", value)
+        return secretsmanager.Secret.from_secret_partial_arn(self, "TrustgridApiSecret", value)
 
     @property
     def availability_zones(self) -> list[str]:

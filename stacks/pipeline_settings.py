@@ -28,7 +28,17 @@ from .reading import (
     read_keys,
     unknown,
 )
-from .settings import APP_KEYS, DEFAULT_API_SECRET, STACK_KEYS, AppSettings, availability_zones, stack_settings
+from .settings import (
+    APP_KEYS,
+    DEFAULT_API_SECRET,
+    SECRET,
+    SECRET_NAME,
+    STACK_KEYS,
+    AppSettings,
+    availability_zones,
+    secret_problem,
+    stack_settings,
+)
 
 EXAMPLE_PIPELINE: dict[str, Any] = json.loads(
     (Path(__file__).resolve().parents[1] / "examples" / "settings" / "pipeline.json").read_text()
@@ -40,13 +50,10 @@ CONNECTION_HINT = "a CodeConnections connection ARN (arn:aws:codeconnections:REG
 REPOSITORY = re.compile(r"^[\w.-]+/[\w.-]+$")
 #: A branch name `git check-ref-format --branch` accepts, in the usual characters.
 BRANCH = re.compile(r"^(?![-/.])(?!.*(\.\.|//|@\{|/\.|\.lock$|[./]$))[\w./@+-]+$")
-#: A Secrets Manager secret by name (letters, digits and /_+=.@-, up to 512) or by ARN.
-SECRET = re.compile(r"^([\w/+=.@-]{1,512}|arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[\w/+=.@-]+)$")
 STAGE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,63}$")
 
 #: Whether the region exists, the construct checks (a region newer than this release works with machineImageId).
 REGION = pattern(REGION_CODE, "an AWS region like 'us-east-1'")
-SECRET_NAME = pattern(SECRET, "a Secrets Manager secret name (letters, digits and /_+=.@-) or a secret ARN")
 
 
 @dataclass(frozen=True)
@@ -104,9 +111,24 @@ class PipelineSettings:
             is_example=is_example,
         )
         _one_name_per_organization(problems, list(settings.environments), settings.api_secret_name)
+        _secrets_importable(problems, where, settings)
         _source_in_place(problems, where, settings)
         problems.raise_any()
         return settings
+
+
+def _secrets_importable(problems: Problems, where: str, settings: PipelineSettings) -> None:
+    """The secrets the pipeline grants its health step, as IAM must name them (a name with Secrets Manager's random
+    suffix, or a partial ARN that looks complete, would never match the real secret)."""
+    named = [(f"{where}.apiSecretName", settings.api_secret_name)] + [
+        (f"{where}.environments[{i}].healthCheckSecretName", e.health_check_secret_name)
+        for i, e in enumerate(settings.environments)
+        if e.health_check_secret_name
+    ]
+    for setting, value in named:
+        problem = secret_problem(value)
+        if problem is not None and SECRET.match(value):  # a bad pattern is reported already
+            problems.add(setting, value, problem)
 
 
 def _environments(problems: Problems, where: str, raw: Any) -> tuple[EnvironmentSettings, ...]:

@@ -335,11 +335,64 @@ def _consistent_vpc(problems: Problems, where: str, values: Mapping[str, Any]) -
                      "give one route table ID per private subnet, in the same order.")  # fmt: skip
 
 
+#: A Secrets Manager secret by name (letters, digits and /_+=.@-, up to 512) or by ARN.
+SECRET = re.compile(r"^([\w/+=.@-]{1,512}|arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[\w/+=.@-]+)$")
+SECRET_NAME = pattern(SECRET, "a Secrets Manager secret name (letters, digits and /_+=.@-) or a secret ARN")
+SECRET_ARN = re.compile(
+    r"^arn:(?P<partition>aws[a-z-]*):secretsmanager:(?P<region>[a-z0-9-]+):\d{12}:secret:(?P<name>[\w/+=.@-]+)$"
+)
+#: The six random characters Secrets Manager appends to a secret's name in its ARN (mixed case and digits).
+SIX_AFTER_A_HYPHEN = re.compile(r"-[A-Za-z0-9]{6}$")
+RANDOM_SUFFIX = re.compile(r"-(?=[A-Za-z0-9]*[A-Z])(?=[A-Za-z0-9]*[a-z0-9])[A-Za-z0-9]{6}$")
+
+
+PARTIAL_ARN_FIX = (
+    "a partial ARN whose name ends in a hyphen and six characters cannot be told from a complete one (AWS takes them "
+    "for the random suffix); give the secret's complete ARN, with its suffix."
+)
+
+
+def secret_problem(value: object, region: str | None = None) -> str | None:
+    """What is wrong with a secret given by name or ARN, as CDK imports it and IAM grants on it (None: nothing).
+    With the reader's ``region``, an ARN must be of it: the secret is read in that region."""
+    if not isinstance(value, str) or not SECRET.match(value):
+        return f"give {SECRET_NAME.hint}."
+    arn = SECRET_ARN.match(value)
+    if arn is not None:
+        if region and arn["region"] != region:
+            return (f"the secret is read in the stack's region {region}, and this ARN is of {arn['region']}: give a "
+                    f"secret of {region} (Secrets Manager can replicate it there).")  # fmt: skip
+        if region and arn["partition"] != partition_of(region):
+            return (
+                f"the ARN's partition {arn['partition']} is not that of the region {region} ({partition_of(region)})."
+            )
+        if not RANDOM_SUFFIX.search(arn["name"]) and SIX_AFTER_A_HYPHEN.search(arn["name"]):
+            return PARTIAL_ARN_FIX
+        return None
+    if RANDOM_SUFFIX.search(value):
+        return (f"this looks like a name with Secrets Manager's random suffix ({value[-7:]}); give the name "
+                "without it, or the secret's full ARN.")  # fmt: skip
+    if SIX_AFTER_A_HYPHEN.search(value):
+        return (f"a name that ends in a hyphen and six characters ({value[-7:]}) cannot be looked up by name: AWS "
+                "takes the last seven characters for the random suffix of a secret ARN (CDK's from_secret_name_v2 "
+                "documents it). Give the secret's complete ARN instead.")  # fmt: skip
+    return None
+
+
+def partition_of(region: str) -> str:
+    """The partition of a region, from its name."""
+    if region.startswith("cn-"):
+        return "aws-cn"
+    if region.startswith("us-gov-"):
+        return "aws-us-gov"
+    return "aws"
+
+
 @dataclass(frozen=True)
 class AppSettings:
     """What one gateway-cluster stack needs: the API secret, the VPC and the clusters."""
 
-    api_secret_name: str = key("apiSecretName", TEXT, DEFAULT_API_SECRET)
+    api_secret_name: str = key("apiSecretName", SECRET_NAME, DEFAULT_API_SECRET)
     api_url: str = key("apiUrl", TEXT, DEFAULT_API_URL)
     vpc_cidr: str = key("vpcCidr", TEXT, APP_VPC_CIDR)
     #: Each cluster in a stack of its own (``TrustgridCluster-<name>``), the VPC in the main stack.
@@ -395,6 +448,9 @@ class AppSettings:
     ) -> AppSettings:
         problems = Problems()
         values = read_keys(cls, where, data, problems)
+        secret = secret_problem(values["api_secret_name"], region)
+        if secret is not None and SECRET.match(str(values["api_secret_name"])):  # a bad pattern is reported already
+            problems.add(f"{where}.apiSecretName", values["api_secret_name"], secret)
         clusters = _clusters(problems, where, data.get("clusters"), values["api_url"])
         if len(clusters) > MAX_CLUSTERS_PER_STACK and not values["stack_per_cluster"]:
             problems.add(

@@ -86,10 +86,8 @@ class Recorder:
 
     def kinds(self, action: str, params: dict[str, Any]) -> list[str]:
         """The kinds of resource a call needs permission on (an address moves onto an interface: both)."""
-        if action == "ec2:AssociateAddress":
+        if action in ("ec2:AssociateAddress", "ec2:DisassociateAddress"):  # the address and the interface it is on
             return ["elastic-ip", "network-interface"]
-        if action == "ec2:DisassociateAddress":
-            return ["elastic-ip"]
         return [self.kind(action, params)]
 
     def kind(self, action: str, params: dict[str, Any]) -> str:
@@ -409,7 +407,7 @@ def test_a_member_swap_and_its_rollback_make_only_calls_the_role_allows(
     world.set_stack_status("UPDATE_ROLLBACK_IN_PROGRESS")
     run(world, SEAT_TYPE, "Update", swap.seat(old, 0), OldResourceProperties=swap.seat(new, 0), PhysicalResourceId="s")
     world.set_stack_status("UPDATE_COMPLETE_CLEANUP_IN_PROGRESS")
-    run(world, LICENSE_TYPE, "Delete", LicenseProperties(old.name, "arn:x", remove_node_when_replaced=True)
+    run(world, LICENSE_TYPE, "Delete", LicenseProperties(old.name, "arn:x", swap_cluster="prod-gw")
         .to_properties(), PhysicalResourceId=old.uid)  # fmt: skip
     world.set_stack_status("UPDATE_COMPLETE")
     run(world, SEAT_TYPE, "Delete", swap.seat(old, 0), PhysicalResourceId="s")

@@ -438,43 +438,46 @@ class TrustgridHaCluster(Construct):
             self.provider.role.add_to_policy(
                 iam.PolicyStatement(actions=["ec2:CreateRoute", "ec2:ReplaceRoute"], resources=route_table_arns)
             )
-        gateways = []
-        for index, (position, node_name, placement) in enumerate(
-            zip(POSITIONS, self.node_names, placements, strict=True)
-        ):
-            scope: Construct = self
-            construct_id = position
-            address = None
-            if self.config.member_swap:  # the position keeps its address; its gateway is named by its revision
-                scope = Construct(self, position)
-                construct_id = f"Gateway{node_name.rsplit('-', 1)[1]}"
-                address = ec2.CfnEIP(scope, "WanAddress", domain="vpc")
-                self.addresses.append(address)
-            gateway = TrustgridGateway(
-                scope,
-                construct_id,
-                node_name=node_name,
-                instance_type=self.config.instance_type,
-                image_id=self.image_id,
-                wan_subnet=placement.wan,
-                lan_subnet=placement.lan,
-                wan_security_groups=self._wan_groups,
-                lan_security_groups=self._lan_groups,
-                route_table_arns=route_table_arns,
-                provider=self.provider,
-                license_secret=self.config.license_secrets[index] if self.config.license_secrets else None,
-                node_removal_policy=self.config.node_removal_policy,
-                root_volume_size_gib=self.config.root_volume_size_gib,
-                enroll_endpoint=self.config.enroll_endpoint,
-                elastic_ip=address,
-                tags={CLUSTER_TAG: self.config.cluster_name} if address is not None else None,
-            )
-            if address is not None:
-                self.seats.append(self._seat(scope, address, gateway))
-            gateways.append(gateway)
+        scopes: list[Construct] = [self, self]
+        if self.config.member_swap:  # each position keeps its address; its gateway is named by its revision
+            scopes = [Construct(self, position) for position in POSITIONS]
+            self.addresses = [ec2.CfnEIP(scope, "WanAddress", domain="vpc") for scope in scopes]
+        gateways = [
+            self._gateway(index, scopes[index], placement, route_table_arns)
+            for index, placement in enumerate(placements)
+        ]
         if self.addresses:
+            self.seats = [
+                self._seat(scopes[i], self.addresses[i], self.addresses[1 - i], gateway)
+                for i, gateway in enumerate(gateways)
+            ]
             self._grant_addresses()
         return gateways
+
+    def _gateway(
+        self, index: int, scope: Construct, placement: Placement, route_table_arns: list[str]
+    ) -> TrustgridGateway:
+        node_name, swapping = self.node_names[index], self.config.member_swap
+        return TrustgridGateway(
+            scope,
+            f"Gateway{node_name.rsplit('-', 1)[1]}" if swapping else POSITIONS[index],
+            node_name=node_name,
+            instance_type=self.config.instance_type,
+            image_id=self.image_id,
+            wan_subnet=placement.wan,
+            lan_subnet=placement.lan,
+            wan_security_groups=self._wan_groups,
+            lan_security_groups=self._lan_groups,
+            route_table_arns=route_table_arns,
+            provider=self.provider,
+            license_secret=self.config.license_secrets[index] if self.config.license_secrets else None,
+            node_removal_policy=self.config.node_removal_policy,
+            root_volume_size_gib=self.config.root_volume_size_gib,
+            enroll_endpoint=self.config.enroll_endpoint,
+            elastic_ip=self.addresses[index] if swapping else None,
+            tags={CLUSTER_TAG: self.config.cluster_name} if swapping else None,
+            swap_cluster=self.config.cluster_name if swapping else None,
+        )
 
     def _node_names(self, placements: list[Placement]) -> tuple[str, str]:
         """The gateways' node names: with member_swap, each ends in a revision of what makes it a new node (its
@@ -508,7 +511,9 @@ class TrustgridHaCluster(Construct):
         resolved = f"resolved:{IMAGE_NAME_PATTERNS[self.generation]}:{self.config.image_refresh_token or ''}"
         return self.config.machine_image_id or resolved
 
-    def _seat(self, scope: Construct, address: ec2.CfnEIP, gateway: TrustgridGateway) -> CustomResource:
+    def _seat(
+        self, scope: Construct, address: ec2.CfnEIP, partner: ec2.CfnEIP, gateway: TrustgridGateway
+    ) -> CustomResource:
         """The position's address on its gateway: before the gateway's instance boots (it needs the address), and
         in a swap only once the role has left the gateway it replaces."""
         config = self.config
@@ -520,6 +525,7 @@ class TrustgridHaCluster(Construct):
                 node_name=gateway.node_name,
                 allocation_id=address.attr_allocation_id,
                 wan_eni_id=gateway.wan_interface.ref,
+                partner_allocation_id=partner.attr_allocation_id,
                 edge_cidrs=tuple(config.edge_cidrs),
                 route_table_ids=tuple(self.route_table_ids),
                 owns_routes=config.owns_routes,
@@ -548,7 +554,9 @@ class TrustgridHaCluster(Construct):
                 iam.PolicyStatement(
                     sid="MoveAddresses", actions=["ec2:AssociateAddress"], resources=[*addresses, interfaces]
                 ),
-                iam.PolicyStatement(sid="ReleaseAddresses", actions=["ec2:DisassociateAddress"], resources=addresses),
+                iam.PolicyStatement(
+                    sid="ReleaseAddresses", actions=["ec2:DisassociateAddress"], resources=[*addresses, interfaces]
+                ),
             ],
         )
         acknowledge(

@@ -49,6 +49,7 @@ class TrustgridGateway(Construct):
         enroll_endpoint: str,
         elastic_ip: ec2.CfnEIP | None = None,
         tags: dict[str, str] | None = None,
+        swap_cluster: str | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.node_name = node_name
@@ -112,7 +113,7 @@ class TrustgridGateway(Construct):
                 license_secret_arn=self.license_secret.secret_arn,
                 source=LicenseSource.SECRET if supplied else LicenseSource.MINT,
                 remove_node_on_delete=node_removal_policy == RemovalPolicy.DESTROY,
-                remove_node_when_replaced=elastic_ip is not None,
+                swap_cluster=swap_cluster or "",
             ).to_properties(),
         )
         self.node_uid = self.license.get_att_string("NodeUid")

@@ -638,9 +638,10 @@ class LicenseProperties(Struct):
     license_secret_arn: str = prop("LicenseSecretArn")
     source: LicenseSource = prop("Source", LicenseSource.MINT)
     remove_node_on_delete: bool = prop("RemoveNodeOnDelete", False)
-    #: A gateway of a cluster that swaps members: when an update replaced it (its Delete arrives in the update's
-    #: cleanup), its node record goes too, unless the node is still in a cluster.
-    remove_node_when_replaced: bool = prop("RemoveNodeWhenReplaced", False)
+    #: The cluster of a gateway that member swaps replace: when an update replaced it (its Delete arrives in the
+    #: update's cleanup) and that cluster still exists without it, its node record goes too (a cluster removed by
+    #: the update keeps its records, as RemoveNodeOnDelete says).
+    swap_cluster: str = prop("SwapCluster", "")
     version: int | None = version_prop()
 
 
@@ -742,6 +743,9 @@ class SeatProperties(Struct):
     node_name: str = prop("NodeName", rule=name_problem)
     allocation_id: str = prop("AllocationId")
     wan_eni_id: str = prop("WanEniId")
+    #: The other position's address: a rollback gives it back to that position's old gateway when it finds it cut
+    #: off there (CloudFormation may roll this position back first).
+    partner_allocation_id: str = prop("PartnerAllocationId", "")
     #: The routes the role owns: a hand-over is done when every one points at the other member.
     edge_cidrs: tuple[str, ...] = prop("EdgeCidrs", ())
     route_table_ids: tuple[str, ...] = prop("RouteTableIds", ())

@@ -283,10 +283,8 @@ def gate_event(event: dict[str, Any], rt: Runtime) -> Response:
     if event["RequestType"] == "Delete":
         return {"PhysicalResourceId": physical}
     spec = GateProperties.parse(event["ResourceProperties"])
-    if event["RequestType"] == "Update" and swapped_first(event, spec):
-        # the first gateway is a new node that this update swapped in (its member resource waited for the cluster)
-        # and nothing restarts in place: the second gateway has nothing to wait for here
-        rt.log.info("gate.new_first_gateway", node=spec.node_name)
+    if event["RequestType"] == "Update" and swapped_only(event, spec):
+        rt.log.info("gate.swap_passes", node=spec.node_name, partner=spec.partner_name)
         return {"PhysicalResourceId": physical}
     data = _waiting(event, rt, int(spec.wait_timeout_seconds))
     if data["Phase"] in ROLLBACK_STATUSES:
@@ -299,14 +297,13 @@ def gate_event(event: dict[str, Any], rt: Runtime) -> Response:
     return {"PhysicalResourceId": physical, "Data": data}
 
 
-def swapped_first(event: dict[str, Any], spec: GateProperties) -> bool:
-    """Whether an update gave the first position a new node, with nothing that restarts the gateways in place."""
+def swapped_only(event: dict[str, Any], spec: GateProperties) -> bool:
+    """Whether an update gave a position a new node (the first's, the second's or both), with nothing that restarts
+    the gateways in place: the gate has nothing to wait for, the swap's own resources wait."""
     old = GateProperties.parse(event["OldResourceProperties"], strict=False)
     restart = {k: v for k, v in spec.fingerprint.items() if k != "LicenseSecretArn"}
-    return (
-        old.node_uid != spec.node_uid
-        and {k: v for k, v in old.fingerprint.items() if k != "LicenseSecretArn"} == restart
-    )
+    swapped = old.node_uid != spec.node_uid or old.partner_uid != spec.partner_uid
+    return swapped and {k: v for k, v in old.fingerprint.items() if k != "LicenseSecretArn"} == restart
 
 
 def seat_event(event: dict[str, Any], rt: Runtime) -> Response:
@@ -324,9 +321,33 @@ def seat_event(event: dict[str, Any], rt: Runtime) -> Response:
         attach(rt.ec2, spec, rt.log)
         return {"PhysicalResourceId": physical}
     phase = _phase(event, rt)
-    if phase not in ROLLBACK_STATUSES:
+    if phase is not None and phase not in ROLLBACK_STATUSES:
         SeatSwap(rt.api(), rt.ec2, rt.log, rt.now).check(old, spec)
-    return {"PhysicalResourceId": physical, "Data": _waiting(event, rt, HANDOVER_SECONDS, phase)}
+    return {"PhysicalResourceId": physical, "Data": _swap_waiting(event, rt, HANDOVER_SECONDS, phase)}
+
+
+def _swap_waiting(event: dict[str, Any], rt: Runtime, seconds: float, phase: str | None) -> dict[str, str]:
+    """A swap step's deadline and phase; without an answer from CloudFormation the polls ask again (``Decide``):
+    a rollback must never be taken for a new change, nor the other way round."""
+    data = _waiting(event, rt, seconds, phase)
+    if phase is None:
+        data["Decide"] = "true"
+    return data
+
+
+def _decided(event: dict[str, Any], rt: Runtime, deadline: float) -> str | None:
+    """The phase a swap step belongs to; asked again while CloudFormation has not said (None: ask next poll)."""
+    data = event.get("Data") or {}
+    if not data.get("Decide"):
+        return str(data.get("Phase") or "")
+    status = stack_status(rt.cloudformation, event.get("StackId"), rt.log)
+    if status is None and rt.now() >= deadline:
+        raise StackStatusUnknown(
+            "A member swap step could not read the stack's status for its whole deadline (DescribeStacks kept "
+            "failing), so it cannot tell a rollback from a new change; it changed nothing. Retry the deployment (or, "
+            "in a rollback, continue it)."
+        )
+    return status
 
 
 def member_event(event: dict[str, Any], rt: Runtime) -> Response:
@@ -336,10 +357,11 @@ def member_event(event: dict[str, Any], rt: Runtime) -> Response:
     if event["RequestType"] != "Update":
         return {"PhysicalResourceId": physical}
     phase = _phase(event, rt)
-    new = SwapProperties.parse(event["ResourceProperties"], strict=phase not in ROLLBACK_STATUSES)
+    strict = phase is not None and phase not in ROLLBACK_STATUSES
+    new = SwapProperties.parse(event["ResourceProperties"], strict=strict)
     if not swaps_member(SwapProperties.parse(event["OldResourceProperties"], strict=False), new):
         return {"PhysicalResourceId": physical}
-    return {"PhysicalResourceId": physical, "Data": _waiting(event, rt, int(new.wait_timeout_seconds), phase)}
+    return {"PhysicalResourceId": physical, "Data": _swap_waiting(event, rt, int(new.wait_timeout_seconds), phase)}
 
 
 def virtual_network_event(event: dict[str, Any], rt: Runtime) -> Response:
@@ -390,7 +412,7 @@ def license_event(event: dict[str, Any], rt: Runtime) -> Response:
             spec,
             event["PhysicalResourceId"],
             rolling_back=status in ROLLBACK_STATUSES,
-            replaced=spec.remove_node_when_replaced and status == UPDATE_CLEANUP,
+            replaced=bool(spec.swap_cluster) and status == UPDATE_CLEANUP,
         )
         return {"PhysicalResourceId": event["PhysicalResourceId"]}
     old = LicenseProperties.parse(event["OldResourceProperties"], strict=False) if request == "Update" else None
@@ -488,29 +510,41 @@ def _gate_poll(event: dict[str, Any], rt: Runtime, deadline: float) -> Response:
 
 
 def _seat_poll(event: dict[str, Any], rt: Runtime, deadline: float) -> Response:
+    phase = _decided(event, rt, deadline)
+    if phase is None:
+        return {"IsComplete": False}
     new = SeatProperties.parse(event["ResourceProperties"], strict=False)
-    swap = SeatSwap(rt.api(), rt.ec2, rt.log, rt.now)
-    if (event.get("Data") or {}).get("Phase") in ROLLBACK_STATUSES:
-        return {"IsComplete": swap.back(new, deadline)}
     old = SeatProperties.parse(event["OldResourceProperties"], strict=False)
-    return _retrying(rt, deadline, lambda: swap.step(old, new, deadline))
+    swap = SeatSwap(rt.api(), rt.ec2, rt.log, rt.now)
+    if phase not in ROLLBACK_STATUSES:
+        return _retrying(rt, deadline, lambda: swap.step(old, new, deadline))
+    try:
+        return {"IsComplete": swap.step(old, new, deadline, rolling_back=True)}
+    except Exception as exc:  # nothing may fail a rollback
+        rt.log.error("seat.rollback_step_failed", error=type(exc).__name__, message=str(exc))
+        return {"IsComplete": rt.now() >= deadline}
 
 
 def _member_poll(event: dict[str, Any], rt: Runtime, deadline: float) -> Response:
     """One poll of a swap at one position (the reconciler of the cluster resource, on the cluster as it is before
     and after this step), or of its rollback, which never fails."""
-    rolling_back = (event.get("Data") or {}).get("Phase") in ROLLBACK_STATUSES
+    phase = _decided(event, rt, deadline)
+    if phase is None:
+        return {"IsComplete": False}
+    rolling_back = phase in ROLLBACK_STATUSES
     new = SwapProperties.parse(event["ResourceProperties"], strict=not rolling_back)
     old = SwapProperties.parse(event["OldResourceProperties"], strict=False)
-    before, after = step_specs(old, new, rolling_back=rolling_back)
-    plan = plan_update(before, after)
     reconciler = _reconciler(event, rt, rolling_back=rolling_back)
     if not rolling_back:
-        fqdn = f"{after.name}.{rt.api().org_domain()}"
+        fqdn = f"{new.name}.{rt.api().org_domain()}"
+        before, after = step_specs(old, new, rolling_back=False)
+        plan = plan_update(before, after)
         return _retrying(rt, deadline, lambda: reconciler.converge(fqdn, after, plan, before, deadline).complete)
     try:
-        fqdn = f"{after.name}.{rt.api().org_domain()}"
-        done = reconciler.rejoin(fqdn, after, plan, before, deadline)
+        fqdn = f"{new.name}.{rt.api().org_domain()}"
+        members = frozenset(str(n.get("uid")) for n in rt.api().list_cluster_nodes(fqdn))
+        before, after = step_specs(old, new, rolling_back=True, members=members)
+        done = reconciler.rejoin(fqdn, after, plan_update(before, after), before, deadline)
     except Exception as exc:  # nothing may fail a rollback
         rt.log.error("member.rollback_left_unfinished", error=type(exc).__name__, message=str(exc))
         done = True

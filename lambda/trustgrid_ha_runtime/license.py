@@ -212,11 +212,7 @@ class LicenseManager:
                 return
             uid = stored
         log = self._log.bind(node=spec.node_name, uid=uid)
-        if replaced:  # a member swap's old gateway, once out of the cluster: its record goes with it
-            node = self._client.find_node(uid)
-            if node is not None and node.get("cluster"):
-                log.warning("license.node_record_kept", reason="the replaced node is still in a cluster")
-                return
+        if replaced and self._swapped_out(spec, uid, log):  # a member swap's old gateway: its record goes with it
             log.info("license.forget", reason="replaced by a member swap")
             self._forget(uid, log)
             return
@@ -225,6 +221,18 @@ class LicenseManager:
             self._forget(uid, log)
         else:
             log.info("license.node_record_kept", reason="RemoveNodeOnDelete is false")
+
+    def _swapped_out(self, spec: LicenseProperties, uid: str, log: JsonLogger) -> bool:
+        """Whether the node was swapped out: its cluster still exists (an update that removed the whole cluster
+        keeps the records, as RemoveNodeOnDelete says) and the node is no member of any cluster."""
+        node = self._client.find_node(uid)
+        if node is not None and node.get("cluster"):
+            log.warning("license.node_record_kept", reason="the replaced node is still in a cluster")
+            return False
+        if self._client.find_cluster(f"{spec.swap_cluster}.{self._client.org_domain()}") is None:
+            log.info("license.node_record_kept", reason="its cluster was removed too")
+            return False
+        return True
 
     def _forget(self, uid: str, log: JsonLogger) -> None:
         try:

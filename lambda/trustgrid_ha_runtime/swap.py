@@ -84,7 +84,10 @@ def read_cluster(client: TrustgridClient, cluster_name: str) -> Pair:
 
 @dataclass
 class SeatSwap:
-    """The seat's part of a swap: the role off the leaving member, then the address onto the new gateway."""
+    """The seat's part of a swap, the same on the way forward and back: the role off the gateway that loses the
+    address (to the other member), then the address onto the gateway the seat now names; the member resource changes
+    the membership. A rollback first repairs the other position when it is the one that is cut off (CloudFormation
+    may roll the positions back in either order), never fails, and waits a while for the gateway it puts back."""
 
     client: TrustgridClient
     ec2: Any
@@ -102,40 +105,64 @@ class SeatSwap:
             if problems:
                 raise refuse_degraded(f"swapping {old.node_name} for {new.node_name}", problems)
 
-    def step(self, old: SeatProperties, new: SeatProperties, deadline: float) -> bool:
-        """One poll: True once the address is on the new gateway's WAN interface."""
-        if address_on(self.ec2, new.allocation_id)[0] == new.wan_eni_id:
-            return True
-        pair = read_cluster(self.client, new.cluster_name)
-        partners = [name for name in pair.uids if name != old.node_name]
-        if old.node_name in pair.uids and partners:
-            partner = partners[0]
-            routed = self._routed_to(partner, new)
-            if not hand_over(self.client, pair.fqdn, (pair.uids[partner], partner), pair.records[partner], routed,
-                             self.log):  # fmt: skip
-                if self.now() >= deadline:
-                    raise SwapTimeout(
-                        f"The active role did not move from {old.node_name} to {partner} (and every route with it) "
-                        "before the deadline, so the Elastic IP stayed on it and nothing of the pair changed. Check "
-                        "both gateways in the Trustgrid portal and deploy again."
-                    )
+    def step(self, old: SeatProperties, new: SeatProperties, deadline: float, *, rolling_back: bool = False) -> bool:
+        """One poll: True once the address is on the gateway ``new`` names (in a rollback, once that gateway is
+        back, or at the deadline). On the way forward, a hand-over that does not finish by the deadline raises:
+        nothing of the pair has changed then."""
+        if address_on(self.ec2, new.allocation_id)[0] != new.wan_eni_id:
+            pair = read_cluster(self.client, new.cluster_name)
+            if rolling_back:
+                self._repair_partner(pair, old, new)
+            if not self._handed_over(pair, old, new, deadline, rolling_back=rolling_back):
                 return False
-        attach(self.ec2, new, self.log)
-        return True
+            attach(self.ec2, new, self.log)
+        return self._settled(new, deadline) if rolling_back else True
 
-    def back(self, target: SeatProperties, deadline: float) -> bool:
-        """One poll of a rollback: the address back on the old gateway, then True once its node (a member again,
-        the member resource's rollback came first) is online and the cluster healthy, or at the deadline. Never
-        raises: a rollback must not fail."""
-        try:
-            attach(self.ec2, target, self.log)
-            pair = read_cluster(self.client, target.cluster_name)
-            member = target.node_name in pair.uids  # else nothing in the cluster waits for it
-            online = node_state(pair.records.get(target.node_name)) is NodeState.ONLINE
-            back = not member or (online and pair.health == "healthy")
-        except Exception as exc:  # nothing may fail a rollback
-            self.log.warning("seat.rollback_step_failed", error=type(exc).__name__)
-            back = False
+    def _handed_over(
+        self, pair: Pair, old: SeatProperties, new: SeatProperties, deadline: float, *, rolling_back: bool
+    ) -> bool:
+        """The gateway that loses the address does not hold the role, and the other member (online) does, with every
+        route; or, past the deadline, a rollback gives up (a swap raises)."""
+        partners = [name for name in pair.uids if name not in (old.node_name, new.node_name)]
+        if old.node_name not in pair.uids or not partners:
+            return True
+        partner = partners[0]
+        routed = self._routed_to(partner, new)
+        if hand_over(self.client, pair.fqdn, (pair.uids[partner], partner), pair.records[partner], routed, self.log):
+            return True
+        if self.now() < deadline:
+            return False
+        if rolling_back:
+            self.log.warning("seat.hand_over_given_up", node=old.node_name, to=partner)
+            return True
+        raise SwapTimeout(
+            f"The active role did not move from {old.node_name} to {partner} (and every route with it) before the "
+            "deadline, so the Elastic IP stayed on it and nothing of the pair changed. Check both gateways in the "
+            "Trustgrid portal and deploy again."
+        )
+
+    def _repair_partner(self, pair: Pair, old: SeatProperties, new: SeatProperties) -> None:
+        """In a rollback: a member of the other position that is offline because that position's address sits on
+        another gateway (its swap failed and is not rolled back yet) gets the address back, so that it can take the
+        role before this position's gateway loses its own."""
+        if not new.partner_allocation_id:
+            return
+        for name in [n for n in pair.uids if n not in (old.node_name, new.node_name)]:
+            if node_state(pair.records.get(name)) is NodeState.ONLINE:
+                continue
+            eni = wan_interface_of(self.ec2, name, new.wan_eni_id)
+            if eni is not None and address_on(self.ec2, new.partner_allocation_id)[0] != eni:
+                self.log.warning("seat.partner_address_restored", node=name)
+                self.ec2.associate_address(
+                    AllocationId=new.partner_allocation_id, NetworkInterfaceId=eni, AllowReassociation=True
+                )
+
+    def _settled(self, target: SeatProperties, deadline: float) -> bool:
+        """In a rollback: the gateway put back is online and the cluster healthy (when it is a member: the member
+        resource's rollback may come later), or the deadline has passed."""
+        pair = read_cluster(self.client, target.cluster_name)
+        online = node_state(pair.records.get(target.node_name)) is NodeState.ONLINE
+        back = target.node_name not in pair.uids or (online and pair.health == "healthy")
         if back or self.now() >= deadline:
             self.log.info("seat.rolled_back", node=target.node_name, healthy=back)
             return True
@@ -150,6 +177,16 @@ class SeatSwap:
         return routed_to(self.ec2, eni, spec.route_table_ids, spec.edge_cidrs, tables)
 
 
+def wan_interface_of(ec2: Any, node_name: str, beside: str) -> str | None:
+    """A gateway's WAN interface, by the description the construct gives it, in the VPC of interface ``beside``."""
+    found = ec2.describe_network_interfaces(NetworkInterfaceIds=[beside])["NetworkInterfaces"]
+    filters = [{"Name": "description", "Values": [f"Trustgrid {node_name} WAN"]}]
+    if found:
+        filters.append({"Name": "vpc-id", "Values": [found[0]["VpcId"]]})
+    interfaces = ec2.describe_network_interfaces(Filters=filters)["NetworkInterfaces"]
+    return str(interfaces[0]["NetworkInterfaceId"]) if len(interfaces) == 1 else None
+
+
 def cluster_of(spec: SwapProperties) -> ClusterProperties:
     """The cluster's properties a member resource carries."""
     return ClusterProperties(**{f.name: getattr(spec, f.name) for f in fields(ClusterProperties)})
@@ -160,19 +197,23 @@ def swaps_member(old: SwapProperties, new: SwapProperties) -> bool:
 
 
 def step_specs(
-    old: SwapProperties, new: SwapProperties, *, rolling_back: bool
+    old: SwapProperties, new: SwapProperties, *, rolling_back: bool, members: frozenset[str] = frozenset()
 ) -> tuple[ClusterProperties, ClusterProperties]:
-    """The cluster before and after this position's step. Positions swap in order (primary, then secondary) and
-    roll back in reverse, so the positions after this one are still as they were before the deploy on the way
-    forward, and already put back on the way back. The cluster's other settings stay as they were before the
-    deploy: the cluster resource changes them afterwards (or has put them back, in a rollback)."""
+    """The cluster before and after this position's step. On the way forward the positions swap in order (primary,
+    then secondary), so the positions after this one are still as they were before the deploy, and the cluster's
+    other settings stay as they were (the cluster resource changes them afterwards). On the way back (``new`` is
+    what the rollback puts back, ``old`` the failed deploy) CloudFormation may roll the positions back in either
+    order: the other position's member is whichever of its two is a member now (``members``, by uid)."""
     position = new.position
-    if rolling_back:  # ``new`` is what the rollback puts back, ``old`` the failed deploy
-        base = cluster_of(new)
-        before = [old.members[i] if i <= position else new.members[i] for i in range(2)]
-        after = [old.members[i] if i < position else new.members[i] for i in range(2)]
-    else:
-        base = cluster_of(old)
-        before = [new.members[i] if i < position else old.members[i] for i in range(2)]
-        after = [new.members[i] if i <= position else old.members[i] for i in range(2)]
-    return replace(base, members=tuple(before)), replace(base, members=tuple(after))
+    if rolling_back:
+        other = 1 - position
+        partner = old.members[other] if old.members[other].uid in members else new.members[other]
+        pair = [partner, partner]
+        pair[position] = old.members[position]
+        before = tuple(pair)
+        pair[position] = new.members[position]
+        return replace(cluster_of(new), members=before), replace(cluster_of(new), members=tuple(pair))
+    base = cluster_of(old)
+    forward_before = tuple(new.members[i] if i < position else old.members[i] for i in range(2))
+    forward_after = tuple(new.members[i] if i <= position else old.members[i] for i in range(2))
+    return replace(base, members=forward_before), replace(base, members=forward_after)

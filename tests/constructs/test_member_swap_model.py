@@ -29,6 +29,7 @@ SWAPS = {
     "root volume": ({"root_volume_size_gib": 40}, ("Primary", "Secondary")),
     "subnet": ({"lan_subnet": "subnet-0prv2"}, ("Primary",)),
     "gateway rename": ({"gateway_names": ["prod-gw-x", "prod-gw-b"]}, ("Primary",)),
+    "secondary rename": ({"gateway_names": ["prod-gw-a", "prod-gw-y"]}, ("Secondary",)),
 }
 STILL_REFUSED = {
     "instance generation": {"instance_type": "c7i.large"},

@@ -94,9 +94,11 @@ class SwapWorld:
         self.run = SwapRun()
         self.new: list[Gateway | None] = [None, None]
         self.watched: Watched | None = None
+        self.touched: list[tuple[int, str]] = []  # the swap resources the deploy updated, in order
+        self.down_at_once = 0  # positions without an online member in the cluster, at the worst poll
         self.props = deployed.props
         for index, member in enumerate(deployed.members):
-            wan = self._wan_interface(index)
+            wan = self._wan_interface(index, member["Name"])
             allocation = world.ec2.allocate_address(Domain="vpc")["AllocationId"]
             world.ec2.associate_address(AllocationId=allocation, NetworkInterfaceId=wan)
             self.addresses.append(allocation)
@@ -123,8 +125,10 @@ class SwapWorld:
                 self.cut_off.add(gateway.uid)
         members = [n for n in stub.nodes.values() if n.get("cluster") == FQDN]
         self.run.polls += 1
-        if sum(n["online"] for n in members) < 2:
+        online = sum(n["online"] for n in members)
+        if online < 2:  # a position without a working member: its gateway is swapping (or both would be down)
             self.run.polls_on_one_member += 1
+        self.down_at_once = max(self.down_at_once, 2 - online)
 
     def _has_address(self, uid: str) -> bool:
         gateway = next(g for g in self._all() if g.uid == uid)
@@ -164,8 +168,8 @@ class SwapWorld:
 
     def seat(self, gateway: Gateway, position: int) -> dict[str, Any]:
         return SeatProperties(
-            "prod-gw", gateway.name, self.addresses[position], gateway.wan_eni, (EDGE,), tuple(self.world.route_tables),
-            wait_timeout_seconds=600,
+            "prod-gw", gateway.name, self.addresses[position], gateway.wan_eni, self.addresses[1 - position], (EDGE,),
+            tuple(self.world.route_tables), wait_timeout_seconds=600,
         ).to_properties()  # fmt: skip
 
     def cluster(self, gateways: list[Gateway]) -> dict[str, Any]:
@@ -182,7 +186,7 @@ class SwapWorld:
         """A new gateway beside the old one: its interfaces and license (created before its seat), not booted."""
         world = self.world
         subnet = world.subnets[position]
-        wan = self._wan_interface(position)
+        wan = self._wan_interface(position, name)
         lan = world.ec2.create_network_interface(SubnetId=subnet)["NetworkInterface"]
         index = len(world.license_secrets)
         world.license_secrets.append(
@@ -207,8 +211,18 @@ class SwapWorld:
         world.instances[gateway.member["LanEniId"]] = gateway.instance
         register(world, gateway.member, register_in=2 if gateway.boots else 10_000, online_in=1)
 
-    def swap(self, positions: tuple[int, ...], change: dict[str, Any], *, fail_at: int | None = None) -> SwapRun:
-        """One deploy that swaps ``positions``; the new gateway of ``fail_at`` never registers."""
+    def swap(
+        self,
+        positions: tuple[int, ...],
+        change: dict[str, Any],
+        *,
+        fail_at: int | str | None = None,
+        rollback_order: str = "dependency",
+    ) -> SwapRun:
+        """One deploy that swaps ``positions``. ``fail_at``: the position whose new gateway never registers, or
+        "after" (a resource after both positions fails, such as the protection). ``rollback_order``: CloudFormation
+        rolls back the touched resources in the previous template's dependency order ("dependency", primary first)
+        or the other way round ("reverse"); the swap must come back whole either way."""
         world = self.world
         self.watched = watched = Watched(world.ec2, world.route_tables)
         world.ec2 = watched
@@ -223,16 +237,19 @@ class SwapWorld:
             apply(world, GUARD_TYPE, self.guard(self.planned(), positions, change), self.guard(before), "ChangeGuard")
             for position in positions:
                 self._swap_one(position, before)
+            if fail_at == "after":
+                raise RuntimeError("a resource after the swap failed")
             self.finish(before)
         except Exception as exc:  # the deploy failed: CloudFormation rolls back
             self.run.failure = f"{type(exc).__name__}: {exc}"
-            self.roll_back(before, positions)
+            self.roll_back(before, rollback_order)
         finally:
             world.ec2 = watched.real
         moves = world.stub.role_moves.get(FQDN, [])
         self.run.graceful_moves = sum(how == "graceful" for how, _, _ in moves)
         self.run.ungraceful_failovers = world.stub.ungraceful_failovers(FQDN)
-        self.run.most_down_at_once = world.stub.most_members_down.get(FQDN, 0)
+        # the stand-in counts members that go offline while in the cluster; this world, positions without one
+        self.run.most_down_at_once = max(world.stub.most_members_down.get(FQDN, 0), self.down_at_once)
         self.run.handler_route_writes = len(watched.route_writes) - self.run.member_route_writes
         self.watched = None
         return self.run
@@ -245,8 +262,10 @@ class SwapWorld:
         world, old, new = self.world, self.gateways[position], self.new[position]
         assert new is not None
         self.gateways[position] = new
+        self.touched.append((position, SEAT_TYPE))
         apply(world, SEAT_TYPE, self.seat(new, position), self.seat(old, position), f"{POSITIONS[position]}Seat")
         self.launch(new)
+        self.touched.append((position, MEMBER_TYPE))
         apply(world, MEMBER_TYPE, self.member(self.planned(), position), self.member(before, position),
               f"{POSITIONS[position]}Member")  # fmt: skip
 
@@ -268,18 +287,21 @@ class SwapWorld:
             world.ec2.terminate_instances(InstanceIds=[gone.instance])
         world.set_stack_status("UPDATE_COMPLETE")
 
-    def roll_back(self, before: list[Gateway], positions: tuple[int, ...]) -> None:
-        """CloudFormation's rollback: an Update back to every custom resource the update touched, in reverse order,
+    def roll_back(self, before: list[Gateway], order: str) -> None:
+        """CloudFormation's rollback: an Update back to every custom resource the update touched (in ``order``),
         then the cleanup deletes what the failed update made."""
         world = self.world
         failed = list(self.gateways)
         world.set_stack_status("UPDATE_ROLLBACK_IN_PROGRESS")
-        for position in reversed([p for p in positions if failed[p] is not before[p]]):
-            apply(world, MEMBER_TYPE, self.member(before, position), self.member(self.planned(), position),
-                  f"{POSITIONS[position]}Member")  # fmt: skip
-            apply(world, SEAT_TYPE, self.seat(before[position], position), self.seat(failed[position], position),
-                  f"{POSITIONS[position]}Seat")  # fmt: skip
         apply(world, GUARD_TYPE, self.guard(before), self.guard(self.planned()), "ChangeGuard")
+        touched = self.touched if order == "dependency" else list(reversed(self.touched))
+        for position, kind in touched:
+            name = f"{POSITIONS[position]}{'Seat' if kind == SEAT_TYPE else 'Member'}"
+            if kind == SEAT_TYPE:
+                apply(world, SEAT_TYPE, self.seat(before[position], position), self.seat(failed[position], position),
+                      name)  # fmt: skip
+            else:
+                apply(world, MEMBER_TYPE, self.member(before, position), self.member(self.planned(), position), name)
         self.gateways = list(before)
         world.set_stack_status("UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS")
         for made in [g for g in failed if g not in before]:
@@ -291,13 +313,15 @@ class SwapWorld:
             world.between_polls()
 
     def delete_license(self, gateway: Gateway) -> None:
-        props = LicenseProperties(gateway.name, "arn:license", remove_node_when_replaced=True)
+        props = LicenseProperties(gateway.name, "arn:license", swap_cluster="prod-gw")
         handle_event(
             {"RequestType": "Delete", "ResourceType": LICENSE_TYPE, "ResourceProperties": props.to_properties(),
              "PhysicalResourceId": gateway.uid, "StackId": self.world.stack_id},
             self.world.runtime(),
         )  # fmt: skip
 
-    def _wan_interface(self, position: int) -> str:
-        subnet = self.world.subnets[position]
-        return str(self.world.ec2.create_network_interface(SubnetId=subnet)["NetworkInterface"]["NetworkInterfaceId"])
+    def _wan_interface(self, position: int, name: str) -> str:
+        """A WAN interface described as the construct describes it (a rollback finds a gateway's by it)."""
+        subnet, description = self.world.subnets[position], f"Trustgrid {name} WAN"
+        interface = self.world.ec2.create_network_interface(SubnetId=subnet, Description=description)
+        return str(interface["NetworkInterface"]["NetworkInterfaceId"])

@@ -7,6 +7,8 @@ import pytest
 
 from tests.lambda_.conftest import Deployed, World
 from tests.lambda_.swapping import FQDN, KINDS, SwapWorld
+from trustgrid_ha_runtime.contract import GATE_TYPE, SEAT_TYPE
+from trustgrid_ha_runtime.handler import handle_event, handle_is_complete
 
 
 def assert_whole(sw: SwapWorld) -> None:
@@ -74,16 +76,85 @@ def test_a_swap_of_the_member_that_holds_the_role_hands_it_over_once(world: Worl
     assert world.stub.clusters[FQDN]["configured"] == deployed.uids[1], "the member that holds the role is configured"
 
 
-@pytest.mark.parametrize("fail_at", [0, 1])
-def test_a_swap_that_fails_part_way_rolls_back_to_the_old_members(
-    world: World, deployed: Deployed, fail_at: int
+@pytest.mark.parametrize("order", ["dependency", "reverse"])
+@pytest.mark.parametrize("fail_at", [0, 1, "after"])
+def test_a_swap_that_fails_part_way_rolls_back_to_the_old_members_in_either_order(
+    world: World, deployed: Deployed, fail_at: int | str, order: str
 ) -> None:
+    """Whether the new primary never comes up, the new secondary never comes up (the new primary then holds the
+    role and the old secondary is cut off), or something fails after both swapped: whichever order CloudFormation
+    rolls the positions back in, the old pair comes back whole, with at most one member out at any time and no
+    ungraceful failover, and nothing of the failed swap is left in Trustgrid."""
     sw = SwapWorld(world, deployed)
     old = list(sw.gateways)
-    run = sw.swap((0, 1), KINDS["image refresh"], fail_at=fail_at)
-    assert run.failure is not None and "did not come online" in run.failure
+    run = sw.swap((0, 1), KINDS["image refresh"], fail_at=fail_at, rollback_order=order)
+    assert run.failure is not None
+    assert fail_at == "after" or "did not come online" in run.failure
     assert sw.gateways == old
     assert_whole(sw)
     assert run.ungraceful_failovers == 0 and run.handler_route_writes == 0
     assert run.most_down_at_once == 1
     assert sorted(world.stub.nodes) == sorted(g.uid for g in old), "nothing of the failed swap is left in Trustgrid"
+
+
+def test_the_gate_passes_a_swap_of_either_position_that_restarts_nothing(world: World, deployed: Deployed) -> None:
+    """Swapping the secondary alone changes the gate's partner: it must not wait for a healthy cluster, which the
+    secondary's own seat is about to make unhealthy (the new secondary's instance waits for the gate)."""
+    from tests.lambda_.rolling import gate
+
+    props = gate(world, deployed, "c6i.large")
+    swapped = {**props, "PartnerUid": "new-secondary-uid", "PartnerName": "prod-gw-b-0"}
+    world.stub.set_online(deployed.uids[1], False)  # the old secondary is cut off already
+    event = {"RequestType": "Update", "ResourceType": GATE_TYPE, "ResourceProperties": swapped,
+             "OldResourceProperties": props, "PhysicalResourceId": "gate", "StackId": world.stack_id}  # fmt: skip
+    response = handle_event(event, world.runtime())
+    assert handle_is_complete({**event, **response}, world.runtime())["IsComplete"] is True
+    restarted = {**swapped, "Fingerprint": {"InstanceType": "c6i.xlarge"}}
+    response = handle_event({**event, "ResourceProperties": restarted}, world.runtime())
+    assert "WaitDeadline" in response["Data"], "a restart still waits at the gate"
+
+
+def test_removing_a_swapping_cluster_keeps_its_node_records_as_the_removal_policy_says(
+    world: World, deployed: Deployed
+) -> None:
+    """A license's delete in an update's cleanup removes the record of a swapped-out node only while its cluster
+    still exists: an update that removes the whole cluster deletes the cluster first, and then RETAIN holds."""
+    sw = SwapWorld(world, deployed)
+    world.cluster("Delete", deployed.props, physical=deployed.fqdn)
+    world.set_stack_status("UPDATE_COMPLETE_CLEANUP_IN_PROGRESS")
+    for gateway in sw.gateways:
+        sw.delete_license(gateway)
+    assert all(uid in world.stub.nodes for uid in deployed.uids)
+
+
+def test_a_swap_step_that_cannot_tell_a_rollback_asks_again_and_never_acts_first(
+    world: World, deployed: Deployed
+) -> None:
+    """DescribeStacks does not answer: the seat neither refuses nor moves anything until CloudFormation says which
+    operation this is; then a rollback is handled as one."""
+    from tests.lambda_.test_cloudformation_operations import Throttled
+
+    sw = SwapWorld(world, deployed)
+    old = sw.gateways[0]
+    new = sw.new_gateway(0, "prod-gw-a-0")
+    world.ec2.associate_address(AllocationId=sw.addresses[0], NetworkInterfaceId=new.wan_eni, AllowReassociation=True)
+    rt = world.runtime()
+    rt.cloudformation = Throttled(world.cloudformation, 8)  # every try of on_event fails
+    event = {"RequestType": "Update", "ResourceType": SEAT_TYPE, "ResourceProperties": sw.seat(old, 0),
+             "OldResourceProperties": sw.seat(new, 0), "PhysicalResourceId": "s",
+             "StackId": world.stack_id}  # fmt: skip
+    event.update(handle_event(event, rt))
+    assert event["Data"]["Decide"] == "true"
+    rt.cloudformation = Throttled(world.cloudformation, 2)  # the waiter's own look, and the decision's
+    start = len(world.stub.requests)
+    assert handle_is_complete(event, rt)["IsComplete"] is False
+    assert world.stub.requests[start:] == [], "nothing asked or written while undecided"
+    address = world.ec2.describe_addresses(AllocationIds=[sw.addresses[0]])["Addresses"][0]
+    assert address["NetworkInterfaceId"] == new.wan_eni
+    world.set_stack_status("UPDATE_ROLLBACK_IN_PROGRESS")
+    for _ in range(5):
+        if handle_is_complete(event, rt)["IsComplete"]:
+            break
+        world.between_polls()
+    address = world.ec2.describe_addresses(AllocationIds=[sw.addresses[0]])["Addresses"][0]
+    assert address["NetworkInterfaceId"] == old.wan_eni

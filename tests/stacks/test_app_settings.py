@@ -90,8 +90,33 @@ CASES = [
     ({**cluster(), "vpcCidr": "10.0.0.0/8"}, "trustgrid.vpcCidr", "from /16 to /28"),
     ({**cluster(), "vpcCidr": "10.0.0.0/26"}, "trustgrid.vpcCidr", "/22 or larger"),
     ({**cluster(), "apiSecretName": "trustgrid/api-key-Ab12Cd"}, "trustgrid.apiSecretName", "random suffix"),
-    ({**cluster(), "apiSecretName": "arn:aws:s3:::bucket"}, "trustgrid.apiSecretName", "secret name or ARN"),
+    ({**cluster(), "apiSecretName": "arn:aws:s3:::bucket"}, "trustgrid.apiSecretName", "secret name (letters, digits"),
     ({"colour": "blue", **cluster()}, "trustgrid.colour", "unknown setting"),
+    ({**cluster(), "apiSecretName": "   "}, "trustgrid.apiSecretName", "secret name (letters, digits"),
+    (
+        {
+            **cluster(),
+            "region": "us-east-1",
+            "apiSecretName": "arn:aws:secretsmanager:eu-west-1:111111111111:secret:a-Ab12Cd",
+        },
+        "trustgrid.apiSecretName",
+        "read in the stack's region us-east-1",
+    ),
+    (
+        {
+            "clusters": [
+                {**OK, "name": "a", "succeeds": "b"},
+                {**OK, "name": "b", "edgeCidrs": ["172.30.0.0/16"], "succeeds": "a"},
+            ]
+        },
+        "trustgrid.clusters[0].succeeds",
+        "succession goes one way",
+    ),
+    (
+        {"clusters": [{**OK, "name": "a-a"}, {**OK, "name": "a", "edgeCidrs": ["172.30.0.0/16"]}]},
+        "trustgrid.clusters[0].name",
+        "a gateway of the cluster 'a' has that name",
+    ),
     (cluster(clusterName="b"), "trustgrid.clusters[0].clusterName", "'name' in a cluster entry"),
     (cluster(apiUrl="https://api.example.io"), "trustgrid.clusters[0].apiUrl", "set trustgrid.apiUrl"),
     (cluster(monitoring="yes"), "trustgrid.clusters[0].monitoring", "true (the scheduled health check"),
