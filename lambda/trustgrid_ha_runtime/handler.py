@@ -318,12 +318,26 @@ def seat_event(event: dict[str, Any], rt: Runtime) -> Response:
         return {"PhysicalResourceId": physical}
     old = SeatProperties.parse(event["OldResourceProperties"], strict=False) if request == "Update" else None
     if old is None or not swaps(old, spec):
-        attach(rt.ec2, spec, rt.log)
+        _while_permissions_propagate(rt, lambda: attach(rt.ec2, spec, rt.log))
         return {"PhysicalResourceId": physical}
     phase = _phase(event, rt)
     if phase is not None and phase not in ROLLBACK_STATUSES:
         SeatSwap(rt.api(), rt.ec2, rt.log, rt.now).check(old, spec)
     return {"PhysicalResourceId": physical, "Data": _swap_waiting(event, rt, HANDOVER_SECONDS, phase)}
+
+
+def _while_permissions_propagate(rt: Runtime, call: Callable[[], object], attempts: int = 10) -> None:
+    """A call right after its policy was created (a first create): IAM may not have it everywhere yet."""
+    for attempt in range(1, attempts + 1):
+        try:
+            call()
+            return
+        except Exception as exc:  # botocore ClientError
+            code = getattr(exc, "response", {}).get("Error", {}).get("Code", "")
+            if code not in ("UnauthorizedOperation", "AccessDenied") or attempt == attempts:
+                raise
+            rt.log.warning("iam.not_yet_propagated", error=code, attempt=attempt)
+            rt.sleep(min(2.0**attempt, 15.0))
 
 
 def _swap_waiting(event: dict[str, Any], rt: Runtime, seconds: float, phase: str | None) -> dict[str, str]:

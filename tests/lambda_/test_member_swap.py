@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import botocore.exceptions
 import pytest
 
 from tests.lambda_.conftest import Deployed, World
@@ -158,3 +159,35 @@ def test_a_swap_step_that_cannot_tell_a_rollback_asks_again_and_never_acts_first
         world.between_polls()
     address = world.ec2.describe_addresses(AllocationIds=[sw.addresses[0]])["Addresses"][0]
     assert address["NetworkInterfaceId"] == old.wan_eni
+
+
+def test_a_seats_first_create_waits_for_its_fresh_permissions(world: World, deployed: Deployed) -> None:
+    """The address policy is created just before the seat: IAM may refuse the first calls for a few seconds."""
+    sw = SwapWorld(world, deployed)
+    new = sw.new_gateway(0, "prod-gw-a-0")
+    rt = world.runtime()
+
+    class NotYet:
+        def __init__(self, real: object) -> None:
+            self.real, self.refusals = real, 2
+
+        def __getattr__(self, name: str) -> object:
+            call = getattr(self.real, name)
+            if name != "associate_address":
+                return call
+
+            def refused(**kwargs: object) -> object:
+                if self.refusals:
+                    self.refusals -= 1
+                    error = {"Error": {"Code": "UnauthorizedOperation", "Message": "not authorized"}}
+                    raise botocore.exceptions.ClientError(error, "AssociateAddress")  # type: ignore[arg-type]
+                return call(**kwargs)
+
+            return refused
+
+    rt.ec2 = NotYet(world.ec2)
+    event = {"RequestType": "Create", "ResourceType": SEAT_TYPE, "ResourceProperties": sw.seat(new, 0),
+             "StackId": world.stack_id, "LogicalResourceId": "PrimarySeat"}  # fmt: skip
+    handle_event(event, rt)
+    address = world.ec2.describe_addresses(AllocationIds=[sw.addresses[0]])["Addresses"][0]
+    assert address["NetworkInterfaceId"] == new.wan_eni and len(world.sleeps) == 2
