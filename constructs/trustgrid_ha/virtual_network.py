@@ -13,8 +13,9 @@ hosts send to (or an outside NAT's local space), not the edge sites' own LAN CID
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+import typing
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, fields, replace
 
 from trustgrid_ha_runtime.contract import (
     AccessPolicyProperties,
@@ -96,7 +97,9 @@ class VirtualNetwork:
             route=self.route,
             edge_cidrs=tuple(edge_cidrs),
             lan_interface_name=lan_interface_name,
-            inside_nats=tuple(NatProperties(n.network_cidr, n.local_cidr, n.description) for n in self.inside_nats),
+            inside_nats=tuple(
+                NatProperties(n.network_cidr, n.local_cidr, n.description, n.proxy_arp) for n in self.inside_nats
+            ),
             outside_nats=tuple(
                 NatProperties(n.network_cidr, n.local_cidr, n.description, n.proxy_arp) for n in self.outside_nats
             ),
@@ -112,17 +115,21 @@ class VirtualNetwork:
         )
 
     def problems(self, cluster_name: str, edge_cidrs: Sequence[str]) -> list[Problem]:
-        """The handler's rules, now (a deploy-time value is checked by the handler), and the edge CIDRs that cannot
-        route through this network."""
-        if any(is_unresolved(v) for v in (self.name, self.route)):
-            return []
+        """The handler's rules, now (a deploy-time name or route stands in as a valid placeholder: the handler
+        checks it), and the edge CIDRs that cannot route through this network."""
+        found = _types(self, "virtual_network")
+        if found:
+            return found
+        checked = replace(
+            self,
+            name="placeholder-network" if is_unresolved(self.name) else self.name,
+            route=_PLACEHOLDER_ROUTE if is_unresolved(self.route) else self.route,
+        )
         try:
-            self.properties(_SYNTH_FQDN, cluster_name).validate()
+            checked.properties(_SYNTH_FQDN, cluster_name).validate()
         except PropertyError as exc:
             return [Problem(f"virtual_network.{json_path(exc.key)}", exc.value, exc.fix or str(exc))]
-        except (TypeError, ValueError, AttributeError) as exc:  # a field of the wrong type
-            return [Problem("virtual_network", self.name, f"give the fields their types ({exc}).")]
-        return self._edges(edge_cidrs)
+        return [] if is_unresolved(self.route) else self._edges(edge_cidrs)
 
     def _edges(self, edge_cidrs: Sequence[str]) -> list[Problem]:
         found = []
@@ -146,6 +153,44 @@ class VirtualNetwork:
                 if cidrs_overlap(cidr, nat.local_cidr)
             ]
         return found
+
+
+_PLACEHOLDER_ROUTE = "100.64.0.0/24"
+#: The type of each field, as words for a message, and its check.
+_TYPES: dict[str, tuple[str, Callable[[object], bool]]] = {
+    "str": ("a string", lambda v: isinstance(v, str)),
+    "bool": ("true or false", lambda v: isinstance(v, bool)),
+    "int": ("a whole number", lambda v: isinstance(v, int) and not isinstance(v, bool)),
+}
+_ITEMS = {"inside_nats": Nat, "outside_nats": Nat, "routes": VpnRoute, "access_policies": AccessPolicy}
+
+
+def _types(value: object, where: str) -> list[Problem]:
+    """Each field of the value the type it is declared with (lists of NATs, routes and policies item by item),
+    reported under Trustgrid's (and cdk.json's) names."""
+    found = []
+    hints = typing.get_type_hints(type(value))
+    for spec in fields(value):  # type: ignore[arg-type]
+        item, path = getattr(value, spec.name), f"{where}.{_camel(spec.name)}"
+        if spec.name in _ITEMS:
+            if isinstance(item, str) or not isinstance(item, Sequence):
+                found.append(Problem(path, item, f"give a list of {_ITEMS[spec.name].__name__} entries."))
+                continue
+            for index, entry in enumerate(item):
+                if isinstance(entry, _ITEMS[spec.name]):
+                    found += _types(entry, f"{path}[{index}]")
+                else:
+                    found.append(Problem(f"{path}[{index}]", entry, f"give a {_ITEMS[spec.name].__name__}."))
+            continue
+        words, accepts = _TYPES[getattr(hints[spec.name], "__name__", str(hints[spec.name]))]
+        if not (accepts(item) or is_unresolved(item)):
+            found.append(Problem(path, item, f"give {words}."))
+    return found
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
 
 
 def json_path(wire: str) -> str:

@@ -788,25 +788,47 @@ class VpnRouteProperties(Struct):
     """One of the cluster's VPN static routes: ``network_cidr`` of the virtual network via ``node``."""
 
     network_cidr: str = prop("NetworkCidr", rule=lambda v: cidr_problem(v, whole_internet=True))
-    node: str = prop("Node", "")
+    node: str = prop("Node", "", rule=lambda v: None if v == "" else name_problem(v))
     metric: int = prop("Metric", 1, rule=metric_problem)
     description: str = prop("Description", "")
+
+
+PORTS = re.compile(r"^\d{1,5}(-\d{1,5})?(,\d{1,5}(-\d{1,5})?)*$")
+
+
+def ports_problem(value: object) -> str | None:
+    """Ports of an access policy: empty (all), or ports and ranges such as ``443`` or ``8000-8100,9000``."""
+    if value == "":
+        return None
+    numbers = [int(n) for n in re.split(r"[,-]", value)] if isinstance(value, str) and PORTS.match(value) else []
+    if not numbers or not all(1 <= n <= 65535 for n in numbers):
+        return "give ports and ranges from 1 to 65535, such as '443' or '8000-8100,9000', or leave it empty for all."
+    return None
+
+
+def _ports_need_a_protocol(values: Mapping[str, Any]) -> Iterator[Finding]:
+    if values["ports"] and values["protocol"] not in ("tcp", "udp"):
+        yield Finding("ports", None, values["ports"], f"ports apply to tcp or udp, not to {values['protocol']}: set "
+                      "protocol tcp or udp, or leave ports empty.")  # fmt: skip
 
 
 @dataclass(frozen=True)
 class AccessPolicyProperties(Struct):
     """One access policy of the network (a domain-level object): ``action`` traffic from ``source`` to ``dest``."""
 
+    RULES = (_ports_need_a_protocol,)
+
     source: str = prop("Source", rule=lambda v: cidr_problem(v))
     dest: str = prop("Dest", rule=lambda v: cidr_problem(v))
     action: str = prop("Action", "allow", rule=lambda v: None if v in ("allow", "reject", "drop") else ACTION_FIX)
     protocol: str = prop("Protocol", "any", rule=lambda v: None if v in ("any", "tcp", "udp", "icmp") else PROTO_FIX)
-    ports: str = prop("Ports", "")
+    ports: str = prop("Ports", "", rule=ports_problem)
     line_number: int = prop("LineNumber", 100, rule=lambda v: None if 1 <= v <= 65535 else "give 1 to 65535.")
     description: str = prop("Description", "")
 
 
 ACTION_FIX = "give allow, reject or drop."
+DEFAULT_NETWORK_ROUTE_METRIC = 10
 PROTO_FIX = "give any, tcp, udp or icmp."
 
 
@@ -816,6 +838,33 @@ def _one_default_route(values: Mapping[str, Any]) -> Iterator[Finding]:
                       "set at most one of them.")  # fmt: skip
 
 
+def _each_once(values: Mapping[str, Any]) -> Iterator[Finding]:
+    """No NAT network twice, no route twice, no line number twice; proxy ARP on outside NATs only."""
+    for name, key in (("inside_nats", "network_cidr"), ("outside_nats", "network_cidr"), ("routes", "network_cidr"),
+                      ("access_policies", "line_number")):  # fmt: skip
+        seen: set[object] = set()
+        for index, item in enumerate(values[name]):
+            value = getattr(item, key)
+            if value in seen:
+                yield Finding(name, index, value, "it is given twice in this list; give each once.")
+            seen.add(value)
+    for index, nat in enumerate(values["inside_nats"]):
+        if nat.proxy_arp:
+            yield Finding("inside_nats", index, True, "proxyArp applies to an outside NAT; remove it here.")
+
+
+def _published_only(values: Mapping[str, Any]) -> Iterator[Finding]:
+    """Access policies and the network route are domain-level objects written only with publish."""
+    if values["publish"]:
+        return
+    if values["access_policies"]:
+        yield Finding("access_policies", None, "(given)", "access policies are written only with publish: true; set "
+                      "publish, or leave them to the network team.")  # fmt: skip
+    if values["network_route_metric"] != DEFAULT_NETWORK_ROUTE_METRIC:
+        yield Finding("network_route_metric", None, values["network_route_metric"], "the network route is written "
+                      "only with publish: true; set publish, or leave the metric out.")  # fmt: skip
+
+
 @dataclass(frozen=True)
 class VirtualNetworkProperties(Struct):
     """The cluster's attachment to a Trustgrid virtual network: the network with the cluster's validation route
@@ -823,7 +872,7 @@ class VirtualNetworkProperties(Struct):
     also the domain-level objects (the network route of the cluster's subnet to the cluster, access policies),
     published through the network's validate-and-commit, which is refused while others' changes are staged."""
 
-    RULES = (_one_default_route,)
+    RULES = (_one_default_route, _each_once, _published_only)
 
     cluster_fqdn: str = prop("ClusterFqdn")
     cluster_name: str = prop("ClusterName", rule=name_problem)
@@ -841,7 +890,7 @@ class VirtualNetworkProperties(Struct):
     out_default_route: bool = prop("OutDefaultRoute", False)
     routes: tuple[VpnRouteProperties, ...] = prop("Routes", ())
     publish: bool = prop("Publish", False)
-    network_route_metric: int = prop("NetworkRouteMetric", 10, rule=metric_problem)
+    network_route_metric: int = prop("NetworkRouteMetric", DEFAULT_NETWORK_ROUTE_METRIC, rule=metric_problem)
     access_policies: tuple[AccessPolicyProperties, ...] = prop("AccessPolicies", ())
     version: int | None = version_prop()
 
