@@ -38,6 +38,7 @@ from .settings import (
     availability_zones,
     secret_problem,
     stack_settings,
+    zones_for_a_new_vpc,
 )
 
 EXAMPLE_PIPELINE: dict[str, Any] = json.loads(
@@ -75,6 +76,7 @@ class EnvironmentSettings:
         unknown(problems, where, entry, json_keys(cls) | STACK_KEYS | {"availabilityZones"})
         values = read_keys(cls, where, entry, problems)
         zones = availability_zones(problems, where, entry.get("availabilityZones"), values["region"])
+        zones_for_a_new_vpc(problems, where, entry)
         stack = stack_settings(problems, where, entry, zones=zones, account=values["account"], region=values["region"])
         return None if stack is None else cls(**{**values, "stack": stack})
 

@@ -319,11 +319,17 @@ class VpcSettings:
 
 
 def _consistent_vpc(problems: Problems, where: str, values: Mapping[str, Any]) -> None:
-    """Two zones at least, the same number of subnets in each, one route table per private subnet."""
+    """Two zones at least, of one region, each once; the same number of subnets in each, each subnet once; one route
+    table per private subnet."""
     zones = values["availability_zones"]
     if len(zones) == 1:
         problems.add(f"{where}.availabilityZones", list(zones),
                      "give at least two availability zones: the gateways sit in two.")  # fmt: skip
+    _zones_of_one_region(problems, where, zones)
+    listed = [*values["public_subnet_ids"], *values["private_subnet_ids"]]
+    for subnet in sorted({s for s in listed if listed.count(s) > 1}):
+        problems.add(f"{where}.publicSubnetIds", subnet, "a subnet is listed twice (each zone has its own public and "
+                     "private subnets); give each subnet once.")  # fmt: skip
     for name, subnets in (("publicSubnetIds", values["public_subnet_ids"]),
                           ("privateSubnetIds", values["private_subnet_ids"])):  # fmt: skip
         if subnets and len(subnets) % (len(zones) or 1):
@@ -427,6 +433,7 @@ class AppSettings:
             problems.add(f"{CONTEXT_KEY}.region", region, "give an AWS region like 'us-east-1'.")
             region = ""
         zones = availability_zones(problems, CONTEXT_KEY, data.get("availabilityZones"), region or "")
+        zones_for_a_new_vpc(problems, CONTEXT_KEY, data)
         if data and "clusters" not in data:
             problems.raise_any()
         # the clusters' problems too, with the top level's: every problem at once
@@ -467,6 +474,7 @@ class AppSettings:
             _nodes_apart(problems, clusters)
             clusters = _superseded(clusters)
         vpc = _vpc(problems, where, data, str(values["vpc_cidr"]), account and region)
+        _tables_of_an_existing_vpc(problems, vpc, clusters)
         problems.raise_any()
         return cls(
             **values,
@@ -501,6 +509,26 @@ def _vpc(problems: Problems, where: str, data: Mapping[str, Any], cidr: str, loc
     if vpc.kind != "new" and "vpcCidr" in data:
         problems.add(f"{where}.vpcCidr", data["vpcCidr"], "vpcCidr is for a new VPC; an existing VPC is given by vpc.")
     return vpc
+
+
+def zones_for_a_new_vpc(problems: Problems, where: str, data: Mapping[str, Any]) -> None:
+    """availabilityZones places the VPC the app creates; an existing VPC's zones are its own."""
+    if data.get("vpc") is not None and "availabilityZones" in data:
+        problems.add(f"{where}.availabilityZones", data["availabilityZones"], "availabilityZones is for a new VPC; "
+                     "an existing VPC's zones are vpc.availabilityZones.")  # fmt: skip
+
+
+def _tables_of_an_existing_vpc(problems: Problems, vpc: VpcSettings, clusters: Sequence[ClusterSettings]) -> None:
+    """Route table IDs name tables of an existing VPC: the one the app creates has none yet (its LAN tables are
+    managed without being named)."""
+    if vpc.kind != "new":
+        return
+    for cluster in clusters:
+        for keyword, name in (("route_table_ids", "routeTableIds"), ("extra_route_table_ids", "extraRouteTableIds")):
+            if cluster.options.get(keyword):
+                problems.add(f"{cluster.where}.{name}", cluster.options[keyword], "the app creates this VPC, whose "
+                             "route tables have no IDs before it exists; leave it unset (the new VPC's LAN route "
+                             "tables are managed), or give an existing VPC with trustgrid.vpc.")  # fmt: skip
 
 
 #: The keys of a stack's settings (the top level's, or a pipeline environment's), and those of the top level.
@@ -618,7 +646,22 @@ def availability_zones(problems: Problems, where: str, zones: Any, region: str) 
         problems.add(f"{where}.availabilityZones", zones, "give two different AZ names such as 'us-east-1a'.")
         return None
     for index, zone in enumerate(zones):
-        problem = zone_problem(zone, region) if region else (None if isinstance(zone, str) else "give AZ names.")
+        problem = zone_problem(zone, region or _region_of(zones[0]))
         if problem:
             problems.add(f"{where}.availabilityZones[{index}]", zone, problem)
     return [str(z) for z in zones]
+
+
+def _zones_of_one_region(problems: Problems, where: str, zones: Sequence[str]) -> None:
+    for index, zone in enumerate(zones):
+        if zone in zones[:index]:
+            problems.add(f"{where}.availabilityZones[{index}]", zone, "it is listed twice; give each zone once.")
+        elif _region_of(zone) != _region_of(zones[0]):
+            problems.add(f"{where}.availabilityZones[{index}]", zone, f"a VPC lies in one region: give zones of "
+                         f"{_region_of(zones[0])} only.")  # fmt: skip
+
+
+def _region_of(zone: object) -> str:
+    """The region an availability zone's name says (``us-east-1a`` → ``us-east-1``), or "" for no zone name."""
+    found = re.match(r"^([a-z]{2}(?:-[a-z]+)+-\d)(?:[a-z]|-[a-z]+-\d+[a-z])$", str(zone))
+    return found.group(1) if found else ""

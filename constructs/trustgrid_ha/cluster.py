@@ -292,6 +292,11 @@ class TrustgridHaCluster(Construct):
         self.provider = TrustgridProvider.of(self, api_secret=config.api_secret, api_url=config.api_url)
 
         self._security_groups(self._lan_cidrs(vpc_cidr))
+        if config.vpc is None and (config.route_table_ids or config.extra_route_table_ids):
+            setting = "route_table_ids" if config.route_table_ids else "extra_route_table_ids"
+            raise TrustgridConfigError(setting, list(getattr(config, setting)), "the construct creates the VPC, whose "
+                                       "route tables have no IDs before it exists; leave it unset (the new VPC's LAN "
+                                       "route tables are managed), or give vpc.")  # fmt: skip
         self.route_table_ids = managed_route_tables(
             self.vpc, placements, config.route_table_ids, config.extra_route_table_ids
         )

@@ -16,6 +16,7 @@ carries all of them, so a user sees every mistake in one synth.
 from __future__ import annotations
 
 import re
+import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from functools import cached_property, partial
@@ -111,18 +112,22 @@ def ami_problem(value: str) -> str | None:
 
 
 def https_problem(value: str, why: str) -> str | None:
+    fix = f"give a plain https:// URL such as 'https://api.trustgrid.io' ({why} otherwise)."
     if not HTTPS_URL.match(value):
-        return f"give a plain https:// URL such as 'https://api.trustgrid.io' ({why} otherwise)."
-    return None
+        return fix
+    try:
+        url = urllib.parse.urlsplit(value)
+        url.port  # noqa: B018 - raises for a port out of range
+    except ValueError:
+        return fix
+    labels = (url.hostname or "").split(".")
+    return None if all(HOST_LABEL.fullmatch(label) for label in labels) else fix
 
 
 def ipv4_cidr_problem(value: object) -> str | None:
     problem = contract.cidr_problem(value)
     if problem is None and ":" in str(value):
-        return (
-            "IPv6 is not supported here: Trustgrid's AWS route-table entries and the LAN security group rules are "
-            "IPv4. Give an IPv4 network."
-        )
+        return "IPv6 is not supported here: the gateways and their security group rules are IPv4. Give an IPv4 network."
     return problem
 
 
@@ -158,14 +163,14 @@ class ClusterConfig:
     max_client_write_mbps: int | None = setting(INT, rule=contract.mbps_problem)
     gateway_type: GatewayType = setting(GATEWAY_TYPE, GatewayType.PUBLIC)
     gateway_clients: tuple[str, ...] = setting(CLIENTS, (), each=contract.client_name_problem)
-    edge_source_cidrs: tuple[str, ...] = setting(CIDRS, ANYWHERE, each=contract.cidr_problem, listed=CIDRS_LISTED)
+    edge_source_cidrs: tuple[str, ...] = setting(CIDRS, ANYWHERE, each=ipv4_cidr_problem, listed=CIDRS_LISTED)
     lan_source_cidrs: tuple[str, ...] | None = setting(CIDRS, each=ipv4_cidr_problem, listed=CIDRS_LISTED)
     control_plane_cidrs: tuple[str, ...] = setting(
-        CIDRS, CONTROL_PLANE_CIDRS, each=contract.cidr_problem, listed=CIDRS_LISTED
+        CIDRS, CONTROL_PLANE_CIDRS, each=ipv4_cidr_problem, listed=CIDRS_LISTED
     )
-    https_egress_cidrs: tuple[str, ...] = setting(CIDRS, ANYWHERE, each=contract.cidr_problem, listed=CIDRS_LISTED)
-    package_mirror_cidrs: tuple[str, ...] = setting(CIDRS, ANYWHERE, each=contract.cidr_problem, listed=CIDRS_LISTED)
-    dns_server_cidrs: tuple[str, ...] = setting(CIDRS, (), each=contract.cidr_problem)
+    https_egress_cidrs: tuple[str, ...] = setting(CIDRS, ANYWHERE, each=ipv4_cidr_problem, listed=CIDRS_LISTED)
+    package_mirror_cidrs: tuple[str, ...] = setting(CIDRS, ANYWHERE, each=ipv4_cidr_problem, listed=CIDRS_LISTED)
+    dns_server_cidrs: tuple[str, ...] = setting(CIDRS, (), each=ipv4_cidr_problem)
     route_table_ids: tuple[str, ...] | None = setting(
         TABLES, each=contract.route_table_problem, listed="give at least one route table, or leave it unset."
     )
@@ -266,6 +271,7 @@ class ClusterConfig:
             found += self.virtual_network.problems(self.cluster_name, self.edge_cidrs)
         found += self._succession()
         found += self._licenses_and_interfaces()
+        found += self._clients()
         if self.member_swap and self.license_secrets:
             found.append(Problem("license_secrets", "(two secrets)", "a member swap gives each new gateway a new node "
                                  "with a license of its own, minted through the API: leave license_secrets unset with "
@@ -279,6 +285,19 @@ class ClusterConfig:
                     "gateways' first-boot script, which runs as root, so it must be checked before deployment.",
                 )
             )
+        return found
+
+    def _clients(self) -> list[Problem]:
+        """A private gateway's clients: each once, and neither this cluster nor its own gateways."""
+        found, seen = [], set()
+        own = {self.cluster_name, *(self.gateway_names or (f"{self.cluster_name}-a", f"{self.cluster_name}-b"))}
+        for index, client in enumerate(self.gateway_clients):
+            if client in seen:
+                found.append(Problem(f"gateway_clients[{index}]", client, "it is listed twice; give each client once."))
+            elif client in own:
+                found.append(Problem(f"gateway_clients[{index}]", client, "it is this cluster or one of its own "
+                                     "gateways; list the edge nodes or clusters that connect to it."))  # fmt: skip
+            seen.add(client)
         return found
 
     def _licenses_and_interfaces(self) -> list[Problem]:
@@ -497,6 +516,8 @@ def _seconds(duration: Duration) -> float | None:
         return None  # a token and cannot be converted"
 
 
+#: One label of a host name: letters, digits and inner hyphens.
+HOST_LABEL = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
 #: A network interface name as Linux gives it (``ens6``, ``enp40s0``): at most 15 characters.
 INTERFACE_NAME = re.compile(r"[a-z][a-z0-9]{0,14}")
 INTERFACE_NAME_FIX = "give a Linux interface name such as 'ens6': a letter, then letters and digits, 15 at most."

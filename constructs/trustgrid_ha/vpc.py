@@ -30,6 +30,11 @@ def vpc_cidr_problem(cidr: object, *, new_vpc: bool = True) -> str | None:
     if not 16 <= network.prefixlen <= 28:
         layout = "; a two-AZ gateway VPC needs at least a /22" if new_vpc else ""
         return f"AWS accepts VPC CIDRs from /16 to /28{layout}."
+    if _not_addressable(network):
+        return (
+            "a VPC cannot use loopback, link-local, multicast, reserved or 0.0.0.0/8 space; give a private range such "
+            "as '10.60.0.0/16'."
+        )
     if new_vpc and network.prefixlen > 22:
         return "the gateway VPC has four /24 subnets (public and private in two AZs); give a /22 or larger."
     if network.overlaps(ipaddress.ip_network(APPLIANCE_BRIDGE)):
@@ -38,6 +43,16 @@ def vpc_cidr_problem(cidr: object, *, new_vpc: bool = True) -> str | None:
             "the node's interface addresses out of it. Give a VPC CIDR outside it."
         )
     return None
+
+
+def _not_addressable(network: ipaddress.IPv4Network | ipaddress.IPv6Network) -> bool:
+    return (
+        network.is_loopback
+        or network.is_link_local
+        or network.is_multicast
+        or network.is_reserved
+        or network.network_address.packed[0] == 0
+    )
 
 
 def gateway_vpc(scope: Construct, construct_id: str, *, cidr: str = DEFAULT_VPC_CIDR) -> ec2.Vpc:
