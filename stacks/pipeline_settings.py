@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from trustgrid_ha import REGION_CODE
+from trustgrid_ha import REGION_CODE, region_problem
 
 from .reading import (
     ACCOUNT,
@@ -36,6 +36,7 @@ from .settings import (
     STACK_KEYS,
     AppSettings,
     availability_zones,
+    partition_of,
     secret_problem,
     stack_settings,
     zones_for_a_new_vpc,
@@ -157,8 +158,27 @@ def _source_in_place(problems: Problems, where: str, settings: PipelineSettings)
         )
     if settings.repository.endswith(".git"):
         problems.add(f"{where}.repository", settings.repository, "give 'owner/repository' without '.git'.")
-    if settings.branch.startswith("refs/"):
-        problems.add(f"{where}.branch", settings.branch, "give the branch's name, such as 'main', not its ref.")
+    if any(part in (".", "..") for part in settings.repository.split("/")):
+        problems.add(f"{where}.repository", settings.repository, "give 'owner/repository': '.' and '..' name no "
+                     "repository.")  # fmt: skip
+    if settings.branch.startswith("refs/") or settings.branch == "HEAD":
+        problems.add(f"{where}.branch", settings.branch, "give the branch's name, such as 'main' (not a ref, not "
+                     "HEAD).")  # fmt: skip
+    _regions_exist(problems, where, settings, parts)
+
+
+def _regions_exist(problems: Problems, where: str, settings: PipelineSettings, arn: list[str]) -> None:
+    """The pipeline's region, and its connection's, exist in the connection's partition (environments' regions are
+    checked by the construct)."""
+    problem = region_problem(settings.region) if settings.region else None
+    if problem is not None:
+        problems.add(f"{where}.region", settings.region, problem)
+    if len(arn) > 4 and arn[3]:
+        problem = region_problem(arn[3])
+        if problem is None and settings.region and arn[1] != partition_of(settings.region):
+            problem = f"the ARN's partition {arn[1]} is not that of the pipeline's region {settings.region}."
+        if problem is not None:
+            problems.add(f"{where}.connectionArn", settings.connection_arn, problem)
 
 
 def _one_name_per_organization(problems: Problems, environments: list[EnvironmentSettings], api_key: str) -> None:

@@ -38,6 +38,7 @@ from trustgrid_ha import (
     VirtualNetwork,
     VpnRoute,
     cidrs_overlap,
+    region_problem,
     vpc_cidr_problem,
     zone_problem,
 )
@@ -160,6 +161,8 @@ class ClusterSettings:
             return root + ".region"
         if setting in ("vpc", "lan_subnets", "wan_subnets"):  # the VPC is the stack's
             return root + ".vpc"
+        if setting.startswith("vpc."):  # a part of it, in cdk.json's spelling
+            return root + ".vpc." + setting.removeprefix("vpc.").replace("availability_zones", "availabilityZones")
         return f"{self.where}.{camel_key(setting)}"
 
 
@@ -205,7 +208,11 @@ def _boolean(value: Any) -> bool:
 
 
 def _topic_arn(value: Any) -> str:
+    """A topic's ARN, of a region that exists, in that region's partition."""
     if not isinstance(value, str) or not SNS_TOPIC_ARN.match(value):
+        raise ValueError(value)
+    partition, region = value.split(":")[1], value.split(":")[3]
+    if region_problem(region) is not None or partition != partition_of(region):
         raise ValueError(value)
     return value  # the stack imports it (an ARN is all JSON can give)
 
@@ -223,7 +230,11 @@ _TRANSLATIONS: dict[str, tuple[Any, str]] = {
         lambda v: Duration.minutes(_whole(1, 60)(v)),
         "give a whole number of minutes from 1 to 60 (default 1).",
     ),
-    "alarm_topic": (_topic_arn, "give an SNS topic ARN such as 'arn:aws:sns:us-east-1:111111111111:pager'."),
+    "alarm_topic": (
+        _topic_arn,
+        "give an SNS topic ARN of a region that exists, in its partition, such as "
+        "'arn:aws:sns:us-east-1:111111111111:pager'.",
+    ),
     "virtual_network": (
         lambda v: _from_json(VirtualNetwork, v, NETWORK_PARTS),
         "give an object in Trustgrid's field names: name and route (the cluster's virtual subnet), and optionally "

@@ -109,14 +109,17 @@ def place(
     lan = select(vpc, lan_selection or _private(vpc))
     _refuse_foreign_zones(vpc, [*wan, *lan])
     if not wan:
-        raise TrustgridConfigError("wan_subnets", "no subnets", "the VPC needs a public subnet in each of two AZs.")
+        fix = "the selection names no subnet of the VPC" if wan_selection else "the VPC needs a public subnet"
+        raise TrustgridConfigError("wan_subnets", "no subnets", f"{fix}; give a public subnet in each of two AZs.")
     if not lan:
-        raise TrustgridConfigError("lan_subnets", "no subnets", "the VPC needs a private subnet in each of two AZs.")
+        fix = "the selection names no subnet of the VPC" if lan_selection else "the VPC needs a private subnet"
+        raise TrustgridConfigError("lan_subnets", "no subnets", f"{fix}; give a private subnet in each of two AZs.")
     shared = sorted({s.subnet_id for s in wan} & {s.subnet_id for s in lan})
     if shared:
+        setting = "wan_subnets" if wan_selection is not None and lan_selection is None else "lan_subnets"
         raise TrustgridConfigError(
-            "lan_subnets",
-            shared,
+            setting,
+            f"{len(shared)} subnet(s) selected for both" if any(is_unresolved(i) for i in shared) else shared,
             "these subnets are selected as WAN and as LAN subnets; a gateway's LAN interface must sit in a private "
             "subnet of its own, apart from the public WAN subnet.",
         )
@@ -208,8 +211,13 @@ def _refuse_foreign_zones(vpc: ec2.IVpc, subnets: Sequence[ec2.ISubnet]) -> None
     known = {s.availability_zone for s in subnets if not is_unresolved(s.availability_zone)} - {""}
     # the placeholders CDK gives a new VPC until the CLI has looked the stack's zones up (dummy1a, dummy1b, ...)
     foreign = sorted(z for z in known if not LOOKUP_PLACEHOLDER.fullmatch(z))
+    zones = list(vpc.availability_zones)
     problems = [
-        Problem("vpc", name, f"{name} is not an availability zone of the stack's region {region}.")
+        Problem(
+            f"vpc.availability_zones[{zones.index(name)}]" if name in zones else "vpc",
+            name,
+            f"{name} is not an availability zone of the stack's region {region}.",
+        )
         for name in foreign
         if zone_problem(name, region) is not None
     ]

@@ -76,6 +76,14 @@ CASES = [
     ({"succeeds": "old-gw", "cut_over": True, "superseded": True}, "superseded", "set one of cut_over and"),
     ({"member_swap": True, "cluster_name": "x" * 55}, "cluster_name", "each with a revision"),
     ({"member_swap": True, "gateway_names": ["a" * 57, "b"]}, "gateway_names[0]", "at most 56 characters"),
+    ({"route_table_ids": ["rtb-0123456789abcdef0"]}, "route_table_ids", "creates the VPC"),
+    ({"api_url": "https://api.trustgrid.io:99999"}, "api_url", "plain https:// URL"),
+    ({"enroll_endpoint": "https://-/v2/enroll"}, "enroll_endpoint", "plain https:// URL"),
+    ({"control_plane_cidrs": ["2001:db8::/32"]}, "control_plane_cidrs[0]", "IPv6"),
+    ({"gateway_type": GatewayType.PRIVATE, "gateway_clients": ["edge-1", "edge-1"]}, "gateway_clients[1]", "twice"),
+    ({"gateway_type": GatewayType.PRIVATE, "gateway_clients": ["prod-gw-b"]}, "gateway_clients[0]", "its own"),
+    ({"wan_subnets": ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)}, "wan_subnets", "as WAN and"),
+    ({"wan_subnets": ec2.SubnetSelection(subnet_group_name="Nope")}, "wan_subnets", "names no subnet"),
 ]
 
 
@@ -466,3 +474,25 @@ def test_clusters_of_one_stack_keep_their_names_and_succession_apart(
     with pytest.raises(TrustgridConfigError) as failure:
         TrustgridHaCluster(stack, "Second", api_secret=api, edge_cidrs=["172.17.0.0/16"], **second)
     assert failure.value.setting == setting
+
+
+def test_a_virtual_network_with_a_deploy_time_name_still_has_its_other_fields_checked() -> None:
+    from trustgrid_ha import VirtualNetwork
+
+    stack = Stack(App(), "S")
+    api = secretsmanager.Secret.from_secret_name_v2(stack, "Api", "trustgrid/api")
+    network = VirtualNetwork(name=CfnParameter(stack, "Network").value_as_string, route="not-a-cidr")
+    with pytest.raises(TrustgridConfigError) as failure:
+        TrustgridHaCluster(stack, "Gw", cluster_name="prod-gw", api_secret=api, edge_cidrs=["172.16.0.0/16"],
+                           virtual_network=network)  # fmt: skip
+    assert failure.value.setting == "virtual_network.route"
+
+
+def test_a_zone_of_another_region_is_named_by_its_place_in_the_vpc() -> None:
+    app = App()
+    stack = Stack(app, "S", env=Environment(account="123456789012", region="us-east-1"))
+    with pytest.raises(TrustgridConfigError) as failure:
+        api = secretsmanager.Secret.from_secret_name_v2(stack, "Api", "trustgrid/api")
+        TrustgridHaCluster(stack, "Gw", cluster_name="prod-gw", api_secret=api, edge_cidrs=["172.16.0.0/16"],
+                           vpc=imported_vpc(stack, azs=("us-east-1a", "eu-west-1b")))  # fmt: skip
+    assert failure.value.setting == "vpc.availability_zones[1]"

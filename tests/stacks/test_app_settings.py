@@ -92,6 +92,71 @@ CASES = [
     ({**cluster(), "apiSecretName": "trustgrid/api-key-Ab12Cd"}, "trustgrid.apiSecretName", "random suffix"),
     ({**cluster(), "apiSecretName": "arn:aws:s3:::bucket"}, "trustgrid.apiSecretName", "secret name (letters, digits"),
     ({"colour": "blue", **cluster()}, "trustgrid.colour", "unknown setting"),
+    # the wrong settings a broad sample found (issue 19)
+    ({**cluster(), "vpcCidr": "127.0.0.0/16"}, "trustgrid.vpcCidr", "loopback"),
+    ({**cluster(), "vpcCidr": "169.254.0.0/16"}, "trustgrid.vpcCidr", "link-local"),
+    ({**cluster(), "availabilityZones": ["foo", "bar"]}, "trustgrid.availabilityZones[0]", "availability zone"),
+    (
+        {**cluster(), "availabilityZones": ["us-east-1a", "us-west-2a"]},
+        "trustgrid.availabilityZones[1]",
+        "availability zone of us-east-1",
+    ),
+    (cluster(routeTableIds=["rtb-0123456789abcdef0"]), "trustgrid.clusters[0].routeTableIds", "the app creates"),
+    (cluster(apiUrl="https://api.trustgrid.io:99999"), "trustgrid.clusters[0].apiUrl", "set trustgrid.apiUrl"),
+    ({**cluster(), "apiUrl": "https://api.trustgrid.io:99999"}, "trustgrid.apiUrl", "plain https:// URL"),
+    ({**cluster(), "apiUrl": "https://-"}, "trustgrid.apiUrl", "plain https:// URL"),
+    (
+        cluster(alarmTopicArn="arn:aws-cn:sns:us-east-1:111111111111:pager"),
+        "trustgrid.clusters[0].alarmTopicArn",
+        "in its partition",
+    ),
+    (
+        cluster(alarmTopicArn="arn:aws:sns:xx-fake-9:111111111111:pager"),
+        "trustgrid.clusters[0].alarmTopicArn",
+        "a region that exists",
+    ),
+    (cluster(controlPlaneCidrs=["2001:db8::/32"]), "trustgrid.clusters[0].controlPlaneCidrs[0]", "IPv6"),
+    (cluster(gatewayType="private", gatewayClients=["b", "b"]), "trustgrid.clusters[0].gatewayClients[1]", "twice"),
+    (cluster(gatewayType="private", gatewayClients=["a-a"]), "trustgrid.clusters[0].gatewayClients[0]", "own"),
+    (
+        cluster(virtualNetwork={**VNET, "publish": "yes"}),
+        "trustgrid.clusters[0].virtualNetwork.publish",
+        "true or false",
+    ),
+    (
+        cluster(virtualNetwork={**VNET, "routes": [{"networkCidr": "100.64.30.0/24", "node": "Bad Node!"}]}),
+        "trustgrid.clusters[0].virtualNetwork.routes[0].node",
+        "lowercase letters",
+    ),
+    (
+        cluster(virtualNetwork={**VNET, "accessPolicies": [{"source": "100.64.20.0/24", "dest": "100.64.10.0/24"}]}),
+        "trustgrid.clusters[0].virtualNetwork.accessPolicies",
+        "only with publish",
+    ),
+    (
+        cluster(
+            virtualNetwork={
+                **VNET,
+                "publish": True,
+                "accessPolicies": [
+                    {"source": "100.64.20.0/24", "dest": "100.64.10.0/24", "protocol": "tcp", "ports": "70000"}
+                ],
+            }
+        ),
+        "trustgrid.clusters[0].virtualNetwork.accessPolicies[0].ports",
+        "1 to 65535",
+    ),
+    (
+        cluster(
+            virtualNetwork={
+                **VNET,
+                "publish": True,
+                "accessPolicies": [{"source": "100.64.20.0/24", "dest": "100.64.10.0/24", "lineNumber": "5"}],
+            }
+        ),
+        "trustgrid.clusters[0].virtualNetwork.accessPolicies[0].lineNumber",
+        "whole number",
+    ),
     ({**cluster(), "apiSecretName": "   "}, "trustgrid.apiSecretName", "secret name (letters, digits"),
     (
         {
@@ -212,7 +277,13 @@ def test_settings_a_real_deployment_uses_are_accepted(settings: dict) -> None:
         ({"connectionArn": "arn:aws:codeconnections:eu-west-1:999999999999:connection/abc"}, "connectionArn",
          "create the connection in the pipeline's account"),
         ({"repository": "acme/edge.git"}, "repository", "without '.git'"),
-        ({"branch": "refs/heads/main"}, "branch", "not its ref"),
+        ({"branch": "refs/heads/main"}, "branch", "not a ref"),
+        ({"branch": "HEAD"}, "branch", "not HEAD"),
+        ({"repository": "acme/.."}, "repository", "'.' and '..' name no repository"),
+        ({"region": "us-fake-1"}, "region", "no AWS region has this name"),
+        ({"connectionArn": "arn:aws-cn:codeconnections:us-east-1:111111111111:connection/abc"}, "connectionArn",
+         "partition"),
+        ({"apiSecretName": "trustgrid/api-key-Ab12Cd"}, "apiSecretName", "random suffix"),
     ],
 )  # fmt: skip
 def test_pipeline_source_mistakes_are_refused(change: dict, setting: str, fix: str) -> None:
