@@ -191,3 +191,61 @@ def test_a_seats_first_create_waits_for_its_fresh_permissions(world: World, depl
     handle_event(event, rt)
     address = world.ec2.describe_addresses(AllocationIds=[sw.addresses[0]])["Addresses"][0]
     assert address["NetworkInterfaceId"] == new.wan_eni and len(world.sleeps) == 2
+
+
+def seat_request(world: World, request: str, props: dict, old: dict | None = None) -> dict:
+    event = {"RequestType": request, "ResourceType": SEAT_TYPE, "ResourceProperties": props, "StackId": world.stack_id,
+             "LogicalResourceId": "PrimarySeat", "PhysicalResourceId": "seat"}  # fmt: skip
+    if old is not None:
+        event["OldResourceProperties"] = old
+    event.update(handle_event(event, world.runtime()))
+    return event
+
+
+def test_a_seats_delete_takes_its_address_off_its_own_interface_only(world: World, deployed: Deployed) -> None:
+    sw = SwapWorld(world, deployed)
+    old, new = sw.gateways[0], sw.new_gateway(0, "prod-gw-a-0")
+    seat_request(world, "Delete", sw.seat(new, 0))  # a cancelled create's: the address is on the running gateway
+    address = world.ec2.describe_addresses(AllocationIds=[sw.addresses[0]])["Addresses"][0]
+    assert address["NetworkInterfaceId"] == old.wan_eni, "a running gateway keeps its address"
+    seat_request(world, "Delete", sw.seat(old, 0))
+    seat_request(world, "Delete", sw.seat(old, 0))  # delivered twice
+    assert not world.ec2.describe_addresses(AllocationIds=[sw.addresses[0]])["Addresses"][0].get("NetworkInterfaceId")
+
+
+def test_a_swap_of_a_degraded_pair_is_refused_before_anything_moves(world: World, deployed: Deployed) -> None:
+    from trustgrid_ha_runtime.handover import DegradedPair
+
+    sw = SwapWorld(world, deployed)
+    old, new = sw.gateways[1], sw.new_gateway(1, "prod-gw-b-0")
+    world.stub.set_online(deployed.uids[0], False)  # the primary is down: swapping the secondary would leave none
+    with pytest.raises(DegradedPair, match="prod-gw-a"):
+        seat_request(world, "Update", sw.seat(new, 1), old=sw.seat(old, 1))
+    address = world.ec2.describe_addresses(AllocationIds=[sw.addresses[1]])["Addresses"][0]
+    assert address["NetworkInterfaceId"] == old.wan_eni
+
+
+def test_a_hand_over_that_never_happens_fails_the_swap_with_nothing_moved(world: World, deployed: Deployed) -> None:
+    from trustgrid_ha_runtime.swap import SwapTimeout
+
+    sw = SwapWorld(world, deployed)
+    old, new = sw.gateways[0], sw.new_gateway(0, "prod-gw-a-0")
+    event = seat_request(world, "Update", sw.seat(new, 0), old=sw.seat(old, 0))
+    world.stub.role_lag = 10_000  # the role never moves
+    with pytest.raises(SwapTimeout, match="nothing of the pair changed"):
+        for _ in range(40):
+            if handle_is_complete(event, world.runtime())["IsComplete"]:
+                break
+            world.between_polls()
+    address = world.ec2.describe_addresses(AllocationIds=[sw.addresses[0]])["Addresses"][0]
+    assert address["NetworkInterfaceId"] == old.wan_eni
+
+
+def test_a_repeated_swap_request_after_the_address_moved_is_not_refused(world: World, deployed: Deployed) -> None:
+    """The old member is cut off once the address moved: a duplicate delivery must not read that as a degraded pair."""
+    sw = SwapWorld(world, deployed)
+    old, new = sw.gateways[1], sw.new_gateway(1, "prod-gw-b-0")
+    world.ec2.associate_address(AllocationId=sw.addresses[1], NetworkInterfaceId=new.wan_eni, AllowReassociation=True)
+    world.between_polls()  # the old secondary goes offline
+    event = seat_request(world, "Update", sw.seat(new, 1), old=sw.seat(old, 1))
+    assert handle_is_complete(event, world.runtime())["IsComplete"] is True
