@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -547,3 +548,12 @@ def test_a_virtual_network_and_a_private_gateway_in_cdk_json_reach_the_construct
     assert (config.virtual_network.name, config.virtual_network.publish) == ("corp-vnet", True)
     assert config.virtual_network.inside_nats[0].local_cidr == "10.60.0.0/24"
     assert (config.gateway_type.value, config.gateway_clients) == ("private", ("branch-01",))
+
+
+def test_the_readmes_first_configuration_synthesizes() -> None:
+    """What a newcomer copies from the README is accepted as it is."""
+    block = re.search(r"```json\n(.*?)```", (ROOT / "README.md").read_text(), re.S)
+    assert block is not None
+    settings = json.loads(block.group(1))["context"]["trustgrid"]
+    assert settings["clusters"][0]["memberSwap"] is True
+    build_app(App(context={"trustgrid": settings}), nag=False)
