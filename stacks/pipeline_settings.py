@@ -129,9 +129,14 @@ def _secrets_importable(problems: Problems, where: str, settings: PipelineSettin
         if e.health_check_secret_name
     ]
     for setting, value in named:
-        problem = secret_problem(value)
+        problem = secret_problem(value, settings.region or None)  # the health step reads it in the pipeline's region
         if problem is not None and SECRET.match(value):  # a bad pattern is reported already
             problems.add(setting, value, problem)
+    for index, environment in enumerate(settings.environments):
+        if settings.region and environment.region and partition_of(environment.region) != partition_of(settings.region):
+            problems.add(f"{where}.environments[{index}].region", environment.region, f"a pipeline deploys within "
+                         f"its partition ({partition_of(settings.region)}, of {settings.region}); give a region of it, "
+                         "or a pipeline of that partition.")  # fmt: skip
 
 
 def _environments(problems: Problems, where: str, raw: Any) -> tuple[EnvironmentSettings, ...]:
@@ -161,6 +166,12 @@ def _source_in_place(problems: Problems, where: str, settings: PipelineSettings)
     if any(part in (".", "..") for part in settings.repository.split("/")):
         problems.add(f"{where}.repository", settings.repository, "give 'owner/repository': '.' and '..' name no "
                      "repository.")  # fmt: skip
+    if settings.repository.startswith("-"):
+        problems.add(f"{where}.repository", settings.repository, "give 'owner/repository': a name does not start "
+                     "with '-'.")  # fmt: skip
+    if any(part.endswith(".lock") for part in settings.branch.split("/")):
+        problems.add(f"{where}.branch", settings.branch, "git refuses a branch name with a part that ends in "
+                     "'.lock'; give another name.")  # fmt: skip
     if settings.branch.startswith("refs/") or settings.branch == "HEAD":
         problems.add(f"{where}.branch", settings.branch, "give the branch's name, such as 'main' (not a ref, not "
                      "HEAD).")  # fmt: skip

@@ -18,6 +18,7 @@ from trustgrid_ha import TrustgridHaCluster, acknowledge
 
 from .gateway_cluster_stack import build_stacks
 from .pipeline_settings import EnvironmentSettings, PipelineSettings
+from .settings import RANDOM_SUFFIX, SECRET_ARN
 
 ROOT = Path(__file__).resolve().parents[1]
 #: Where `make synth` writes the pipeline app's cloud assembly (the synth step's primary output).
@@ -183,8 +184,10 @@ class PipelineStack(Stack):
         )
 
     def _secret_arn(self, name_or_arn: str) -> str:
-        if name_or_arn.startswith("arn:"):
-            return name_or_arn
+        """The secret as IAM names it: a complete ARN as it is; a partial ARN or a name with any random suffix."""
+        arn = SECRET_ARN.match(name_or_arn)
+        if arn is not None:
+            return name_or_arn if RANDOM_SUFFIX.search(arn["name"]) else f"{name_or_arn}-??????"
         return self.format_arn(
             service="secretsmanager",
             resource="secret",

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import MISSING, dataclass, field, fields, replace
 from enum import Enum
 from pathlib import Path
 from typing import Any, get_type_hints
@@ -187,9 +187,19 @@ def _translate(problems: Problems, where: str, keyword: str, value: Any) -> Any:
     translate, fix = _TRANSLATIONS[keyword]
     try:
         return translate(value)
+    except JsonShape as shape:  # a part of an object: named by its path
+        problems.add(where + shape.path, shape.value, shape.fix)
     except (TypeError, ValueError):
         problems.add(where, value, fix)
-        return _FALLBACKS.get(keyword)
+    return _FALLBACKS.get(keyword)
+
+
+class JsonShape(ValueError):
+    """A part of a JSON object that is not what its place takes: its path below the setting, the value, the fix."""
+
+    def __init__(self, path: str, value: Any, fix: str) -> None:
+        super().__init__(f"{path}: {fix}")
+        self.path, self.value, self.fix = path, value, fix
 
 
 def _whole(low: int, high: int) -> Any:
@@ -236,7 +246,7 @@ _TRANSLATIONS: dict[str, tuple[Any, str]] = {
         "'arn:aws:sns:us-east-1:111111111111:pager'.",
     ),
     "virtual_network": (
-        lambda v: _from_json(VirtualNetwork, v, NETWORK_PARTS),
+        lambda v: _network(v),
         "give an object in Trustgrid's field names: name and route (the cluster's virtual subnet), and optionally "
         "insideNats and outsideNats ([{networkCidr, localCidr, description, proxyArp}]), inDefaultRoute, "
         "outDefaultRoute, routes ([{networkCidr, node, metric, description}]), publish, networkRouteMetric and "
@@ -252,19 +262,38 @@ NETWORK_PARTS: dict[str, type] = {
 }
 
 
-def _from_json(cls: type, value: Any, parts: Mapping[str, type]) -> Any:
-    """A dataclass from its camelCase JSON (lists of the ``parts`` too); TypeError or ValueError when it cannot."""
+def _network(value: Any) -> VirtualNetwork:
+    """The virtual network from cdk.json; a route metric given without publish would be ignored: refused."""
+    network: VirtualNetwork = _from_json(VirtualNetwork, value, NETWORK_PARTS)
+    if "networkRouteMetric" in value and network.publish is not True:
+        raise JsonShape(".networkRouteMetric", value["networkRouteMetric"], "the network route is written only with "
+                        "publish: true; set publish, or leave the metric out.")  # fmt: skip
+    return network
+
+
+def _from_json(cls: type, value: Any, parts: Mapping[str, type], path: str = "") -> Any:
+    """A dataclass from its camelCase JSON (lists of the ``parts`` too); :class:`JsonShape` names the part that is
+    not what its place takes."""
     if not isinstance(value, dict):
-        raise TypeError(value)
+        raise JsonShape(
+            path, value, f"give an object with the fields {', '.join(_camel(f.name) for f in fields(cls))}."
+        )
     names = {_camel(f.name): f.name for f in fields(cls)}
-    if set(value) - set(names):
-        raise ValueError(sorted(set(value) - set(names)))
-    given = {names[k]: v for k, v in value.items()}
+    for unknown_key in sorted(set(value) - set(names)):
+        fix = f"unknown field; known fields are {', '.join(names)}."
+        raise JsonShape(f"{path}.{unknown_key}", value[unknown_key], fix)
+    required = [_camel(f.name) for f in fields(cls) if f.default is MISSING and f.default_factory is MISSING]
+    for required_key in required:
+        if value.get(required_key) is None:
+            raise JsonShape(f"{path}.{required_key}", None, "this field is required.")
+    given = {names[k]: v for k, v in value.items() if v is not None}  # null: the field's default
     for name, part in parts.items():
         if name in given:
             if not isinstance(given[name], list):
-                raise TypeError(given[name])
-            given[name] = tuple(_from_json(part, item, {}) for item in given[name])
+                raise JsonShape(f"{path}.{_camel(name)}", given[name], f"give a list of {part.__name__} objects.")
+            given[name] = tuple(
+                _from_json(part, item, {}, f"{path}.{_camel(name)}[{i}]") for i, item in enumerate(given[name])
+            )
     return cls(**given)
 
 
@@ -483,9 +512,10 @@ class AppSettings:
         if values["stack_per_cluster"]:  # the construct checks its neighbours in its own stack; here in others
             _edges_apart(problems, clusters)
             _nodes_apart(problems, clusters)
-            clusters = _superseded(clusters)
+            if not problems.found:  # a loop or a chain of cut-overs is reported as such, not as its consequence
+                clusters = _superseded(clusters)
         vpc = _vpc(problems, where, data, str(values["vpc_cidr"]), account and region)
-        _tables_of_an_existing_vpc(problems, vpc, clusters)
+        _tables_of_an_existing_vpc(problems, where, vpc, clusters)
         problems.raise_any()
         return cls(
             **values,
@@ -529,7 +559,9 @@ def zones_for_a_new_vpc(problems: Problems, where: str, data: Mapping[str, Any])
                      "an existing VPC's zones are vpc.availabilityZones.")  # fmt: skip
 
 
-def _tables_of_an_existing_vpc(problems: Problems, vpc: VpcSettings, clusters: Sequence[ClusterSettings]) -> None:
+def _tables_of_an_existing_vpc(
+    problems: Problems, where: str, vpc: VpcSettings, clusters: Sequence[ClusterSettings]
+) -> None:
     """Route table IDs name tables of an existing VPC: the one the app creates has none yet (its LAN tables are
     managed without being named)."""
     if vpc.kind != "new":
@@ -539,7 +571,7 @@ def _tables_of_an_existing_vpc(problems: Problems, vpc: VpcSettings, clusters: S
             if cluster.options.get(keyword):
                 problems.add(f"{cluster.where}.{name}", cluster.options[keyword], "the app creates this VPC, whose "
                              "route tables have no IDs before it exists; leave it unset (the new VPC's LAN route "
-                             "tables are managed), or give an existing VPC with trustgrid.vpc.")  # fmt: skip
+                             f"tables are managed), or give an existing VPC with {where}.vpc.")  # fmt: skip
 
 
 #: The keys of a stack's settings (the top level's, or a pipeline environment's), and those of the top level.
@@ -585,14 +617,23 @@ def _superseded(clusters: tuple[ClusterSettings, ...]) -> tuple[ClusterSettings,
 
 
 def _succession_one_way(problems: Problems, clusters: Sequence[ClusterSettings]) -> None:
-    """A cluster cannot succeed the cluster that succeeds it: nobody would own the shared routes (or, with both
-    cutting over, each would wait for the other)."""
+    """Succession goes one way (no loop, which would leave the shared routes to nobody), and one cut-over at a time
+    (a cluster that cuts over is not itself being cut over from)."""
     succeeds = {c.name: c.options.get("succeeds") for c in clusters}
+    cuts_over = {c.name for c in clusters if c.options.get("cut_over")}
     for cluster in clusters:
-        other = succeeds.get(cluster.name)
-        if other and other != cluster.name and succeeds.get(str(other)) == cluster.name:
-            problems.add(f"{cluster.where}.succeeds", other, f"the cluster {other!r} succeeds this one: succession "
-                         "goes one way. Remove succeeds from the cluster that is to stay.")  # fmt: skip
+        seen, name = [cluster.name], succeeds.get(cluster.name)
+        while isinstance(name, str) and name in succeeds and name not in seen:
+            seen.append(name)
+            name = succeeds[name]
+        if name == cluster.name and len(seen) > 1:
+            problems.add(f"{cluster.where}.succeeds", succeeds[cluster.name], "the clusters "
+                         f"{' → '.join([*seen, cluster.name])} succeed each other in a loop: succession goes one way. "
+                         "Remove succeeds from the cluster that is to stay.")  # fmt: skip
+        elif cluster.name in cuts_over and any(succeeds[c] == cluster.name and c in cuts_over for c in succeeds):
+            problems.add(f"{cluster.where}.cutOver", True, "a cluster that succeeds this one cuts over from it in the "
+                         "same deploy: one cut-over at a time. Deploy this cut-over, remove its predecessor, then cut "
+                         "over to the next.")  # fmt: skip
 
 
 def _names_apart(problems: Problems, clusters: Sequence[ClusterSettings]) -> None:

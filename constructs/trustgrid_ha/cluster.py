@@ -90,6 +90,18 @@ def _refuse_region(scope: Construct, machine_image_id: str | None) -> None:
         raise TrustgridConfigError("machine_image_id", None, problem)
 
 
+def _refuse_foreign_topic(scope: Construct, topic: sns.ITopic | None) -> None:
+    """CloudWatch alarms notify topics of their own region only."""
+    region = Stack.of(scope).region
+    arn = topic.topic_arn if topic is not None else None
+    if arn is None or is_unresolved(region) or is_unresolved(arn) or len(arn.split(":")) < 4:
+        return
+    if arn.split(":")[3] != region:
+        raise TrustgridConfigError(
+            "alarm_topic", arn, f"CloudWatch alarms notify topics of their own region only; give a topic in {region}."
+        )
+
+
 class _Properties(Protocol):
     """A property struct of the contract."""
 
@@ -284,6 +296,7 @@ class TrustgridHaCluster(Construct):
         self.vpc = config.vpc or gateway_vpc(self, "Vpc")
         _refuse_conflicts(self)
         _refuse_region(self, config.machine_image_id)
+        _refuse_foreign_topic(self, config.alarm_topic)
         self.generation = generation_of(config.instance_type)
         self.interface_names = config.interface_names or INTERFACE_NAMES[self.generation]
         vpc_cidr = vpc_cidr_literal(self.vpc)
@@ -862,15 +875,18 @@ def _refuse_conflicts(new: TrustgridHaCluster) -> None:
     problems: list[Problem] = []
     stack = Stack.of(new)
     siblings: list[TrustgridHaCluster] = stack.__dict__.setdefault("_trustgrid_ha_clusters", [])
+    problems += _succession_loop(new.config, siblings)
     for other in siblings:
         problems += _names_taken(new.config, other)
         succession = (
             other.config.cluster_name == new.config.succeeds or new.config.cluster_name == other.config.succeeds
         )
-        if new.config.succeeds == other.config.cluster_name and other.config.succeeds == new.config.cluster_name:
-            fix = (f"{other.node.path} succeeds this cluster: succession goes one way. Remove succeeds from the "
-                   "cluster that is to stay.")  # fmt: skip
-            problems.append(Problem("succeeds", new.config.succeeds, fix))
+        if other.config.cut_over and new.config.cut_over and succession:
+            fix = (
+                f"the cluster {other.config.cluster_name!r} cuts over in the same deploy, and one of the two succeeds "
+                "the other: one cut-over at a time. Deploy the first, remove its predecessor, then the next."
+            )
+            problems.append(Problem("cut_over", True, fix))
         if other.vpc is new.vpc and not succession:
             problems += _overlaps(new.config.edge_cidrs, other)
     if problems:
@@ -878,13 +894,28 @@ def _refuse_conflicts(new: TrustgridHaCluster) -> None:
     siblings.append(new)
 
 
+def _succession_loop(config: ClusterConfig, siblings: Sequence[TrustgridHaCluster]) -> list[Problem]:
+    """Succession goes one way: following succeeds from this cluster through the stack's clusters never comes back
+    to it."""
+    succeeds = {c.config.cluster_name: c.config.succeeds for c in siblings}
+    seen, name = [config.cluster_name], config.succeeds
+    while name in succeeds and name not in seen:
+        seen.append(name)
+        name = succeeds[name]
+    if name != config.cluster_name or len(seen) < 2:
+        return []
+    loop = " → ".join([*seen, config.cluster_name])
+    fix = f"the clusters {loop} succeed each other in a loop: succession goes one way. Remove succeeds from one."
+    return [Problem("succeeds", config.succeeds, fix)]
+
+
 def _names_taken(config: ClusterConfig, other: TrustgridHaCluster) -> list[Problem]:
     """Cluster and node names share one namespace in a Trustgrid organization (``<name>.<org domain>``)."""
     problems = []
     if other.config.cluster_name == config.cluster_name:
-        problems.append(Problem("cluster_name", config.cluster_name, f"{other.node.path} uses it already."))
+        problems.append(Problem("cluster_name", config.cluster_name, f"the cluster {other.node.path} uses it already."))
     if config.cluster_name in other.config.node_names:
-        fix = f"a gateway of {other.node.path} has that name: both would have the FQDN '<name>.<org domain>'."
+        fix = f"a gateway of the cluster {other.config.cluster_name!r} has that name: both would have one FQDN."
         problems.append(Problem("cluster_name", config.cluster_name, fix))
     for index, name in enumerate(config.node_names):
         # a default node name is the cluster name's doing
@@ -893,10 +924,11 @@ def _names_taken(config: ClusterConfig, other: TrustgridHaCluster) -> list[Probl
         )
         default = "" if config.gateway_names else f"a gateway's default node name is {name!r}: "
         if name in other.config.node_names:
-            fix = f"{default}{other.node.path} has a gateway of that name already; node names are unique in Trustgrid."
+            fix = (f"{default}the cluster {other.config.cluster_name!r} has a gateway of that name already; node names "
+                   "are unique in Trustgrid.")  # fmt: skip
             problems.append(Problem(setting, shown, fix))
         if name == other.config.cluster_name:
-            fix = (f"{default}it is the name of the cluster {other.node.path}: both would have the FQDN "
+            fix = (f"{default}it is the name of the cluster {other.config.cluster_name!r}: both would have the FQDN "
                    f"'{name}.<org domain>'. Give the gateways or the cluster another name.")  # fmt: skip
             problems.append(Problem(setting, shown, fix))
     return problems

@@ -46,6 +46,7 @@ from .kinds import (
     NAMES,
     REMOVAL_POLICY,
     SECRET,
+    SHAPE,
     STR,
     STRS,
     SUBNETS,
@@ -117,7 +118,8 @@ def https_problem(value: str, why: str) -> str | None:
         return fix
     try:
         url = urllib.parse.urlsplit(value)
-        url.port  # noqa: B018 - raises for a port out of range
+        if url.port == 0:  # urlsplit raises for a port above 65535
+            return fix
     except ValueError:
         return fix
     labels = (url.hostname or "").split(".")
@@ -179,7 +181,7 @@ class ClusterConfig:
     cluster_ip_failover: bool | None = setting(SWITCH_REFUSED, app=CONSTRUCT)
     license_secrets: tuple[secretsmanager.ISecret, ...] | None = setting(TWO_SECRETS, app=CONSTRUCT)
     node_removal_policy: RemovalPolicy = setting(REMOVAL_POLICY, RemovalPolicy.RETAIN, key="removeNodesOnDelete")
-    termination_protection: bool = setting(BOOL, True)
+    termination_protection: bool = setting(SHAPE, True)
     root_volume_size_gib: int = setting(INT, 30, rule=root_volume_problem)
     api_url: str = setting(
         STR, contract.DEFAULT_API_URL, rule=partial(https_problem, why=API_KEY_IN_CLEAR), app=STACK, key="apiUrl"
@@ -195,9 +197,9 @@ class ClusterConfig:
     alarm_topic: sns.ITopic | None = setting(TOPIC, key="alarmTopicArn")
     virtual_network: VirtualNetwork | None = setting(VIRTUAL_NETWORK)
     succeeds: str | None = setting(STR, rule=contract.name_problem)
-    cut_over: bool = setting(BOOL, False)
-    superseded: bool = setting(BOOL, False)
-    member_swap: bool = setting(BOOL, False)
+    cut_over: bool = setting(SHAPE, False)
+    superseded: bool = setting(SHAPE, False)
+    member_swap: bool = setting(SHAPE, False)
 
     @classmethod
     def from_keywords(cls, keywords: Mapping[str, Any]) -> ClusterConfig:
@@ -225,6 +227,9 @@ class ClusterConfig:
             kind: Kind = spec.metadata["kind"]
             if kind in STRS and name not in DEPLOY_TIME_LISTS and is_unresolved(value):
                 problems.append(Problem(name, value, DEPLOY_TIME_LIST_FIX))
+            elif kind.synth_time and is_unresolved(value):
+                problems.append(Problem(name, value, f"give {kind.words} itself: it decides what the template "
+                                        "holds, at synth time, which a deploy-time value cannot."))  # fmt: skip
             elif is_unresolved(value) or kind.accepts(value):
                 given[name] = tuple(value) if kind in STRS and _literal_list(value) else value
             else:
@@ -272,6 +277,12 @@ class ClusterConfig:
         found += self._succession()
         found += self._licenses_and_interfaces()
         found += self._clients()
+        if self.member_swap:
+            for name in ("machine_image_id", "image_refresh_token", "root_volume_size_gib"):
+                if is_unresolved(getattr(self, name)):
+                    found.append(Problem(name, getattr(self, name), "with member_swap give the value itself: a "
+                                         "change of it gives the gateways new nodes, which the template must know at "
+                                         "synth time (a deploy-time value would change without a swap)."))  # fmt: skip
         if self.member_swap and self.license_secrets:
             found.append(Problem("license_secrets", "(two secrets)", "a member swap gives each new gateway a new node "
                                  "with a license of its own, minted through the API: leave license_secrets unset with "

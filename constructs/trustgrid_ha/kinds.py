@@ -24,14 +24,18 @@ from .virtual_network import VirtualNetwork
 class Kind:
     """The type a setting takes, as words for an error message and a check."""
 
-    def __init__(self, words: str, accepts: Callable[[Any], bool]) -> None:
+    def __init__(self, words: str, accepts: Callable[[Any], bool], *, synth_time: bool = False) -> None:
         self.words = words
         self.accepts = accepts
+        #: The value decides what the template holds: a deploy-time value cannot.
+        self.synth_time = synth_time
 
 
 STR = Kind("a string", lambda v: isinstance(v, str))
 INT = Kind("a whole number", lambda v: isinstance(v, int) and not isinstance(v, bool))
 BOOL = Kind("true or false", lambda v: isinstance(v, bool))
+#: A switch that decides what the template holds (resources, their shape): known at synth time.
+SHAPE = Kind("true or false", lambda v: isinstance(v, bool), synth_time=True)
 
 
 def _strings(words: str) -> Kind:
@@ -83,14 +87,22 @@ REMOVAL_POLICY = Kind(
 DURATION = _instance_of("a Duration, such as Duration.minutes(45)", Duration)
 TOPIC = _declares("an SNS topic (sns.ITopic)", "add_subscription", "grant_publish")
 #: True or False for a construct's switch (the words a Python user reads).
-SWITCH = Kind("True or False", lambda v: isinstance(v, bool))
+SWITCH = Kind("True or False", lambda v: isinstance(v, bool), synth_time=True)
 
 
 def shown(value: object) -> object:
-    """The value as a message shows it: plain data as it is, any other object by its type."""
+    """The value as a message shows it: plain data as it is, an enum member by its name, a Duration in words, a
+    topic by its ARN, any other object by its type."""
     if isinstance(value, (list, tuple)):
         return [shown(item) for item in value]
-    return value if isinstance(value, (str, int, float, dict)) else type(value).__name__
+    if isinstance(value, (str, int, float, dict)):
+        return value
+    if isinstance(value, Enum):
+        return f"{type(value).__name__}.{value.name}"
+    if isinstance(value, Duration):
+        return value.to_human_string()
+    arn = getattr(value, "topic_arn", None)
+    return arn if isinstance(arn, str) and "${Token" not in arn else type(value).__name__
 
 
 SWITCH_REFUSED = Kind("True or False (True is refused: see its documentation)", lambda v: isinstance(v, bool))

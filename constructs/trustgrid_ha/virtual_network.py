@@ -183,7 +183,9 @@ def _types(value: object, where: str) -> list[Problem]:
                     found.append(Problem(f"{path}[{index}]", entry, f"give a {_ITEMS[spec.name].__name__}."))
             continue
         words, accepts = _TYPES[getattr(hints[spec.name], "__name__", str(hints[spec.name]))]
-        if not (accepts(item) or is_unresolved(item)):
+        if is_unresolved(item) and "[" in path:  # an entry of a list is checked and written one by one, now
+            found.append(Problem(path, item, f"give {words} itself: the network's entries are checked at synth time."))
+        elif not (accepts(item) or is_unresolved(item)):
             found.append(Problem(path, item, f"give {words}."))
     return found
 

@@ -108,6 +108,7 @@ def place(
     wan = select(vpc, wan_selection or ec2.SubnetSelection(subnet_type=ec2.SubnetType.PUBLIC))
     lan = select(vpc, lan_selection or _private(vpc))
     _refuse_foreign_zones(vpc, [*wan, *lan])
+    _refuse_repeated_subnets(vpc)
     if not wan:
         fix = "the selection names no subnet of the VPC" if wan_selection else "the VPC needs a public subnet"
         raise TrustgridConfigError("wan_subnets", "no subnets", f"{fix}; give a public subnet in each of two AZs.")
@@ -200,6 +201,24 @@ def zone_problem(zone: object, region: str) -> str | None:
     if isinstance(zone, str) and region and re.fullmatch(re.escape(region) + r"([a-z]|-[a-z]+-\d+[a-z])", zone):
         return None
     return f"give an availability zone of {region or 'the region'}, such as '{region or 'us-east-1'}a'."
+
+
+def _refuse_repeated_subnets(vpc: ec2.IVpc) -> None:
+    """An imported VPC lists each subnet once (one subnet cannot stand for two zones), and zones of one region."""
+    if pending_lookup(vpc):  # CDK's stand-in until the CLI has looked the VPC up
+        return
+    problems = []
+    listed = [s.subnet_id for s in [*vpc.public_subnets, *vpc.private_subnets, *vpc.isolated_subnets]]
+    for subnet in sorted({s for s in listed if listed.count(s) > 1 and not is_unresolved(s)}):
+        problems.append(Problem("vpc", subnet, "the VPC lists this subnet twice (each zone has its own public and "
+                                "private subnets); give each subnet once."))  # fmt: skip
+    zones = [z for z in vpc.availability_zones if not is_unresolved(z) and AVAILABILITY_ZONE.match(z)]
+    regions = {re.sub(r"(-[a-z]+-\d+[a-z]|[a-z])$", "", z) for z in zones}
+    if len(regions) > 1:
+        problems.append(Problem("vpc", list(vpc.availability_zones), "a VPC lies in one region: give availability "
+                                "zones of one region."))  # fmt: skip
+    if problems:
+        raise TrustgridConfigError.of(problems)
 
 
 def _refuse_foreign_zones(vpc: ec2.IVpc, subnets: Sequence[ec2.ISubnet]) -> None:

@@ -767,7 +767,13 @@ class SwapProperties(ClusterProperties):
 def _nat_fits(values: Mapping[str, Any]) -> Iterator[Finding]:
     problem = nat_problem(values["network_cidr"], values["local_cidr"])
     if problem is not None:
-        yield Finding("network_cidr", None, values["network_cidr"], problem)
+        local_wrong = cidr_problem(values["local_cidr"], whole_internet=False) is not None
+        wrong = (
+            "local_cidr"
+            if local_wrong and not cidr_problem(values["network_cidr"], whole_internet=False)
+            else ("network_cidr")
+        )
+        yield Finding(wrong, None, values[wrong], problem)
 
 
 @dataclass(frozen=True)
@@ -800,9 +806,13 @@ def ports_problem(value: object) -> str | None:
     """Ports of an access policy: empty (all), or ports and ranges such as ``443`` or ``8000-8100,9000``."""
     if value == "":
         return None
-    numbers = [int(n) for n in re.split(r"[,-]", value)] if isinstance(value, str) and PORTS.match(value) else []
-    if not numbers or not all(1 <= n <= 65535 for n in numbers):
-        return "give ports and ranges from 1 to 65535, such as '443' or '8000-8100,9000', or leave it empty for all."
+    parts = value.split(",") if isinstance(value, str) and PORTS.match(value) else []
+    ranges = [[int(n) for n in part.split("-")] for part in parts]
+    if not ranges or not all(1 <= r[0] <= r[-1] <= 65535 for r in ranges):
+        return (
+            "give ports and ranges from 1 to 65535, low to high, such as '443' or '8000-8100,9000', or leave it empty "
+            "for all."
+        )
     return None
 
 
@@ -851,6 +861,27 @@ def _each_once(values: Mapping[str, Any]) -> Iterator[Finding]:
     for index, nat in enumerate(values["inside_nats"]):
         if nat.proxy_arp:
             yield Finding("inside_nats", index, True, "proxyArp applies to an outside NAT; remove it here.")
+    yield from _nats_apart(values)
+
+
+def _nats_apart(values: Mapping[str, Any]) -> Iterator[Finding]:
+    """Two NATs of the interface map apart virtual networks (an inside and an outside one included)."""
+    seen: list[tuple[str, str]] = []
+    for name in ("inside_nats", "outside_nats"):
+        for index, nat in enumerate(values[name]):
+            cidr = nat.network_cidr
+            if cidr_problem(cidr, whole_internet=False) is None:
+                for other_list, other in seen:
+                    if cidrs_overlap(cidr, other) and not (other_list == name and other == cidr):
+                        yield Finding(name, index, cidr, f"it overlaps the NAT network {other} of {_wire(other_list)}; "
+                                      "give each NAT its own virtual network.")  # fmt: skip
+                        break
+                seen.append((name, cidr))
+
+
+def _wire(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
 
 
 def _published_only(values: Mapping[str, Any]) -> Iterator[Finding]:

@@ -84,6 +84,8 @@ CASES = [
     ({"gateway_type": GatewayType.PRIVATE, "gateway_clients": ["prod-gw-b"]}, "gateway_clients[0]", "its own"),
     ({"wan_subnets": ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)}, "wan_subnets", "as WAN and"),
     ({"wan_subnets": ec2.SubnetSelection(subnet_group_name="Nope")}, "wan_subnets", "names no subnet"),
+    ({"api_url": "https://api.trustgrid.io:0"}, "api_url", "plain https:// URL"),
+    ({"node_removal_policy": RemovalPolicy.SNAPSHOT}, "node_removal_policy", "'RemovalPolicy.SNAPSHOT'"),
 ]
 
 
@@ -496,3 +498,68 @@ def test_a_zone_of_another_region_is_named_by_its_place_in_the_vpc() -> None:
         TrustgridHaCluster(stack, "Gw", cluster_name="prod-gw", api_secret=api, edge_cidrs=["172.16.0.0/16"],
                            vpc=imported_vpc(stack, azs=("us-east-1a", "eu-west-1b")))  # fmt: skip
     assert failure.value.setting == "vpc.availability_zones[1]"
+
+
+@pytest.mark.parametrize("keyword", ["member_swap", "cut_over", "superseded", "monitoring", "termination_protection"])
+def test_a_switch_that_shapes_the_template_cannot_be_a_deploy_time_value(keyword: str) -> None:
+    stack = Stack(App(), "S")
+    api = secretsmanager.Secret.from_secret_name_v2(stack, "Api", "trustgrid/api")
+    switch = CfnParameter(stack, "Switch", default="false").value_as_string
+    extra = {"succeeds": "old-gw"} if keyword == "cut_over" else {}
+    with pytest.raises(TrustgridConfigError) as failure:
+        TrustgridHaCluster(stack, "Gw", cluster_name="prod-gw", api_secret=api, edge_cidrs=["172.16.0.0/16"],
+                           **{keyword: switch}, **extra)  # fmt: skip
+    assert failure.value.setting == keyword and "at synth time" in str(failure.value)
+
+
+@pytest.mark.parametrize("keyword", ["machine_image_id", "image_refresh_token", "root_volume_size_gib"])
+def test_a_member_swap_needs_the_values_that_make_a_new_node_at_synth_time(keyword: str) -> None:
+    stack = Stack(App(), "S")
+    api = secretsmanager.Secret.from_secret_name_v2(stack, "Api", "trustgrid/api")
+    parameter = CfnParameter(stack, "Value", type="Number" if keyword == "root_volume_size_gib" else "String")
+    value = parameter.value_as_number if keyword == "root_volume_size_gib" else parameter.value_as_string
+    with pytest.raises(TrustgridConfigError) as failure:
+        TrustgridHaCluster(stack, "Gw", cluster_name="prod-gw", api_secret=api, edge_cidrs=["172.16.0.0/16"],
+                           member_swap=True, **{keyword: value})  # fmt: skip
+    assert failure.value.setting == keyword and "member_swap" in str(failure.value)
+
+
+def test_succession_in_a_loop_of_three_and_two_cut_overs_in_a_row_are_refused() -> None:
+    stack = Stack(App(), "S")
+    api = secretsmanager.Secret.from_secret_name_v2(stack, "Api", "trustgrid/api")
+    TrustgridHaCluster(stack, "A", cluster_name="a", api_secret=api, edge_cidrs=["172.16.0.0/16"], succeeds="c")
+    TrustgridHaCluster(stack, "B", cluster_name="b", api_secret=api, edge_cidrs=["172.16.0.0/16"], succeeds="a")
+    with pytest.raises(TrustgridConfigError) as failure:
+        TrustgridHaCluster(stack, "C", cluster_name="c", api_secret=api, edge_cidrs=["172.16.0.0/16"], succeeds="b")
+    assert failure.value.setting == "succeeds" and "in a loop" in str(failure.value)
+    chain = Stack(App(), "T")
+    api = secretsmanager.Secret.from_secret_name_v2(chain, "Api", "trustgrid/api")
+    TrustgridHaCluster(chain, "X", cluster_name="x", api_secret=api, edge_cidrs=["172.16.0.0/16"])
+    TrustgridHaCluster(chain, "Y", cluster_name="y", api_secret=api, edge_cidrs=["172.16.0.0/16"], succeeds="x",
+                       cut_over=True)  # fmt: skip
+    with pytest.raises(TrustgridConfigError) as failure:
+        TrustgridHaCluster(chain, "Z", cluster_name="z", api_secret=api, edge_cidrs=["172.16.0.0/16"], succeeds="y",
+                           cut_over=True)  # fmt: skip
+    assert "one cut-over at a time" in str(failure.value)
+
+
+def test_an_alarm_topic_of_another_region_and_a_vpc_that_lists_a_subnet_twice_are_refused() -> None:
+    from aws_cdk import aws_sns as sns
+
+    stack = Stack(App(), "S", env=Environment(account="123456789012", region="us-east-1"))
+    api = secretsmanager.Secret.from_secret_name_v2(stack, "Api", "trustgrid/api")
+    topic = sns.Topic.from_topic_arn(stack, "Pager", "arn:aws:sns:eu-west-1:123456789012:pager")
+    with pytest.raises(TrustgridConfigError) as failure:
+        TrustgridHaCluster(stack, "Gw", cluster_name="prod-gw", api_secret=api, edge_cidrs=["172.16.0.0/16"],
+                           alarm_topic=topic)  # fmt: skip
+    assert failure.value.setting == "alarm_topic" and "own region" in str(failure.value)
+    other = Stack(App(), "T")
+    api = secretsmanager.Secret.from_secret_name_v2(other, "Api", "trustgrid/api")
+    vpc = ec2.Vpc.from_vpc_attributes(
+        other, "Imported", vpc_id="vpc-0123456789abcdef0", vpc_cidr_block="10.9.0.0/16",
+        availability_zones=["us-east-1a", "us-east-1b"], public_subnet_ids=["subnet-0pub0", "subnet-0pub0"],
+        private_subnet_ids=["subnet-0prv0", "subnet-0prv1"],
+        private_subnet_route_table_ids=["rtb-0023456789abcdef0", "rtb-0123456789abcdef0"],
+    )  # fmt: skip
+    with pytest.raises(TrustgridConfigError, match="lists this subnet twice"):
+        TrustgridHaCluster(other, "Gw", cluster_name="prod-gw", api_secret=api, edge_cidrs=["172.16.0.0/16"], vpc=vpc)

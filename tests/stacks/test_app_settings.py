@@ -38,8 +38,51 @@ CASES = [
     (cluster(gatewayType="secret"), "trustgrid.clusters[0].gatewayType", "one of public, private"),
     (cluster(gatewayType="private"), "trustgrid.clusters[0].gatewayClients", "name at least one"),
     (cluster(gatewayClients=["branch-1"]), "trustgrid.clusters[0].gatewayClients", "a public gateway"),
-    (cluster(virtualNetwork={"name": "corp-vnet"}), "trustgrid.clusters[0].virtualNetwork", "Trustgrid's field"),
-    (cluster(virtualNetwork={**VNET, "nats": []}), "trustgrid.clusters[0].virtualNetwork", "insideNats"),
+    (cluster(virtualNetwork={"name": "corp-vnet"}), "trustgrid.clusters[0].virtualNetwork.route", "required"),
+    (cluster(virtualNetwork={**VNET, "nats": []}), "trustgrid.clusters[0].virtualNetwork.nats", "insideNats"),
+    (
+        cluster(virtualNetwork={**VNET, "routes": {"networkCidr": "100.64.30.0/24"}}),
+        "trustgrid.clusters[0].virtualNetwork.routes",
+        "a list of VpnRoute",
+    ),
+    (
+        cluster(virtualNetwork={**VNET, "accessPolicies": [None]}),
+        "trustgrid.clusters[0].virtualNetwork.accessPolicies[0]",
+        "give an object",
+    ),
+    (
+        cluster(
+            virtualNetwork={
+                **VNET,
+                "publish": True,
+                "accessPolicies": [
+                    {"source": "100.64.20.0/24", "dest": "100.64.10.0/24", "protocol": "tcp", "ports": "443-80"}
+                ],
+            }
+        ),
+        "trustgrid.clusters[0].virtualNetwork.accessPolicies[0].ports",
+        "low to high",
+    ),
+    (
+        cluster(
+            virtualNetwork={
+                **VNET,
+                "insideNats": [
+                    {"networkCidr": "100.64.20.0/24", "localCidr": "10.60.0.0/24"},
+                    {"networkCidr": "100.64.20.0/25", "localCidr": "10.61.0.0/25"},
+                ],
+            }
+        ),
+        "trustgrid.clusters[0].virtualNetwork.insideNats[1]",
+        "overlaps the NAT network",
+    ),
+    (
+        cluster(
+            virtualNetwork={**VNET, "insideNats": [{"networkCidr": "100.64.20.0/24", "localCidr": "10.60.0.1/24"}]}
+        ),
+        "trustgrid.clusters[0].virtualNetwork.insideNats[0].localCidr",
+        "no host bits",
+    ),
     (
         cluster(
             virtualNetwork={**VNET, "outsideNats": [{"networkCidr": "100.64.20.0/24", "localCidr": "10.9.0.0/25"}]}
@@ -94,6 +137,43 @@ CASES = [
     ({**cluster(), "apiSecretName": "arn:aws:s3:::bucket"}, "trustgrid.apiSecretName", "secret name (letters, digits"),
     ({"colour": "blue", **cluster()}, "trustgrid.colour", "unknown setting"),
     # the wrong settings a broad sample found (issue 19)
+    (
+        cluster(virtualNetwork={**VNET, "networkRouteMetric": 10}),
+        "trustgrid.clusters[0].virtualNetwork.networkRouteMetric",
+        "only with publish",
+    ),
+    (
+        {
+            **cluster(),
+            "region": "cn-north-1",
+            "apiSecretName": "arn:aws:secretsmanager:cn-north-1:111111111111:secret:trustgrid/api-Ab12Cd",
+        },
+        "trustgrid.apiSecretName",
+        "partition aws",
+    ),
+    (
+        {
+            "clusters": [
+                {**OK, "name": "a", "succeeds": "c"},
+                {**OK, "name": "b", "succeeds": "a"},
+                {**OK, "name": "c", "succeeds": "b"},
+            ]
+        },
+        "trustgrid.clusters[0].succeeds",
+        "in a loop",
+    ),
+    (
+        {
+            "stackPerCluster": True,
+            "clusters": [
+                {**OK, "name": "x"},
+                {**OK, "name": "y", "succeeds": "x", "cutOver": True},
+                {**OK, "name": "z", "succeeds": "y", "cutOver": True},
+            ],
+        },
+        "trustgrid.clusters[1].cutOver",
+        "one cut-over at a time",
+    ),
     ({**cluster(), "vpcCidr": "127.0.0.0/16"}, "trustgrid.vpcCidr", "loopback"),
     ({**cluster(), "vpcCidr": "169.254.0.0/16"}, "trustgrid.vpcCidr", "link-local"),
     ({**cluster(), "availabilityZones": ["foo", "bar"]}, "trustgrid.availabilityZones[0]", "availability zone"),
@@ -285,6 +365,10 @@ def test_settings_a_real_deployment_uses_are_accepted(settings: dict) -> None:
         ({"connectionArn": "arn:aws-cn:codeconnections:us-east-1:111111111111:connection/abc"}, "connectionArn",
          "partition"),
         ({"apiSecretName": "trustgrid/api-key-Ab12Cd"}, "apiSecretName", "random suffix"),
+        ({"apiSecretName": "arn:aws:secretsmanager:us-east-1:111111111111:secret:trustgrid/api-Ab12Cd"},
+         "apiSecretName", "read in the stack's region eu-west-1"),
+        ({"branch": "release.lock/1"}, "branch", "'.lock'"),
+        ({"repository": "-acme/repo"}, "repository", "does not start with '-'"),
     ],
 )  # fmt: skip
 def test_pipeline_source_mistakes_are_refused(change: dict, setting: str, fix: str) -> None:
@@ -557,3 +641,12 @@ def test_the_readmes_first_configuration_synthesizes() -> None:
     settings = json.loads(block.group(1))["context"]["trustgrid"]
     assert settings["clusters"][0]["memberSwap"] is True
     build_app(App(context={"trustgrid": settings}), nag=False)
+
+
+def test_a_pipeline_deploys_within_its_partition() -> None:
+    from tests.stacks.test_pipeline import PIPELINE
+
+    environments = [{**PIPELINE["environments"][0], "region": "cn-north-1"}]
+    with pytest.raises(TrustgridConfigError) as failure:
+        PipelineSettings.from_context({"pipeline": {**PIPELINE, "environments": environments}})
+    assert "trustgrid.pipeline.environments[0].region" in {p.setting for p in failure.value.problems}

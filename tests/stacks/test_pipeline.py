@@ -244,7 +244,7 @@ def test_bad_pipeline_settings_are_refused(change: dict[str, Any], setting: str)
 def test_pipeline_settings_left_out_or_null_take_their_defaults_and_good_ones_pass() -> None:
     defaults = PipelineSettings.from_context({"pipeline": {**PIPELINE, "branch": None, "apiSecretName": None}})
     assert (defaults.branch, defaults.api_secret_name) == ("main", "trustgrid/api-key")
-    arn = "arn:aws:secretsmanager:us-east-1:111111111111:secret:trustgrid/api-key-AbCdEf"
+    arn = "arn:aws:secretsmanager:eu-west-1:111111111111:secret:trustgrid/api-key-AbCdEf"  # the pipeline's region
     given = PipelineSettings.from_context({"pipeline": {**PIPELINE, "branch": "release/2.1", "apiSecretName": arn}})
     assert (given.branch, given.api_secret_name) == ("release/2.1", arn)
 
