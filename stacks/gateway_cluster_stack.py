@@ -14,7 +14,7 @@ from constructs import Construct
 
 from trustgrid_ha import Problem, TrustgridConfigError, TrustgridHaCluster, gateway_vpc
 
-from .settings import RANDOM_SUFFIX, SECRET_ARN, AppSettings, ClusterSettings
+from .settings import SECRET_ARN, SIX_AFTER_A_HYPHEN, AppSettings, ClusterSettings
 
 
 class GatewayClusterStack(Stack):
@@ -130,7 +130,7 @@ class GatewayClusterStack(Stack):
         arn = SECRET_ARN.match(value)
         if arn is None:
             return secretsmanager.Secret.from_secret_name_v2(self, "TrustgridApiSecret", value)
-        if RANDOM_SUFFIX.search(arn["name"]):
+        if SIX_AFTER_A_HYPHEN.search(arn["name"]):  # Secrets Manager's suffix (it may be all lowercase and digits)
             return secretsmanager.Secret.from_secret_complete_arn(self, "TrustgridApiSecret", value)
         return secretsmanager.Secret.from_secret_partial_arn(self, "TrustgridApiSecret", value)
 

@@ -18,7 +18,7 @@ from trustgrid_ha import TrustgridHaCluster, acknowledge
 
 from .gateway_cluster_stack import build_stacks
 from .pipeline_settings import EnvironmentSettings, PipelineSettings
-from .settings import RANDOM_SUFFIX, SECRET_ARN
+from .settings import SECRET_ARN, SIX_AFTER_A_HYPHEN
 
 ROOT = Path(__file__).resolve().parents[1]
 #: Where `make synth` writes the pipeline app's cloud assembly (the synth step's primary output).
@@ -187,7 +187,7 @@ class PipelineStack(Stack):
         """The secret as IAM names it: a complete ARN as it is; a partial ARN or a name with any random suffix."""
         arn = SECRET_ARN.match(name_or_arn)
         if arn is not None:
-            return name_or_arn if RANDOM_SUFFIX.search(arn["name"]) else f"{name_or_arn}-??????"
+            return name_or_arn if SIX_AFTER_A_HYPHEN.search(arn["name"]) else f"{name_or_arn}-??????"
         return self.format_arn(
             service="secretsmanager",
             resource="secret",

@@ -392,12 +392,6 @@ SIX_AFTER_A_HYPHEN = re.compile(r"-[A-Za-z0-9]{6}$")
 RANDOM_SUFFIX = re.compile(r"-(?=[A-Za-z0-9]*[A-Z])(?=[A-Za-z0-9]*[a-z0-9])[A-Za-z0-9]{6}$")
 
 
-PARTIAL_ARN_FIX = (
-    "a partial ARN whose name ends in a hyphen and six characters cannot be told from a complete one (AWS takes them "
-    "for the random suffix); give the secret's complete ARN, with its suffix."
-)
-
-
 def secret_problem(value: object, region: str | None = None) -> str | None:
     """What is wrong with a secret given by name or ARN, as CDK imports it and IAM grants on it (None: nothing).
     With the reader's ``region``, an ARN must be of it: the secret is read in that region."""
@@ -412,9 +406,7 @@ def secret_problem(value: object, region: str | None = None) -> str | None:
             return (
                 f"the ARN's partition {arn['partition']} is not that of the region {region} ({partition_of(region)})."
             )
-        if not RANDOM_SUFFIX.search(arn["name"]) and SIX_AFTER_A_HYPHEN.search(arn["name"]):
-            return PARTIAL_ARN_FIX
-        return None
+        return None  # complete (its name ends in Secrets Manager's suffix, "-" and six characters) or partial
     if RANDOM_SUFFIX.search(value):
         return (f"this looks like a name with Secrets Manager's random suffix ({value[-7:]}); give the name "
                 "without it, or the secret's full ARN.")  # fmt: skip

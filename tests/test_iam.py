@@ -404,11 +404,13 @@ def test_a_member_swap_and_its_rollback_make_only_calls_the_role_allows(
     run(world, PROTECTION_TYPE, "Update", ProtectionProperties((new.instance, other.instance)).to_properties(),
         OldResourceProperties=ProtectionProperties((old.instance, other.instance)).to_properties(),
         PhysicalResourceId="protection")  # fmt: skip
-    world.set_stack_status("UPDATE_ROLLBACK_IN_PROGRESS")
+    world.set_stack_status("UPDATE_ROLLBACK_IN_PROGRESS")  # the seat leaves the pair to the member's rollback
     run(world, SEAT_TYPE, "Update", swap.seat(old, 0), OldResourceProperties=swap.seat(new, 0), PhysicalResourceId="s")
-    world.set_stack_status("UPDATE_COMPLETE_CLEANUP_IN_PROGRESS")
-    run(world, LICENSE_TYPE, "Delete", LicenseProperties(old.name, "arn:x", swap_cluster="prod-gw")
-        .to_properties(), PhysicalResourceId=old.uid)  # fmt: skip
+    run(world, MEMBER_TYPE, "Update", swap.member([old, other], 0), OldResourceProperties=swap.member([new, other], 0),
+        PhysicalResourceId="member")  # fmt: skip
+    world.set_stack_status("UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS")
+    run(world, LICENSE_TYPE, "Delete", LicenseProperties(new.name, "arn:x", swap_cluster="prod-gw")
+        .to_properties(), PhysicalResourceId=new.uid)  # fmt: skip
     world.set_stack_status("UPDATE_COMPLETE")
     run(world, SEAT_TYPE, "Delete", swap.seat(old, 0), PhysicalResourceId="s")
 

@@ -465,10 +465,7 @@ class TrustgridHaCluster(Construct):
             for index, placement in enumerate(placements)
         ]
         if self.addresses:
-            self.seats = [
-                self._seat(scopes[i], self.addresses[i], self.addresses[1 - i], gateway)
-                for i, gateway in enumerate(gateways)
-            ]
+            self.seats = [self._seat(scopes[i], self.addresses[i], gateway) for i, gateway in enumerate(gateways)]
             self._grant_addresses()
         return gateways
 
@@ -529,9 +526,7 @@ class TrustgridHaCluster(Construct):
         resolved = f"resolved:{IMAGE_NAME_PATTERNS[self.generation]}:{self.config.image_refresh_token or ''}"
         return self.config.machine_image_id or resolved
 
-    def _seat(
-        self, scope: Construct, address: ec2.CfnEIP, partner: ec2.CfnEIP, gateway: TrustgridGateway
-    ) -> CustomResource:
+    def _seat(self, scope: Construct, address: ec2.CfnEIP, gateway: TrustgridGateway) -> CustomResource:
         """The position's address on its gateway: before the gateway's instance boots (it needs the address), and
         in a swap only once the role has left the gateway it replaces."""
         config = self.config
@@ -543,7 +538,6 @@ class TrustgridHaCluster(Construct):
                 node_name=gateway.node_name,
                 allocation_id=address.attr_allocation_id,
                 wan_eni_id=gateway.wan_interface.ref,
-                partner_allocation_id=partner.attr_allocation_id,
                 edge_cidrs=tuple(config.edge_cidrs),
                 route_table_ids=tuple(self.route_table_ids),
                 owns_routes=config.owns_routes,
@@ -647,7 +641,12 @@ class TrustgridHaCluster(Construct):
             member = self._lifecycle_resource(
                 "Member",
                 MEMBER_TYPE,
-                SwapProperties(**shared, position=position),
+                SwapProperties(
+                    **shared,
+                    position=position,
+                    allocation_ids=tuple(a.attr_allocation_id for a in self.addresses),
+                    wan_eni_ids=tuple(g.wan_interface.ref for g in self.gateways),
+                ),
                 scope=cast(Construct, self.seats[position].node.scope),
             )
             member.node.add_dependency(gateway.instance)

@@ -213,7 +213,7 @@ def _refuse_repeated_subnets(vpc: ec2.IVpc) -> None:
         problems.append(Problem("vpc", subnet, "the VPC lists this subnet twice (each zone has its own public and "
                                 "private subnets); give each subnet once."))  # fmt: skip
     zones = [z for z in vpc.availability_zones if not is_unresolved(z) and AVAILABILITY_ZONE.match(z)]
-    regions = {re.sub(r"(-[a-z]+-\d+[a-z]|[a-z])$", "", z) for z in zones}
+    regions = {m.group(1) for m in (re.match(r"^([a-z]{2}(?:-[a-z]+)+-\d)", z) for z in zones) if m}
     if len(regions) > 1:
         problems.append(Problem("vpc", list(vpc.availability_zones), "a VPC lies in one region: give availability "
                                 "zones of one region."))  # fmt: skip

@@ -743,9 +743,6 @@ class SeatProperties(Struct):
     node_name: str = prop("NodeName", rule=name_problem)
     allocation_id: str = prop("AllocationId")
     wan_eni_id: str = prop("WanEniId")
-    #: The other position's address: a rollback gives it back to that position's old gateway when it finds it cut
-    #: off there (CloudFormation may roll this position back first).
-    partner_allocation_id: str = prop("PartnerAllocationId", "")
     #: The routes the role owns: a hand-over is done when every one points at the other member.
     edge_cidrs: tuple[str, ...] = prop("EdgeCidrs", ())
     route_table_ids: tuple[str, ...] = prop("RouteTableIds", ())
@@ -762,6 +759,9 @@ class SwapProperties(ClusterProperties):
     next position starts; a rollback puts the old one back."""
 
     position: int = prop("Position", 0, rule=lambda v: None if v in (0, 1) else "give 0 (primary) or 1 (secondary).")
+    #: Both positions' addresses and their gateways' WAN interfaces, primary first: a rollback restores the pair.
+    allocation_ids: tuple[str, ...] = prop("AllocationIds", ())
+    wan_eni_ids: tuple[str, ...] = prop("WanEniIds", ())
 
 
 def _nat_fits(values: Mapping[str, Any]) -> Iterator[Finding]:

@@ -62,7 +62,7 @@ from .lifecycle import (
 )
 from .log import JsonLogger
 from .stack import ROLLBACK_CLEANUP, ROLLBACK_STATUSES, UPDATE_CLEANUP, stack_status
-from .swap import SeatSwap, attach, detach, step_specs, swaps, swaps_member
+from .swap import PairRestore, SeatSwap, attach, detach, step_specs, swaps, swaps_member
 from .vpn import VirtualNetworkReconciler, physical_id
 
 Response = dict[str, Any]
@@ -551,17 +551,14 @@ def _member_poll(event: dict[str, Any], rt: Runtime, deadline: float) -> Respons
     reconciler = _reconciler(event, rt, rolling_back=rolling_back)
     if not rolling_back:
         fqdn = f"{new.name}.{rt.api().org_domain()}"
-        before, after = step_specs(old, new, rolling_back=False)
+        before, after = step_specs(old, new)
         plan = plan_update(before, after)
         return _retrying(rt, deadline, lambda: reconciler.converge(fqdn, after, plan, before, deadline).complete)
     try:
-        fqdn = f"{new.name}.{rt.api().org_domain()}"
-        members = frozenset(str(n.get("uid")) for n in rt.api().list_cluster_nodes(fqdn))
-        before, after = step_specs(old, new, rolling_back=True, members=members)
-        done = reconciler.rejoin(fqdn, after, plan_update(before, after), before, deadline)
+        done = PairRestore(rt.api(), rt.ec2, reconciler, rt.log, rt.now).poll(new, old, deadline)
     except Exception as exc:  # nothing may fail a rollback
-        rt.log.error("member.rollback_left_unfinished", error=type(exc).__name__, message=str(exc))
-        done = True
+        rt.log.error("member.rollback_step_failed", error=type(exc).__name__, message=str(exc))
+        done = rt.now() >= deadline
     return {"IsComplete": done}
 
 

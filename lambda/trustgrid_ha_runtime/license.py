@@ -217,6 +217,9 @@ class LicenseManager:
             self._forget(uid, log)
             return
         if spec.remove_node_on_delete or rolling_back:
+            if rolling_back and not spec.remove_node_on_delete and (self._client.find_node(uid) or {}).get("cluster"):
+                log.warning("license.node_record_kept", reason="a rollback left the node in a cluster")
+                return
             log.info("license.forget", reason="RemoveNodeOnDelete" if spec.remove_node_on_delete else "rollback")
             self._forget(uid, log)
         else:

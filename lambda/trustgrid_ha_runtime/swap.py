@@ -24,11 +24,12 @@ from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from .api import TrustgridClient
-from .contract import ClusterProperties, SeatProperties, SwapProperties
+from .cluster import ClusterReconciler, plan_update
+from .contract import ClusterProperties, MemberProperties, SeatProperties, SwapProperties
 from .handover import hand_over, pair_problems, refuse_degraded
 from .lifecycle import Pair, lan_interface_of, routed_to
 from .log import JsonLogger
-from .nodes import NodeState, node_state
+from .nodes import NodeState, holds_role, node_state
 
 
 class SwapTimeout(TimeoutError):
@@ -84,10 +85,10 @@ def read_cluster(client: TrustgridClient, cluster_name: str) -> Pair:
 
 @dataclass
 class SeatSwap:
-    """The seat's part of a swap, the same on the way forward and back: the role off the gateway that loses the
-    address (to the other member), then the address onto the gateway the seat now names; the member resource changes
-    the membership. A rollback first repairs the other position when it is the one that is cut off (CloudFormation
-    may roll the positions back in either order), never fails, and waits a while for the gateway it puts back."""
+    """The seat's part of a swap: the role off the gateway that loses the address (to the other member), then the
+    address onto the gateway the seat now names; the member resource changes the membership. In a rollback the seat
+    puts the address back only while the failed gateway is not a member (the swap failed before it joined); else the
+    member resources restore the pair. A rollback never fails, and waits a while for the gateway it puts back."""
 
     client: TrustgridClient
     ec2: Any
@@ -111,8 +112,11 @@ class SeatSwap:
         nothing of the pair has changed then."""
         if address_on(self.ec2, new.allocation_id)[0] != new.wan_eni_id:
             pair = read_cluster(self.client, new.cluster_name)
-            if rolling_back:
-                self._repair_partner(pair, old, new)
+            if rolling_back and old.node_name in pair.uids:
+                # the failed gateway is a member: the member resources' rollback restores the pair, both positions in
+                # the order that keeps a member working (this position may be rolled back before the other)
+                self.log.info("seat.rollback_left_to_the_members", node=old.node_name)
+                return True
             if not self._handed_over(pair, old, new, deadline, rolling_back=rolling_back):
                 return False
             attach(self.ec2, new, self.log)
@@ -141,22 +145,6 @@ class SeatSwap:
             "Trustgrid portal and deploy again."
         )
 
-    def _repair_partner(self, pair: Pair, old: SeatProperties, new: SeatProperties) -> None:
-        """In a rollback: a member of the other position that is offline because that position's address sits on
-        another gateway (its swap failed and is not rolled back yet) gets the address back, so that it can take the
-        role before this position's gateway loses its own."""
-        if not new.partner_allocation_id:
-            return
-        for name in [n for n in pair.uids if n not in (old.node_name, new.node_name)]:
-            if node_state(pair.records.get(name)) is NodeState.ONLINE:
-                continue
-            eni = wan_interface_of(self.ec2, name, new.wan_eni_id)
-            if eni is not None and address_on(self.ec2, new.partner_allocation_id)[0] != eni:
-                self.log.warning("seat.partner_address_restored", node=name)
-                self.ec2.associate_address(
-                    AllocationId=new.partner_allocation_id, NetworkInterfaceId=eni, AllowReassociation=True
-                )
-
     def _settled(self, target: SeatProperties, deadline: float) -> bool:
         """In a rollback: the gateway put back is online and the cluster healthy (when it is a member: the member
         resource's rollback may come later), or the deadline has passed."""
@@ -177,16 +165,6 @@ class SeatSwap:
         return routed_to(self.ec2, eni, spec.route_table_ids, spec.edge_cidrs, tables)
 
 
-def wan_interface_of(ec2: Any, node_name: str, beside: str) -> str | None:
-    """A gateway's WAN interface, by the description the construct gives it, in the VPC of interface ``beside``."""
-    found = ec2.describe_network_interfaces(NetworkInterfaceIds=[beside])["NetworkInterfaces"]
-    filters = [{"Name": "description", "Values": [f"Trustgrid {node_name} WAN"]}]
-    if found:
-        filters.append({"Name": "vpc-id", "Values": [found[0]["VpcId"]]})
-    interfaces = ec2.describe_network_interfaces(Filters=filters)["NetworkInterfaces"]
-    return str(interfaces[0]["NetworkInterfaceId"]) if len(interfaces) == 1 else None
-
-
 def cluster_of(spec: SwapProperties) -> ClusterProperties:
     """The cluster's properties a member resource carries."""
     return ClusterProperties(**{f.name: getattr(spec, f.name) for f in fields(ClusterProperties)})
@@ -196,24 +174,72 @@ def swaps_member(old: SwapProperties, new: SwapProperties) -> bool:
     return old.members[new.position].uid != new.members[new.position].uid
 
 
-def step_specs(
-    old: SwapProperties, new: SwapProperties, *, rolling_back: bool, members: frozenset[str] = frozenset()
-) -> tuple[ClusterProperties, ClusterProperties]:
-    """The cluster before and after this position's step. On the way forward the positions swap in order (primary,
+def step_specs(old: SwapProperties, new: SwapProperties) -> tuple[ClusterProperties, ClusterProperties]:
+    """The cluster before and after this position's step on the way forward. The positions swap in order (primary,
     then secondary), so the positions after this one are still as they were before the deploy, and the cluster's
-    other settings stay as they were (the cluster resource changes them afterwards). On the way back (``new`` is
-    what the rollback puts back, ``old`` the failed deploy) CloudFormation may roll the positions back in either
-    order: the other position's member is whichever of its two is a member now (``members``, by uid)."""
+    other settings stay as they were (the cluster resource changes them afterwards). A rollback restores from what
+    is live instead (:class:`PairRestore`)."""
     position = new.position
-    if rolling_back:
-        other = 1 - position
-        partner = old.members[other] if old.members[other].uid in members else new.members[other]
-        pair = [partner, partner]
-        pair[position] = old.members[position]
-        before = tuple(pair)
-        pair[position] = new.members[position]
-        return replace(cluster_of(new), members=before), replace(cluster_of(new), members=tuple(pair))
     base = cluster_of(old)
-    forward_before = tuple(new.members[i] if i < position else old.members[i] for i in range(2))
-    forward_after = tuple(new.members[i] if i <= position else old.members[i] for i in range(2))
-    return replace(base, members=forward_before), replace(base, members=forward_after)
+    before = tuple(new.members[i] if i < position else old.members[i] for i in range(2))
+    after = tuple(new.members[i] if i <= position else old.members[i] for i in range(2))
+    return replace(base, members=before), replace(base, members=after)
+
+
+@dataclass
+class PairRestore:
+    """A member resource's rollback: the pair as the rolled-back template has it, from what is live, whichever order
+    CloudFormation takes the resources in. The other position first, then this one; for each, the role leaves the
+    failed gateway (to the other position's member, online), the position's address goes back to its old gateway,
+    the old node takes the failed one's place in the cluster, and the next step waits until it is online. Repeated
+    polls find done what is done; at the deadline it gives up (a rollback never fails)."""
+
+    client: TrustgridClient
+    ec2: Any
+    reconciler: ClusterReconciler
+    log: JsonLogger
+    now: Callable[[], float]
+
+    def poll(self, target: SwapProperties, failed: SwapProperties, deadline: float) -> bool:
+        fqdn = f"{target.name}.{self.client.org_domain()}"
+        for position in (1 - target.position, target.position):
+            if not self._position(fqdn, target, failed, position, deadline):
+                if self.now() >= deadline:
+                    self.log.warning("member.rollback_given_up", position=position)
+                    return True
+                return False
+        return True
+
+    def _position(self, fqdn: str, target: SwapProperties, failed: SwapProperties, q: int, deadline: float) -> bool:
+        back, gone = target.members[q], failed.members[q]
+        if back.uid == gone.uid or len(target.allocation_ids) != 2 or len(target.wan_eni_ids) != 2:
+            return True
+        members = {str(n.get("uid")) for n in self.client.list_cluster_nodes(fqdn)}
+        other = next((m for m in (failed.members[1 - q], target.members[1 - q]) if m.uid in members), None)
+        if address_on(self.ec2, target.allocation_ids[q])[0] != target.wan_eni_ids[q]:
+            leaving = gone.uid in members and holds_role(self.client.find_node(gone.uid))
+            if leaving and (other is None or not self._hand_over(fqdn, target, other)):
+                return False
+            attach(self.ec2, replace(_seat_of(target, q), node_name=back.name), self.log)
+        if back.uid not in members or gone.uid in members:
+            partner = other or target.members[1 - q]
+            pair = [partner, partner]
+            pair[q] = gone
+            before = replace(cluster_of(target), members=tuple(pair))
+            pair[q] = back
+            after = replace(cluster_of(target), members=tuple(pair))
+            self.reconciler.rejoin(fqdn, after, plan_update(before, after), before, deadline)
+        return node_state(self.client.find_node(back.uid)) is NodeState.ONLINE
+
+    def _hand_over(self, fqdn: str, target: SwapProperties, to: MemberProperties) -> bool:
+        routed = not (target.owns_routes and target.route_table_ids and target.edge_cidrs) or routed_to(
+            self.ec2, to.lan_eni_id, target.route_table_ids, target.edge_cidrs
+        )
+        return hand_over(self.client, fqdn, (to.uid, to.name), self.client.find_node(to.uid), routed, self.log)
+
+
+def _seat_of(spec: SwapProperties, position: int) -> SeatProperties:
+    """The seat of a position as a member resource knows it (its address and its gateway's WAN interface)."""
+    return SeatProperties(
+        spec.name, spec.members[position].name, spec.allocation_ids[position], spec.wan_eni_ids[position]
+    )

@@ -563,3 +563,11 @@ def test_an_alarm_topic_of_another_region_and_a_vpc_that_lists_a_subnet_twice_ar
     )  # fmt: skip
     with pytest.raises(TrustgridConfigError, match="lists this subnet twice"):
         TrustgridHaCluster(other, "Gw", cluster_name="prod-gw", api_secret=api, edge_cidrs=["172.16.0.0/16"], vpc=vpc)
+
+
+def test_a_vpc_with_zones_of_two_regions_is_refused_without_a_region_too() -> None:
+    stack = Stack(App(), "S")
+    api = secretsmanager.Secret.from_secret_name_v2(stack, "Api", "trustgrid/api")
+    with pytest.raises(TrustgridConfigError, match="one region"):
+        TrustgridHaCluster(stack, "Gw", cluster_name="prod-gw", api_secret=api, edge_cidrs=["172.16.0.0/16"],
+                           vpc=imported_vpc(stack, azs=("us-east-1a", "us-west-2a")))  # fmt: skip

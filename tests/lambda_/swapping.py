@@ -95,7 +95,10 @@ class SwapWorld:
         self.new: list[Gateway | None] = [None, None]
         self.watched: Watched | None = None
         self.touched: list[tuple[int, str]] = []  # the swap resources the deploy updated, in order
+        self.fail_at: int | str | None = None
         self.down_at_once = 0  # positions without an online member in the cluster, at the worst poll
+        self.crash_when_member: set[str] = set()
+        self.dead: set[str] = set()
         self.props = deployed.props
         for index, member in enumerate(deployed.members):
             wan = self._wan_interface(index, member["Name"])
@@ -112,6 +115,7 @@ class SwapWorld:
     def between_polls(self) -> None:
         writes = len(self.watched.route_writes) if self.watched else 0
         self._between()
+        self._crashes()
         if self.watched:
             self.run.member_route_writes += len(self.watched.route_writes) - writes
         stub = self.world.stub
@@ -129,6 +133,16 @@ class SwapWorld:
         if online < 2:  # a position without a working member: its gateway is swapping (or both would be down)
             self.run.polls_on_one_member += 1
         self.down_at_once = max(self.down_at_once, 2 - online)
+
+    def _crashes(self) -> None:
+        """A new gateway that fails for good once it has joined (``fail_at="crash<position>"``)."""
+        for uid in list(self.crash_when_member):
+            if self.world.stub.nodes.get(uid, {}).get("cluster") == FQDN:
+                self.crash_when_member.discard(uid)
+                self.dead.add(uid)
+        for uid in self.dead:
+            if self.world.stub.nodes.get(uid, {}).get("online"):
+                self.world.stub.set_online(uid, False)
 
     def _has_address(self, uid: str) -> bool:
         gateway = next(g for g in self._all() if g.uid == uid)
@@ -168,8 +182,8 @@ class SwapWorld:
 
     def seat(self, gateway: Gateway, position: int) -> dict[str, Any]:
         return SeatProperties(
-            "prod-gw", gateway.name, self.addresses[position], gateway.wan_eni, self.addresses[1 - position], (EDGE,),
-            tuple(self.world.route_tables), wait_timeout_seconds=600,
+            "prod-gw", gateway.name, self.addresses[position], gateway.wan_eni, (EDGE,), tuple(self.world.route_tables),
+            wait_timeout_seconds=600,
         ).to_properties()  # fmt: skip
 
     def cluster(self, gateways: list[Gateway]) -> dict[str, Any]:
@@ -178,7 +192,10 @@ class SwapWorld:
     def member(self, gateways: list[Gateway], position: int) -> dict[str, Any]:
         cluster = ClusterProperties.parse(self.cluster(gateways))
         shared = {f.name: getattr(cluster, f.name) for f in fields(ClusterProperties)}
-        return SwapProperties(**shared, position=position).to_properties()
+        return SwapProperties(
+            **shared, position=position, allocation_ids=tuple(self.addresses),
+            wan_eni_ids=tuple(g.wan_eni for g in gateways),
+        ).to_properties()  # fmt: skip
 
     # -- the steps --------------------------------------------------------------------------
 
@@ -219,8 +236,9 @@ class SwapWorld:
         fail_at: int | str | None = None,
         rollback_order: str = "dependency",
     ) -> SwapRun:
-        """One deploy that swaps ``positions``. ``fail_at``: the position whose new gateway never registers, or
-        "after" (a resource after both positions fails, such as the protection). ``rollback_order``: CloudFormation
+        """One deploy that swaps ``positions``. ``fail_at``: the position whose new gateway never registers,
+        "crash<position>" (its new gateway fails for good once it has joined), or "after" (a resource after both
+        positions fails, such as the protection). ``rollback_order``: CloudFormation
         rolls back the touched resources in the previous template's dependency order ("dependency", primary first)
         or the other way round ("reverse"); the swap must come back whole either way."""
         world = self.world
@@ -229,6 +247,7 @@ class SwapWorld:
         world.stub.most_members_down[FQDN] = 0
         world.stub.role_moves.pop(FQDN, None)
         before = list(self.gateways)
+        self.fail_at = fail_at
         try:
             self.new = [
                 self.new_gateway(p, f"{self.gateways[p].name}-{p}", boots=fail_at != p) if p in positions else None
@@ -265,6 +284,8 @@ class SwapWorld:
         self.touched.append((position, SEAT_TYPE))
         apply(world, SEAT_TYPE, self.seat(new, position), self.seat(old, position), f"{POSITIONS[position]}Seat")
         self.launch(new)
+        if self.fail_at == f"crash{position}":
+            self.crash_when_member.add(new.uid)
         self.touched.append((position, MEMBER_TYPE))
         apply(world, MEMBER_TYPE, self.member(self.planned(), position), self.member(before, position),
               f"{POSITIONS[position]}Member")  # fmt: skip

@@ -169,18 +169,17 @@ EXAMPLES = {
         access_policies=(AccessPolicyProperties("100.64.20.0/24", "100.64.10.0/24", protocol="tcp", ports="443"),),
     ),
     SeatProperties: SeatProperties(
-        "prod-gw",
-        "prod-gw-a-1a2b3c",
-        "eipalloc-1",
-        "eni-1",
-        "eipalloc-2",
-        ("172.16.0.0/16",),
-        ("rtb-0123456789abcdef0",),
-        False,
-        900,
+        "prod-gw", "prod-gw-a-1a2b3c", "eipalloc-1", "eni-1", ("172.16.0.0/16",), ("rtb-0123456789abcdef0",), False, 900
     ),
     SwapProperties: SwapProperties(
-        "prod-gw", MEMBERS, ("172.16.0.0/16",), ("rtb-0123456789abcdef0",), "ens6", position=1
+        "prod-gw",
+        MEMBERS,
+        ("172.16.0.0/16",),
+        ("rtb-0123456789abcdef0",),
+        "ens6",
+        position=1,
+        allocation_ids=("eipalloc-1", "eipalloc-2"),
+        wan_eni_ids=("eni-1", "eni-2"),
     ),
 }
 

@@ -288,11 +288,6 @@ CASES = [
         "monitoring: false turns off",
     ),
     (
-        {**cluster(), "apiSecretName": "arn:aws:secretsmanager:us-east-1:111111111111:secret:trustgrid/api-secret"},
-        "trustgrid.apiSecretName",
-        "cannot be told from a complete one",
-    ),
-    (
         {
             **cluster(alarmTopicArn="arn:aws:sns:us-west-2:111111111111:pager"),
             "account": "111111111111",
@@ -650,3 +645,11 @@ def test_a_pipeline_deploys_within_its_partition() -> None:
     with pytest.raises(TrustgridConfigError) as failure:
         PipelineSettings.from_context({"pipeline": {**PIPELINE, "environments": environments}})
     assert "trustgrid.pipeline.environments[0].region" in {p.setting for p in failure.value.problems}
+
+
+@pytest.mark.parametrize("suffix", ["a1b2c3", "Ab12Cd"])
+def test_a_complete_secret_arn_is_accepted_whatever_the_case_of_its_suffix(suffix: str) -> None:
+    """Secrets Manager's random suffix may be lowercase letters and digits only (AWS's own examples: -a1b2c3)."""
+    arn = f"arn:aws:secretsmanager:us-east-1:111111111111:secret:trustgrid/api-{suffix}"
+    build_app(App(context={"trustgrid": {**cluster(), "region": "us-east-1", "account": "111111111111",
+                                         "apiSecretName": arn}}), nag=False)  # fmt: skip
