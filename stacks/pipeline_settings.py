@@ -49,10 +49,10 @@ CONNECTION_ARN = re.compile(
     r"^arn:aws[a-z-]*:(codestar-connections|codeconnections):[a-z0-9-]+:\d{12}:connection/[\w-]+$"
 )
 CONNECTION_HINT = "a CodeConnections connection ARN (arn:aws:codeconnections:REGION:ACCOUNT:connection/ID)"
-REPOSITORY = re.compile(r"^[\w.-]+/[\w.-]+$")
+REPOSITORY = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+\Z")
 #: A branch name `git check-ref-format --branch` accepts, in the usual characters.
-BRANCH = re.compile(r"^(?![-/.])(?!.*(\.\.|//|@\{|/\.|\.lock$|[./]$))[\w./@+-]+$")
-STAGE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,63}$")
+BRANCH = re.compile(r"^(?![-/.])(?!.*(\.\.|//|@\{|/\.|\.lock$|[./]$))[\w./@+-]+\Z")
+STAGE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,63}\Z")
 
 #: Whether the region exists, the construct checks (a region newer than this release works with machineImageId).
 REGION = pattern(REGION_CODE, "an AWS region like 'us-east-1'")
@@ -63,7 +63,7 @@ class EnvironmentSettings:
     """One deployment target of the pipeline: a stage with the gateway-cluster stack."""
 
     stack: AppSettings
-    name: str = key("name", pattern(STAGE_NAME, "a stage name (letters, digits, -)"))
+    name: str = key("name", pattern(STAGE_NAME, "a stage name: a letter, then letters, digits and -"))
     account: str = key("account", ACCOUNT)
     region: str = key("region", REGION)
     production: bool = key("production", FLAG, False)

@@ -61,7 +61,7 @@ def ids(regex: re.Pattern[str], hint: str) -> Check:
 
 
 FLAG = Check("true or false", lambda value: isinstance(value, bool), False)
-ACCOUNT = pattern(re.compile(r"^\d{12}$"), "a 12-digit AWS account ID")
+ACCOUNT = pattern(re.compile(r"^\d{12}\Z"), "a 12-digit AWS account ID")
 TEXT = Check("a string", lambda value: isinstance(value, str) and bool(value))
 
 

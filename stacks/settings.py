@@ -75,7 +75,7 @@ NOT_IN_A_CLUSTER = {
     "clusterName": "the cluster's name is 'name' in a cluster entry.",
     "apiUrl": "the API URL is the stack's: set trustgrid.apiUrl (every cluster of a stack shares one provider).",
 }
-SNS_TOPIC_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z]{2,4}(-[a-z]+)+-\d:\d{12}:[A-Za-z0-9_-]{1,256}$")
+SNS_TOPIC_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z]{2,4}(-[a-z]+)+-\d:\d{12}:[A-Za-z0-9_-]{1,256}\Z")
 #: Settings of an enum's type: JSON gives them by the enum's value (unless translated below).
 ENUMS: dict[str, type[Enum]] = {
     name: hint
@@ -382,7 +382,7 @@ def _consistent_vpc(problems: Problems, where: str, values: Mapping[str, Any]) -
 
 
 #: A Secrets Manager secret by name (letters, digits and /_+=.@-, up to 512) or by ARN.
-SECRET = re.compile(r"^([\w/+=.@-]{1,512}|arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[\w/+=.@-]+)$")
+SECRET = re.compile(r"^([\w/+=.@-]{1,512}|arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[\w/+=.@-]+)\Z")
 SECRET_NAME = pattern(SECRET, "a Secrets Manager secret name (letters, digits and /_+=.@-) or a secret ARN")
 SECRET_ARN = re.compile(
     r"^arn:(?P<partition>aws[a-z-]*):secretsmanager:(?P<region>[a-z0-9-]+):\d{12}:secret:(?P<name>[\w/+=.@-]+)$"
@@ -536,7 +536,7 @@ def _clusters(problems: Problems, where: str, raw: Any, api_url: Any) -> tuple[C
 
 def _vpc(problems: Problems, where: str, data: Mapping[str, Any], cidr: str, located: Any) -> VpcSettings:
     vpc = VpcSettings.parse(f"{where}.vpc", data.get("vpc"), cidr, problems)
-    if vpc.kind == "lookup" and not located:
+    if vpc.kind == "lookup" and vpc.vpc_id and not located:  # an id that is missing is reported already
         problems.add(f"{where}.vpc.id", vpc.vpc_id, "looking a VPC up needs the account and region "
                      "(trustgrid.account and trustgrid.region), or give the VPC's attributes instead.")  # fmt: skip
     if vpc.kind != "new" and "vpcCidr" in data:

@@ -64,8 +64,8 @@ from .virtual_network import VirtualNetwork
 
 CONTROL_PLANE_CIDRS = ("35.171.100.16/28", "34.223.12.192/28")
 ANYWHERE = ("0.0.0.0/0",)
-AMI_ID = re.compile(r"^ami-([0-9a-f]{8}|[0-9a-f]{17})$")
-HTTPS_URL = re.compile(r"^https://[A-Za-z0-9.-]+(:\d{1,5})?(/[A-Za-z0-9._~/-]*)?$")
+AMI_ID = re.compile(r"^ami-([0-9a-f]{8}|[0-9a-f]{17})\Z")
+HTTPS_URL = re.compile(r"^https://[A-Za-z0-9.-]+(:\d{1,5})?(/[A-Za-z0-9._~/-]*)?\Z")
 DEFAULT_WAIT = Duration.minutes(contract.DEFAULT_WAIT_SECONDS // 60)
 #: The scheduled health check runs every minute: with alarms on two checks in a row, a member that goes offline
 #: raises an alarm within about three minutes.

@@ -45,10 +45,10 @@ IMAGE_NAME_PATTERNS = {
 TRUSTGRID_AMI_OWNER = "079972220921"
 
 GEN2_FAMILIES = ("t3", "t3a", "c5", "c5n", "c5a", "c6i", "c6in", "c6a")
-GEN3_FAMILY = re.compile(r"^[cm][78][ai][a-z-]*$")
+GEN3_FAMILY = re.compile(r"^[cm][78][ai][a-z-]*\Z")
 BURSTABLE_FAMILIES = frozenset({"t3", "t3a"})
-GRAVITON = re.compile(r"^[a-z]+\d+g[a-z-]*$")
-INSTANCE_TYPE = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9]+(-[a-z0-9]+)*$")
+GRAVITON = re.compile(r"^[a-z]+\d+g[a-z-]*\Z")
+INSTANCE_TYPE = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9]+(-[a-z0-9]+)*\Z")
 #: The sizes of each supported family, from the EC2 API model of botocore 1.44.8 (``InstanceType``);
 #: tests/constructs/test_validation.py compares it with the installed botocore. A gen3-looking family that is not
 #: in it is refused: EC2 (and CDK's own template validation) knows no such type.

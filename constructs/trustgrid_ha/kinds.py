@@ -95,7 +95,7 @@ def shown(value: object) -> object:
     topic by its ARN, any other object by its type."""
     if isinstance(value, (list, tuple)):
         return [shown(item) for item in value]
-    if isinstance(value, (str, int, float, dict)):
+    if value is None or isinstance(value, (str, int, float, dict)):
         return value
     if isinstance(value, Enum):
         return f"{type(value).__name__}.{value.name}"

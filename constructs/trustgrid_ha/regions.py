@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 
 #: The shape of a region's code (``us-east-1``, ``us-gov-west-1``); whether it exists is :func:`region_problem`'s.
-REGION_CODE = re.compile(r"^[a-z]{2,4}(-[a-z]+)+-\d$")
+REGION_CODE = re.compile(r"^[a-z]{2,4}(-[a-z]+)+-\d\Z")
 
 REGIONS = frozenset(
     {

@@ -188,17 +188,22 @@ def pending_lookup(vpc: ec2.IVpc) -> bool:
 
 
 #: IDs of a VPC and a subnet (8 or 17 hexadecimal digits).
-VPC_ID = re.compile(r"^vpc-([0-9a-f]{8}|[0-9a-f]{17})$")
-SUBNET_ID = re.compile(r"^subnet-([0-9a-f]{8}|[0-9a-f]{17})$")
+VPC_ID = re.compile(r"^vpc-([0-9a-f]{8}|[0-9a-f]{17})\Z")
+SUBNET_ID = re.compile(r"^subnet-([0-9a-f]{8}|[0-9a-f]{17})\Z")
 #: The availability zones CDK gives a stack with an account and region until the CLI has looked them up.
 LOOKUP_PLACEHOLDER = re.compile(r"dummy\d[a-z]")
 #: An availability zone's name, of any region.
-AVAILABILITY_ZONE = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d[a-z]$")
+AVAILABILITY_ZONE = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d[a-z]\Z")
 
 
 def zone_problem(zone: object, region: str) -> str | None:
-    """An availability zone of ``region``: its name plus a letter (or a Local Zone's ``-city-1a``)."""
-    if isinstance(zone, str) and region and re.fullmatch(re.escape(region) + r"([a-z]|-[a-z]+-\d+[a-z])", zone):
+    """A standard availability zone of ``region``: its name plus a letter. A Local Zone (``us-east-1-bos-1a``) is
+    refused: the gateways' Elastic IPs belong to the region's own network border group, and their instance types
+    are rarely offered there."""
+    if isinstance(zone, str) and region and re.fullmatch(re.escape(region) + r"-[a-z]+-\d+[a-z]", zone):
+        return (f"{zone} is a Local Zone: the gateways' Elastic IPs and instance types are the region's; give a "
+                f"standard availability zone of {region}, such as '{region}a'.")  # fmt: skip
+    if isinstance(zone, str) and region and re.fullmatch(re.escape(region) + r"[a-z]", zone):
         return None
     return f"give an availability zone of {region or 'the region'}, such as '{region or 'us-east-1'}a'."
 
@@ -222,8 +227,8 @@ def _refuse_repeated_subnets(vpc: ec2.IVpc) -> None:
 
 
 def _refuse_foreign_zones(vpc: ec2.IVpc, subnets: Sequence[ec2.ISubnet]) -> None:
-    """With a known region, every subnet's AZ must be one of that region (``us-east-1a``, a Local Zone
-    ``us-east-1-bos-1a``): an imported VPC described with another region's AZ names cannot deploy."""
+    """With a known region, every subnet's AZ must be a standard zone of that region (``us-east-1a``; not a Local
+    Zone): an imported VPC described with another region's AZ names cannot deploy."""
     region = Stack.of(vpc).region
     if is_unresolved(region) or pending_lookup(vpc):
         return
@@ -235,7 +240,7 @@ def _refuse_foreign_zones(vpc: ec2.IVpc, subnets: Sequence[ec2.ISubnet]) -> None
         Problem(
             f"vpc.availability_zones[{zones.index(name)}]" if name in zones else "vpc",
             name,
-            f"{name} is not an availability zone of the stack's region {region}.",
+            f"{name} is not an availability zone of the stack's region {region}: {zone_problem(name, region)}",
         )
         for name in foreign
         if zone_problem(name, region) is not None

@@ -106,8 +106,8 @@ class PropertyError(ValueError):
 
 # -- rules: each returns None when the value is fine, else the fix, as a sentence ---------------
 
-NAME_PATTERN = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
-ROUTE_TABLE_PATTERN = re.compile(r"^rtb-([0-9a-f]{8}|[0-9a-f]{17})$")
+NAME_PATTERN = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\Z")
+ROUTE_TABLE_PATTERN = re.compile(r"^rtb-([0-9a-f]{8}|[0-9a-f]{17})\Z")
 
 
 def name_problem(value: object) -> str | None:
@@ -799,7 +799,7 @@ class VpnRouteProperties(Struct):
     description: str = prop("Description", "")
 
 
-PORTS = re.compile(r"^\d{1,5}(-\d{1,5})?(,\d{1,5}(-\d{1,5})?)*$")
+PORTS = re.compile(r"^\d{1,5}(-\d{1,5})?(,\d{1,5}(-\d{1,5})?)*\Z")
 
 
 def ports_problem(value: object) -> str | None:

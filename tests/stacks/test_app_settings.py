@@ -138,6 +138,19 @@ CASES = [
     ({"colour": "blue", **cluster()}, "trustgrid.colour", "unknown setting"),
     # the wrong settings a broad sample found (issue 19)
     (
+        cluster(enrollEndpoint="https://keymaster.trustgrid.io/v2/enroll\n"),
+        "trustgrid.clusters[0].enrollEndpoint",
+        "plain https:// URL",
+    ),
+    (cluster(name="a\n"), "trustgrid.clusters[0].name", "lowercase letters"),
+    (cluster(machineImageId="ami-0123456789abcdef0\n"), "trustgrid.clusters[0].machineImageId", "AMI ID"),
+    ({**cluster(), "apiSecretName": "trustgrid/api-key\n"}, "trustgrid.apiSecretName", "secret name"),
+    (
+        {**cluster(), "region": "us-east-1", "availabilityZones": ["us-east-1-bos-1a", "us-east-1a"]},
+        "trustgrid.availabilityZones[0]",
+        "Local Zone",
+    ),
+    (
         cluster(virtualNetwork={**VNET, "networkRouteMetric": 10}),
         "trustgrid.clusters[0].virtualNetwork.networkRouteMetric",
         "only with publish",
